@@ -1,0 +1,182 @@
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/keysmith/keysmith/pkg/masterkey"
+)
+
+// Config is everything a command reads from flags, KEYSMITH_* variables and
+// config files, read once per process by Load. Commands never call viper.
+type Config struct {
+	Env        string // selected environment
+	EnvFrom    string // where Env came from, for messages
+	KeyFile    string
+	KeyCommand []string
+	Output     string // "text" or "json"
+	Quiet      bool
+	Vault      string
+	Tenant     string
+
+	SecretPatterns []string
+	Legacy         map[string]LegacyConfig
+	Roles          []string
+
+	ConfigDir string // $XDG_CONFIG_HOME/keysmith
+	DataDir   string // $XDG_DATA_HOME/keysmith
+	Files     []string
+
+	keyCommands map[string][]string
+}
+
+// LegacyConfig holds the per-environment settings of the older Fernet format.
+type LegacyConfig struct {
+	Salt     string // legacy.<env>.salt
+	KDFInput string // legacy.<env>.kdf_input: text or bytes
+}
+
+// DefaultSecretPatterns are the names treated as secrets when the config
+// adds none; config patterns are added to these.
+var DefaultSecretPatterns = []string{"*_SECRET"}
+
+// DefaultRoles are the device roles when the config sets none.
+var DefaultRoles = []string{"server", "releaser", "backup-restore"}
+
+// DefaultKeyFile is where keys live when no other source is configured.
+func (c *Config) DefaultKeyFile() string { return filepath.Join(c.ConfigDir, "keys") }
+
+// DefaultVault is the vault path when none is configured.
+func (c *Config) DefaultVault() string { return filepath.Join(c.DataDir, "vault.db") }
+
+// KeyCommandFor returns the key command of env: the --key-command flag or
+// config key_command.<env>.
+func (c *Config) KeyCommandFor(env string) []string {
+	if len(c.KeyCommand) > 0 {
+		return c.KeyCommand
+	}
+	return c.keyCommands[env]
+}
+
+// flagKeys maps config keys to the flag names that set them.
+var flagKeys = map[string]string{
+	"key_file": "key-file",
+	"output":   "output",
+	"quiet":    "quiet",
+	"vault":    "vault",
+	"tenant":   "tenant",
+}
+
+// Load reads configuration with the precedence flag > KEYSMITH_* environment
+// > ./keysmith.yaml > $XDG_CONFIG_HOME/keysmith/config.yaml > default.
+func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	home, _ := os.UserHomeDir()
+	c.ConfigDir = filepath.Join(xdg(getenv, "XDG_CONFIG_HOME", home, ".config"), "keysmith")
+	c.DataDir = filepath.Join(xdg(getenv, "XDG_DATA_HOME", home, ".local/share"), "keysmith")
+
+	v := viper.New()
+	v.SetConfigType("yaml")
+	for _, p := range []string{filepath.Join(c.ConfigDir, "config.yaml"), "keysmith.yaml"} {
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		err = v.MergeConfig(f)
+		f.Close()
+		if err != nil {
+			return nil, &UsageError{fmt.Errorf("config file %q: %w", p, err)}
+		}
+		c.Files = append(c.Files, p)
+	}
+	v.SetEnvPrefix("KEYSMITH")
+	v.AutomaticEnv() // KEYSMITH_KEY_FILE, KEYSMITH_OUTPUT, KEYSMITH_VAULT, ...
+	for key, flag := range flagKeys {
+		if f := flags.Lookup(flag); f != nil {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	c.KeyFile = v.GetString("key_file")
+	c.Output = v.GetString("output")
+	if c.Output == "" {
+		c.Output = "text"
+	}
+	if c.Output != "text" && c.Output != "json" {
+		return nil, Usagef("--output must be text or json, not %q", c.Output)
+	}
+	c.Quiet = v.GetBool("quiet")
+	c.Vault = v.GetString("vault")
+	if c.Vault == "" {
+		c.Vault = c.DefaultVault()
+	}
+	c.Tenant = v.GetString("tenant")
+	if c.Tenant == "" {
+		c.Tenant = "default"
+	}
+
+	// The environment: -e/--env, KEYSMITH_ENV, APP_ENV_TYPE, config "env", dev.
+	switch f := flags.Lookup("env"); {
+	case f != nil && f.Changed:
+		c.Env, c.EnvFrom = f.Value.String(), "-e/--env"
+	case getenv("KEYSMITH_ENV") != "":
+		c.Env, c.EnvFrom = getenv("KEYSMITH_ENV"), "KEYSMITH_ENV"
+	case getenv("APP_ENV_TYPE") != "":
+		c.Env, c.EnvFrom = getenv("APP_ENV_TYPE"), "APP_ENV_TYPE"
+	case v.GetString("env") != "":
+		c.Env, c.EnvFrom = v.GetString("env"), "config"
+	default:
+		c.Env, c.EnvFrom = "dev", "default"
+	}
+	if !masterkey.ValidEnv(c.Env) {
+		return nil, &Error{Err: &UsageError{fmt.Errorf("environment name %q (from %s) is not valid", c.Env, c.EnvFrom)},
+			Hints: []string{"environment names are lower case: [a-z][a-z0-9_-]*, e.g. dev, int, prod"}}
+	}
+
+	if f := flags.Lookup("key-command"); f != nil && f.Changed {
+		c.KeyCommand = strings.Fields(f.Value.String())
+	} else if e := getenv("KEYSMITH_KEY_COMMAND"); e != "" {
+		c.KeyCommand = strings.Fields(e)
+	}
+	c.keyCommands = map[string][]string{}
+	for env := range v.GetStringMap("key_command") {
+		key := "key_command." + env
+		if list := v.GetStringSlice(key); len(list) > 1 {
+			c.keyCommands[env] = list
+		} else {
+			c.keyCommands[env] = strings.Fields(v.GetString(key))
+		}
+	}
+
+	c.SecretPatterns = append([]string{}, DefaultSecretPatterns...)
+	c.SecretPatterns = append(c.SecretPatterns, v.GetStringSlice("secret_patterns")...)
+	c.Legacy = map[string]LegacyConfig{}
+	for env := range v.GetStringMap("legacy") {
+		c.Legacy[env] = LegacyConfig{
+			Salt:     v.GetString("legacy." + env + ".salt"),
+			KDFInput: v.GetString("legacy." + env + ".kdf_input"),
+		}
+	}
+	c.Roles = v.GetStringSlice("roles")
+	if len(c.Roles) == 0 {
+		c.Roles = DefaultRoles
+	}
+	return c, nil
+}
+
+func xdg(getenv func(string) string, name, home, fallback string) string {
+	if d := getenv(name); d != "" && filepath.IsAbs(d) {
+		return d
+	}
+	return filepath.Join(home, fallback)
+}

@@ -1,0 +1,80 @@
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/keysmith/keysmith/pkg/atomicfile"
+	"github.com/keysmith/keysmith/pkg/dotenv"
+	"github.com/keysmith/keysmith/pkg/secretfile"
+	"github.com/keysmith/keysmith/pkg/value"
+)
+
+// ReadEnvFile reads and parses a .env file; errors name the file.
+func ReadEnvFile(path string) (*dotenv.File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%q: %w", path, ErrNotFound)
+		}
+		return nil, err
+	}
+	f, err := dotenv.Parse(data)
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("%q: %w", path, err)}
+	}
+	return f, nil
+}
+
+// WriteEnvFile rewrites a .env file atomically, keeping its mode.
+func WriteEnvFile(path string, f *dotenv.File) error {
+	return atomicfile.WriteFile(path, f.Bytes(), 0o600)
+}
+
+// Matcher returns the secret-name matcher from config.
+func (f *Factory) Matcher() (*secretfile.Matcher, error) {
+	m, err := secretfile.NewMatcher(f.Config.SecretPatterns)
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("config secret_patterns: %w", err)}
+	}
+	return m, nil
+}
+
+// FileEnv is the environment of a .env file: the selected environment when
+// one was chosen (flag, KEYSMITH_ENV, APP_ENV_TYPE, config), else the one its
+// name declares (env_prod.env, .env.prod), else dev. A file whose name
+// declares another environment than the one chosen is an error, so a prod
+// file is never sealed with the dev key by accident.
+func (f *Factory) FileEnv(path string) (string, error) {
+	named, ok := secretfile.EnvFromFilename(path)
+	if f.Config.EnvFrom == "default" {
+		if ok {
+			return named, nil
+		}
+		return f.Config.Env, nil
+	}
+	if ok && named != f.Config.Env {
+		return "", WithHint(&value.EnvError{Value: named, Selected: f.Config.Env},
+			fmt.Sprintf("%q is named for environment %s; select it with -e %s", path, named, named))
+	}
+	return f.Config.Env, nil
+}
+
+// EntryHint adds a hint to errors about one entry of a file.
+func EntryHint(path string, err error) error {
+	var ee *secretfile.EntryError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	err = fmt.Errorf("%s:%w", path, err)
+	switch {
+	case errors.Is(err, value.ErrWrongEnvironment):
+		return WithHint(err, "select the value's environment with -e, or re-encrypt it for this one")
+	case errors.Is(err, value.ErrUnknownKey):
+		return WithHint(err, "the key it was sealed with is not available: was the key rotated and retired too early?")
+	case errors.Is(err, value.ErrUnauthenticated):
+		return WithHint(err, "check that the right master key is selected (keysmith key check), or restore the value from version control")
+	}
+	return err
+}

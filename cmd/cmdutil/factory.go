@@ -1,0 +1,156 @@
+// Package cmdutil holds what every keysmith command shares: streams, the
+// typed configuration, key resolution, errors and exit codes, and output.
+package cmdutil
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/keysmith/keysmith/pkg/keysource"
+	"github.com/keysmith/keysmith/pkg/legacy"
+	"github.com/keysmith/keysmith/pkg/masterkey"
+	"github.com/keysmith/keysmith/pkg/value"
+)
+
+// Factory carries the dependencies commands receive. Fields are set by the
+// root command; tests replace them.
+type Factory struct {
+	IO      *IOStreams
+	Getenv  func(string) string
+	Rand    io.Reader
+	Now     func() time.Time
+	Version string
+
+	// Config is filled once, by the root command's PersistentPreRunE.
+	Config *Config
+
+	keyrings map[string]*value.Keyring
+}
+
+// New returns a Factory for the real process.
+func New(version string) *Factory {
+	return &Factory{
+		IO:      System(),
+		Getenv:  os.Getenv,
+		Rand:    rand.Reader,
+		Now:     time.Now,
+		Version: version,
+	}
+}
+
+func (f *Factory) resolver(env string) *keysource.Resolver {
+	return &keysource.Resolver{
+		KeyFile:        f.Config.KeyFile,
+		KeyCommand:     f.Config.KeyCommandFor(env),
+		DefaultKeyFile: f.Config.DefaultKeyFile(),
+		Getenv:         f.Getenv,
+		Stderr:         f.IO.ErrOut,
+	}
+}
+
+// KeyPolicy says whether a missing dev key may be created.
+type KeyPolicy int
+
+const (
+	// NoCreate fails when no key resolves.
+	NoCreate KeyPolicy = iota
+	// CreateDev creates a dev key in the default key file when no source is
+	// configured at all and no dev key exists: the first-use convenience. No
+	// other environment ever gets a key silently.
+	CreateDev
+)
+
+// Keys resolves the master keys of env.
+func (f *Factory) Keys(env string, policy KeyPolicy) (*keysource.Resolved, error) {
+	r := f.resolver(env)
+	res, err := r.Resolve(env)
+	if err == nil {
+		return res, nil
+	}
+	if errors.Is(err, keysource.ErrNoKey) && env == "dev" && policy == CreateDev && !r.Explicit() {
+		res, cerr := keysource.CreateKey(r.DefaultKeyFile, env, f.Rand)
+		if cerr != nil {
+			return nil, fmt.Errorf("creating a dev key: %w", cerr)
+		}
+		f.IO.Infof("created a new dev key (ID %s) in %s", res.Current.ID(), res.Path)
+		f.IO.Infof("back it up: without it nothing encrypted for dev can be decrypted")
+		return res, nil
+	}
+	return nil, keyHint(err, env, r)
+}
+
+func keyHint(err error, env string, r *keysource.Resolver) error {
+	var insecure *keysource.InsecureError
+	switch {
+	case errors.As(err, &insecure):
+		return WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
+	case errors.Is(err, keysource.ErrNoKey) && r.KeyFile != "":
+		return WithHint(err, fmt.Sprintf("add one with: keysmith key generate --env %s --key-file %q", env, r.KeyFile))
+	case errors.Is(err, keysource.ErrNoKey):
+		return WithHint(err,
+			fmt.Sprintf("create one with: keysmith key generate --env %s", env),
+			"or set KEYSMITH_MASTER_KEY, --key-file or --key-command (see docs/keys.md)")
+	case errors.Is(err, masterkey.ErrInvalidKey):
+		return WithHint(err, "a key is 32 bytes written as base64 or 64 hex digits; make one with: keysmith key generate")
+	}
+	return err
+}
+
+// Keyring returns the keyring of env, resolving and caching it so that each
+// environment's keys are read and stretched once per process.
+func (f *Factory) Keyring(env string, policy KeyPolicy) (*value.Keyring, error) {
+	if kr, ok := f.keyrings[env]; ok {
+		return kr, nil
+	}
+	res, err := f.Keys(env, policy)
+	if err != nil {
+		return nil, err
+	}
+	kr := value.NewKeyring(env, res.Current, res.Retired...)
+	lc := f.Config.Legacy[env]
+	salt, err := legacy.ParseSalt(orDefault(lc.Salt, env))
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("config legacy.%s.salt: %w", env, err)}
+	}
+	input, err := legacy.ParseKDFInput(orDefault(lc.KDFInput, "text"))
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("config legacy.%s.kdf_input: %w", env, err)}
+	}
+	kr.SetLegacy(legacyOpener(salt, input))
+	if f.keyrings == nil {
+		f.keyrings = map[string]*value.Keyring{}
+	}
+	f.keyrings[env] = kr
+	return kr, nil
+}
+
+// legacyOpener derives each key's Fernet key once and opens tokens with it.
+func legacyOpener(salt []byte, input legacy.KDFInput) value.LegacyFunc {
+	openers := map[masterkey.ID]*legacy.Opener{}
+	return func(k masterkey.Key, token string) ([]byte, error) {
+		o, ok := openers[k.ID()]
+		if !ok {
+			in := []byte(k.Text())
+			if input == legacy.KDFBytes {
+				in = k.Bytes()
+			}
+			var err error
+			if o, err = legacy.NewOpener(in, salt); err != nil {
+				return nil, err
+			}
+			openers[k.ID()] = o
+		}
+		return o.Open(token)
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

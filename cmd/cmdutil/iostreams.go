@@ -1,0 +1,113 @@
+package cmdutil
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IOStreams are a command's standard streams and whether each is a terminal.
+// Data goes to Out; everything else (warnings, progress, prompts) to ErrOut.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	inFd           int
+	InTTY, OutTTY  bool
+	ErrTTY         bool
+	Quiet          bool
+	readPassword   func(fd int) ([]byte, error)
+	stdinExhausted bool
+}
+
+// System returns the process's streams.
+func System() *IOStreams {
+	return &IOStreams{
+		In:           os.Stdin,
+		Out:          os.Stdout,
+		ErrOut:       os.Stderr,
+		inFd:         int(os.Stdin.Fd()),
+		InTTY:        term.IsTerminal(int(os.Stdin.Fd())),
+		OutTTY:       term.IsTerminal(int(os.Stdout.Fd())),
+		ErrTTY:       term.IsTerminal(int(os.Stderr.Fd())),
+		readPassword: term.ReadPassword,
+	}
+}
+
+// Test returns streams backed by buffers, none a terminal.
+func Test(stdin string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	return &IOStreams{In: bytes.NewBufferString(stdin), Out: out, ErrOut: errOut}, out, errOut
+}
+
+// Warnf prints "keysmith: warning: ..." on stderr unless quiet.
+func (s *IOStreams) Warnf(format string, a ...any) {
+	if s.Quiet {
+		return
+	}
+	fmt.Fprintf(s.ErrOut, "keysmith: warning: "+format+"\n", a...)
+}
+
+// Infof prints a note on stderr unless quiet.
+func (s *IOStreams) Infof(format string, a ...any) {
+	if s.Quiet {
+		return
+	}
+	fmt.Fprintf(s.ErrOut, "keysmith: "+format+"\n", a...)
+}
+
+// ErrNoInput is returned when a secret is needed, stdin is not a terminal and
+// it is empty.
+var ErrNoInput = errors.New("no input on standard input")
+
+// ReadSecret reads a secret: with a hidden prompt on stderr when stdin is a
+// terminal (never echoed, so it stays out of the scroll-back), otherwise all
+// of stdin with one trailing newline removed. It never prompts when stdin is
+// not a terminal.
+func (s *IOStreams) ReadSecret(prompt string) ([]byte, error) {
+	if s.InTTY && s.readPassword != nil {
+		fmt.Fprint(s.ErrOut, prompt)
+		b, err := s.readPassword(s.inFd)
+		fmt.Fprintln(s.ErrOut)
+		if err != nil {
+			return nil, fmt.Errorf("reading from the terminal: %w", err)
+		}
+		if len(b) == 0 {
+			return nil, errors.New("empty input")
+		}
+		return b, nil
+	}
+	if s.stdinExhausted {
+		return nil, errors.New("standard input was already read")
+	}
+	s.stdinExhausted = true
+	b, err := io.ReadAll(s.In)
+	if err != nil {
+		return nil, fmt.Errorf("reading standard input: %w", err)
+	}
+	b = trimNewline(b)
+	if len(b) == 0 {
+		return nil, ErrNoInput
+	}
+	return b, nil
+}
+
+// ReadLine reads one line from stdin (for non-secret answers).
+func (s *IOStreams) ReadLine() (string, error) {
+	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if err != nil && line == "" {
+		return "", err
+	}
+	return string(trimNewline([]byte(line))), nil
+}
+
+func trimNewline(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}

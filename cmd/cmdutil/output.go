@@ -1,0 +1,45 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// JSON reports whether --output json was asked for.
+func (f *Factory) JSON() bool { return f.Config != nil && f.Config.Output == "json" }
+
+// PrintJSON writes v as one line of JSON on stdout: every command's JSON goes
+// through here so all look alike (snake_case keys, no HTML escaping).
+func (f *Factory) PrintJSON(v any) error {
+	return WriteJSON(f.IO.Out, v)
+}
+
+// WriteJSON writes v as one line of JSON to w.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// Table writes aligned columns to stdout; a header row is given first.
+type Table struct {
+	w *tabwriter.Writer
+}
+
+// NewTable starts a table on w.
+func NewTable(w io.Writer, header ...string) *Table {
+	t := &Table{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	if len(header) > 0 {
+		t.Row(header...)
+	}
+	return t
+}
+
+// Row adds a row.
+func (t *Table) Row(cols ...string) { fmt.Fprintln(t.w, strings.Join(cols, "\t")) }
+
+// Flush writes the table out.
+func (t *Table) Flush() error { return t.w.Flush() }

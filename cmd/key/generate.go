@@ -1,0 +1,57 @@
+package key
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/keysource"
+)
+
+// GenerateOptions are the inputs of "key generate".
+type GenerateOptions struct {
+	F   *cmdutil.Factory
+	Env string
+}
+
+// NewCmdGenerate returns "key generate".
+func NewCmdGenerate(f *cmdutil.Factory, runF func(*GenerateOptions) error) *cobra.Command {
+	opts := &GenerateOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "generate [--env <env>] [--key-file <file>]",
+		Short: "Add a fresh random master key for an environment",
+		Long: `Generate a random 256-bit master key for an environment and add it to the key
+file (--key-file, or $XDG_CONFIG_HOME/keysmith/keys), created with mode 0600.
+Refuses if the environment already has a key: use "keysmith key rotate" to
+replace one.`,
+		Example: `  $ keysmith key generate --env prod --key-file ./prod.keys
+  keysmith: added a key for prod (ID 3f9c0a6e1b2d4c58) to ./prod.keys`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Env = f.Config.Env
+			if runF != nil {
+				return runF(opts)
+			}
+			return generateRun(opts)
+		},
+	}
+	return cmd
+}
+
+func generateRun(opts *GenerateOptions) error {
+	f := opts.F
+	path := keyFilePath(f)
+	res, err := keysource.CreateKey(path, opts.Env, f.Rand)
+	if err != nil {
+		if _, ok := err.(*keysource.InsecureError); ok {
+			return cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", path))
+		}
+		return cmdutil.WithHint(err, fmt.Sprintf("to replace a key without losing data: keysmith key rotate --env %s", opts.Env))
+	}
+	if f.JSON() {
+		return f.PrintJSON(map[string]string{"env": opts.Env, "key_id": res.Current.ID().String(), "file": path})
+	}
+	f.IO.Infof("added a key for %s (ID %s) to %s", opts.Env, res.Current.ID(), path)
+	return nil
+}

@@ -1,0 +1,95 @@
+package key
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/keysource"
+	"github.com/keysmith/keysmith/pkg/masterkey"
+	"github.com/keysmith/keysmith/pkg/secretfile"
+)
+
+// RetireOptions are the inputs of "key retire".
+type RetireOptions struct {
+	F     *cmdutil.Factory
+	Env   string
+	KeyID string
+	Files []string
+}
+
+// NewCmdRetire returns "key retire".
+func NewCmdRetire(f *cmdutil.Factory, runF func(*RetireOptions) error) *cobra.Command {
+	opts := &RetireOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "retire [--env <env>] [--key-id <id>] <file>...",
+		Short: "Remove retired keys that no given file still uses",
+		Long: `Remove a retired key (--key-id), or all retired keys of the environment, from the
+key file, but only if none of the given .env files still holds a value sealed
+under it. Values under a removed key can never be opened again, so name every
+file that may use the key.`,
+		Example: `  $ keysmith key retire -e prod --key-file prod.keys --key-id 3f9c0a6e1b2d4c58 env_prod.env`,
+		Args:    cmdutil.MinArgs(1, "file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Env, opts.Files = f.Config.Env, args
+			if runF != nil {
+				return runF(opts)
+			}
+			return retireRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.KeyID, "key-id", "", "the retired key to remove (default: all retired keys of the environment)")
+	return cmd
+}
+
+func retireRun(opts *RetireOptions) error {
+	f := opts.F
+	res, err := f.Keys(opts.Env, cmdutil.NoCreate)
+	if err != nil {
+		return err
+	}
+	if res.File == nil {
+		return fmt.Errorf("the %s key comes from %s, not a key file, so it has no retired keys", opts.Env, res.Source)
+	}
+	var ids []masterkey.ID
+	if opts.KeyID != "" {
+		id, err := masterkey.ParseID(opts.KeyID)
+		if err != nil {
+			return &cmdutil.UsageError{Err: err}
+		}
+		ids = []masterkey.ID{id}
+	} else {
+		for _, k := range res.Retired {
+			ids = append(ids, k.ID())
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("environment %s has no retired keys in %q: %w", opts.Env, res.Path, cmdutil.ErrNotFound)
+		}
+	}
+	for _, path := range opts.Files {
+		ef, err := cmdutil.ReadEnvFile(path)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if uses := secretfile.UsesKey(ef, opts.Env, id); len(uses) > 0 {
+				return cmdutil.WithHint(fmt.Errorf("%s:%d: %s is still sealed under key %s (%s in this file)",
+					path, uses[0].Line, uses[0].Name, id, cmdutil.Plural(len(uses), "value")),
+					fmt.Sprintf("move it first: keysmith secrets rekey -e %s %q", opts.Env, path))
+			}
+		}
+	}
+	for _, id := range ids {
+		if err := res.File.Remove(opts.Env, id); err != nil {
+			return cmdutil.WithHint(fmt.Errorf("%w: %w", err, cmdutil.ErrNotFound), "see the keys with: keysmith key list")
+		}
+	}
+	if err := keysource.WriteFile(res.Path, res.File); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		f.IO.Infof("%s: removed retired key %s from %s", opts.Env, id, res.Path)
+	}
+	return nil
+}

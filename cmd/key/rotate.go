@@ -1,0 +1,71 @@
+package key
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/keysource"
+	"github.com/keysmith/keysmith/pkg/masterkey"
+)
+
+// RotateOptions are the inputs of "key rotate".
+type RotateOptions struct {
+	F   *cmdutil.Factory
+	Env string
+}
+
+// NewCmdRotate returns "key rotate".
+func NewCmdRotate(f *cmdutil.Factory, runF func(*RotateOptions) error) *cobra.Command {
+	opts := &RotateOptions{F: f}
+	return &cobra.Command{
+		Use:   "rotate [--env <env>] [--key-file <file>]",
+		Short: "Replace an environment's key, keeping the old one as a retired key",
+		Long: `Generate a new current key for the environment in the key file. The old key stays
+in the file as "<env>.retired = ..." (written in the same atomic update, before
+anything is re-encrypted), so every existing value still opens. Then:
+
+  1. keysmith secrets rekey <file>...          move values to the new key
+  2. keysmith key retire --key-id <old> <file>... remove the old key once unused`,
+		Example: `  $ keysmith key rotate --env prod --key-file prod.keys
+  keysmith: prod: new key 7d1e... ; old key 3f9c... is now retired`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Env = f.Config.Env
+			if runF != nil {
+				return runF(opts)
+			}
+			return rotateRun(opts)
+		},
+	}
+}
+
+func rotateRun(opts *RotateOptions) error {
+	f := opts.F
+	res, err := f.Keys(opts.Env, cmdutil.NoCreate)
+	if err != nil {
+		return err
+	}
+	if res.File == nil {
+		return cmdutil.WithHint(fmt.Errorf("the %s key comes from %s, not a key file: keysmith can only rotate keys in key files", opts.Env, res.Source),
+			"generate a new key with: keysmith key generate --env "+opts.Env+" --key-file NEW, then move values with secrets rekey")
+	}
+	nk, err := masterkey.Generate(f.Rand)
+	if err != nil {
+		return err
+	}
+	old, err := res.File.Rotate(opts.Env, nk)
+	if err != nil {
+		return err
+	}
+	if err := keysource.WriteFile(res.Path, res.File); err != nil {
+		return err
+	}
+	if f.JSON() {
+		return f.PrintJSON(map[string]string{"env": opts.Env, "key_id": nk.ID().String(), "retired_key_id": old.ID().String(), "file": res.Path})
+	}
+	f.IO.Infof("%s: new key %s; old key %s is now retired (still opens existing values)", opts.Env, nk.ID(), old.ID())
+	f.IO.Infof("next: keysmith secrets rekey -e %s FILE..., then keysmith key retire -e %s --key-id %s FILE...", opts.Env, opts.Env, old.ID())
+	return nil
+}

@@ -1,0 +1,131 @@
+// Package cmd is keysmith's command tree. Commands are thin: they parse
+// flags, call the libraries under pkg/ and print. Main is the one place where
+// errors become messages and exit codes (docs/exit-codes.md).
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	keycmd "github.com/keysmith/keysmith/cmd/key"
+	runcmd "github.com/keysmith/keysmith/cmd/run"
+	secretscmd "github.com/keysmith/keysmith/cmd/secrets"
+	versioncmd "github.com/keysmith/keysmith/cmd/version"
+)
+
+// Version is set at build time with -ldflags "-X github.com/keysmith/keysmith/cmd.Version=...".
+var Version = "dev"
+
+// Main runs keysmith with the process's arguments and returns the exit code.
+func Main() int {
+	f := cmdutil.New(Version)
+	root := NewCmdRoot(f)
+	root.SetArgs(os.Args[1:])
+	return run(root, f.IO.ErrOut)
+}
+
+func run(root *cobra.Command, stderr io.Writer) int {
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	PrintError(stderr, err)
+	var u *cmdutil.UsageError
+	if errors.As(err, &u) && cmd != nil {
+		fmt.Fprintf(stderr, "keysmith: hint: see '%s --help'\n", cmd.CommandPath())
+	}
+	return cmdutil.ExitCode(err)
+}
+
+// PrintError prints "keysmith: error: ..." and the hints, age-style.
+func PrintError(w io.Writer, err error) {
+	fmt.Fprintf(w, "keysmith: error: %s\n", err)
+	for _, h := range cmdutil.Hints(err) {
+		fmt.Fprintf(w, "keysmith: hint: %s\n", h)
+	}
+}
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keysmith <command> [flags]",
+		Short: "Keep secrets out of plaintext: config values, device credentials, a local vault",
+		Long: `keysmith keeps secrets out of plaintext for developers, operators and CI.
+
+It encrypts single values in .env files as environment-prefixed ciphertexts
+(DEV_ENC:..., PROD_ENC:...), each environment under its own 256-bit master key.`,
+		Example: `  $ echo -n 's3cret' | keysmith secrets encrypt
+  DEV_ENC:AQE...
+  $ keysmith secrets encrypt-file env_dev.env
+  $ keysmith run -f env_dev.env -- ./server`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       Version,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Annotations["skipConfig"] == "true" {
+				return nil
+			}
+			cfg, err := cmdutil.Load(cmd.Flags(), f.Getenv)
+			if err != nil {
+				return err
+			}
+			f.Config = cfg
+			f.IO.Quiet = cfg.Quiet
+			return nil
+		},
+		Args: cmdutil.NoArgsGroup,
+		RunE: cmdutil.ShowHelp,
+	}
+	root.SetVersionTemplate("keysmith {{.Version}}\n")
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cmdutil.UsageError{Err: err}
+	})
+
+	pf := root.PersistentFlags()
+	pf.StringP("env", "e", "dev", "environment: dev, int, prod, ... (or KEYSMITH_ENV, APP_ENV_TYPE)")
+	pf.String("key-file", "", "key file to read master keys from (or KEYSMITH_KEY_FILE)")
+	pf.String("key-command", "", "command, run without a shell, that prints the master key (or config key_command.<env>)")
+	pf.String("output", "text", "output format: text or json")
+	pf.BoolP("quiet", "q", false, "print nothing but data and errors")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("env", cmdutil.CompleteEnvs(f))
+
+	root.AddGroup(&cobra.Group{ID: "secrets", Title: "Config values:"},
+		&cobra.Group{ID: "keys", Title: "Master keys:"})
+	for _, c := range []*cobra.Command{secretscmd.NewCmdSecrets(f), runcmd.NewCmdRun(f, nil)} {
+		c.GroupID = "secrets"
+		root.AddCommand(c)
+	}
+	k := keycmd.NewCmdKey(f)
+	k.GroupID = "keys"
+	root.AddCommand(k, versioncmd.NewCmdVersion(f))
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Annotations = map[string]string{"skipConfig": "true"}
+		}
+	}
+	cmdutil.AddExitCodes(root)
+	return root
+}
+
+// splitList is used by flags that take comma-separated values.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var _ = splitList

@@ -1,0 +1,145 @@
+// Package run implements "keysmith run": start a command with decrypted
+// values in its environment.
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/secretfile"
+)
+
+// RunOptions are the inputs of "keysmith run".
+type RunOptions struct {
+	F        *cmdutil.Factory
+	Files    []string
+	Override bool
+	Command  []string
+
+	// Exec replaces the process; tests replace it.
+	Exec func(argv0 string, argv, env []string) error
+}
+
+// NewCmdRun returns "keysmith run".
+func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{F: f, Exec: syscall.Exec}
+	cmd := &cobra.Command{
+		Use:   "run [-e <env>] [-f <file>]... [--override] -- <command> [<arg>...]",
+		Short: "Run a command with the decrypted values of .env files in its environment",
+		Long: `Decrypt the .env files and exec the command with their variables added to its
+environment. keysmith replaces itself with the command, so signals and the exit
+status are the command's own. Every failure (missing key, wrong environment,
+tampered value) happens before the command starts.
+
+Variables already in the environment win, unless --override. Without -f, the
+first of env_<env>.env, .env.<env> and .env in the current directory is used.`,
+		Example: `  $ keysmith run -f env_dev.env -- ./server --port 8080
+  $ keysmith run -e prod -f env_prod.env --override -- python app.py`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmdutil.Usagef("no command given: keysmith run [flags] -- <command> [<arg>...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Command = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(opts)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&opts.Files, "file", "f", nil, "a .env file to load (repeatable; later files win)")
+	cmd.Flags().BoolVar(&opts.Override, "override", false, "let file values replace variables already in the environment")
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+func runRun(opts *RunOptions) error {
+	f := opts.F
+	files := opts.Files
+	if len(files) == 0 {
+		path, err := defaultFile(f.Config.Env)
+		if err != nil {
+			return err
+		}
+		files = []string{path}
+	}
+	vars := map[string]string{}
+	for _, path := range files {
+		ef, err := cmdutil.ReadEnvFile(path)
+		if err != nil {
+			return err
+		}
+		env, err := f.FileEnv(path)
+		if err != nil {
+			return err
+		}
+		kr, err := f.Keyring(env, cmdutil.NoCreate)
+		if err != nil {
+			return err
+		}
+		opened, err := secretfile.Open(ef, kr)
+		if err != nil {
+			return cmdutil.EntryHint(path, err)
+		}
+		for _, v := range opened {
+			vars[v.Name] = v.Value
+		}
+	}
+	argv0, err := exec.LookPath(opts.Command[0])
+	if err != nil {
+		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.Command[0], cmdutil.ErrNotFound), "is it installed and on PATH?")
+	}
+	env := Merge(os.Environ(), vars, opts.Override)
+	err = opts.Exec(argv0, opts.Command, env)
+	return fmt.Errorf("starting %q: %w", opts.Command[0], err)
+}
+
+// Merge adds vars to environ. Existing variables win unless override.
+func Merge(environ []string, vars map[string]string, override bool) []string {
+	out := make([]string, 0, len(environ)+len(vars))
+	have := map[string]bool{}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := vars[k]; ok && override {
+			continue
+		}
+		have[k] = true
+		out = append(out, kv)
+	}
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		if !have[k] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, k+"="+vars[k])
+	}
+	return out
+}
+
+func defaultFile(env string) (string, error) {
+	candidates := []string{"env_" + env + ".env", ".env." + env, ".env"}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
+	wd, _ := os.Getwd()
+	return "", cmdutil.WithHint(fmt.Errorf("no .env file in %s (looked for %s): %w", filepath.Base(wd), strings.Join(candidates, ", "), cmdutil.ErrNotFound),
+		"name one with -f FILE")
+}

@@ -1,0 +1,76 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/atomicfile"
+	"github.com/keysmith/keysmith/pkg/secretfile"
+)
+
+// DecryptFileOptions are the inputs of "secrets decrypt-file".
+type DecryptFileOptions struct {
+	F    *cmdutil.Factory
+	File string
+	Out  string
+}
+
+// NewCmdDecryptFile returns "secrets decrypt-file".
+func NewCmdDecryptFile(f *cmdutil.Factory, runF func(*DecryptFileOptions) error) *cobra.Command {
+	opts := &DecryptFileOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "decrypt-file <file> [-o <out>]",
+		Short: "Write a .env file with every encrypted value decrypted",
+		Long: `Decrypt every encrypted value of a .env file and write the result to standard
+output or, with -o, to a new file created with mode 0600 (an existing file is
+not overwritten). The input file is never changed. Every value must open: a
+value for another environment, under an unknown key, or changed by hand stops
+the command before anything is written.`,
+		Example: `  $ keysmith secrets decrypt-file env_dev.env -o .env.local`,
+		Args:    cmdutil.ExactArgs(1, "file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return decryptFileRun(opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "write to this new file (mode 0600) instead of standard output")
+	return cmd
+}
+
+func decryptFileRun(opts *DecryptFileOptions) error {
+	f := opts.F
+	ef, err := cmdutil.ReadEnvFile(opts.File)
+	if err != nil {
+		return err
+	}
+	env, err := f.FileEnv(opts.File)
+	if err != nil {
+		return err
+	}
+	kr, err := f.Keyring(env, cmdutil.NoCreate)
+	if err != nil {
+		return err
+	}
+	if err := secretfile.Decrypt(ef, kr); err != nil {
+		return cmdutil.EntryHint(opts.File, err)
+	}
+	if opts.Out == "" || opts.Out == "-" {
+		_, err := f.IO.Out.Write(ef.Bytes())
+		return err
+	}
+	if err := atomicfile.CreateExclusive(opts.Out, ef.Bytes(), 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return cmdutil.WithHint(fmt.Errorf("%q already exists", opts.Out), "remove it first, or choose another -o")
+		}
+		return err
+	}
+	f.IO.Infof("wrote %s", opts.Out)
+	return nil
+}

@@ -1,0 +1,137 @@
+package secrets
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/dotenv"
+	"github.com/keysmith/keysmith/pkg/secretfile"
+	"github.com/keysmith/keysmith/pkg/value"
+)
+
+// EncryptFileOptions are the inputs of "secrets encrypt-file".
+type EncryptFileOptions struct {
+	F      *cmdutil.Factory
+	Files  []string
+	DryRun bool
+}
+
+// FileChanges is the JSON of the commands that rewrite files.
+type FileChanges struct {
+	File    string              `json:"file"`
+	Env     string              `json:"env"`
+	Changes []secretfile.Change `json:"changes"`
+	Written bool                `json:"written"`
+}
+
+// NewCmdEncryptFile returns "secrets encrypt-file".
+func NewCmdEncryptFile(f *cmdutil.Factory, runF func(*EncryptFileOptions) error) *cobra.Command {
+	opts := &EncryptFileOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "encrypt-file <file>... [--dry-run]",
+		Short: "Encrypt the plaintext secret values of .env files in place",
+		Long: `Encrypt, in place, every secret value that is still plaintext. Every other byte of
+the file stays as it was (comments, order, quoting, line endings); a second run
+changes nothing. Each value is bound to its variable name. Files are rewritten
+atomically and keep their mode.
+
+A file's environment is the selected one (-e, KEYSMITH_ENV, APP_ENV_TYPE,
+config), else the one its name declares (env_prod.env, .env.prod), else dev.`,
+		Example: `  $ keysmith secrets encrypt-file env_dev.env
+  env_dev.env: encrypted API_KEY_SECRET (line 3)
+  $ keysmith secrets encrypt-file --dry-run env_*.env`,
+		Args: cmdutil.MinArgs(1, "file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Files = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return encryptFileRun(opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be encrypted and write nothing")
+	return cmd
+}
+
+func encryptFileRun(opts *EncryptFileOptions) error {
+	m, err := opts.F.Matcher()
+	if err != nil {
+		return err
+	}
+	return rewriteFiles(opts.F, opts.Files, opts.DryRun, "encrypted", cmdutil.CreateDev,
+		func(ef *dotenv.File, kr *value.Keyring) ([]secretfile.Change, error) {
+			return secretfile.Encrypt(ef, kr, m)
+		})
+}
+
+// rewriteFiles reads every file and computes its changes first, then writes
+// the changed ones atomically: a bad file stops the run before any file is
+// written.
+func rewriteFiles(f *cmdutil.Factory, files []string, dry bool, verb string, policy cmdutil.KeyPolicy,
+	change func(*dotenv.File, *value.Keyring) ([]secretfile.Change, error)) error {
+	type pending struct {
+		file *dotenv.File
+		res  FileChanges
+	}
+	var all []pending
+	for _, path := range files {
+		ef, err := cmdutil.ReadEnvFile(path)
+		if err != nil {
+			return err
+		}
+		env, err := f.FileEnv(path)
+		if err != nil {
+			return err
+		}
+		kr, err := f.Keyring(env, policy)
+		if err != nil {
+			return err
+		}
+		changes, err := change(ef, kr)
+		if err != nil {
+			return cmdutil.EntryHint(path, err)
+		}
+		all = append(all, pending{ef, FileChanges{File: path, Env: env, Changes: nonNil(changes)}})
+	}
+	results := make([]FileChanges, 0, len(all))
+	for _, p := range all {
+		if !dry && len(p.res.Changes) > 0 {
+			if err := cmdutil.WriteEnvFile(p.res.File, p.file); err != nil {
+				return err
+			}
+			p.res.Written = true
+		}
+		results = append(results, p.res)
+	}
+	return printChanges(f, results, dry, verb)
+}
+
+func nonNil(c []secretfile.Change) []secretfile.Change {
+	if c == nil {
+		return []secretfile.Change{}
+	}
+	return c
+}
+
+func printChanges(f *cmdutil.Factory, results []FileChanges, dry bool, verb string) error {
+	if f.JSON() {
+		return f.PrintJSON(results)
+	}
+	if dry {
+		verb = "would be " + verb
+	}
+	for _, r := range results {
+		if len(r.Changes) == 0 {
+			if !f.IO.Quiet {
+				fmt.Fprintf(f.IO.ErrOut, "%s: nothing to do\n", r.File)
+			}
+			continue
+		}
+		for _, c := range r.Changes {
+			fmt.Fprintf(f.IO.Out, "%s: %s %s (line %d)\n", r.File, c.Name, verb, c.Line)
+		}
+	}
+	return nil
+}

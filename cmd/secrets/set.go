@@ -1,0 +1,106 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/dotenv"
+)
+
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+
+// SetOptions are the inputs of "secrets set".
+type SetOptions struct {
+	F        *cmdutil.Factory
+	File     string
+	Name     string
+	Value    string
+	ValueSet bool
+}
+
+// NewCmdSet returns "secrets set".
+func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command {
+	opts := &SetOptions{F: f}
+	return &cobra.Command{
+		Use:   "set <file> <NAME> [<value>]",
+		Short: "Set one variable of a .env file, encrypting it if it is a secret",
+		Long: `Set one variable. Only its line changes (or one line is appended). A secret name
+(ending _SECRET, or matching config secret_patterns) is encrypted for the
+file's environment and bound to the name; other names are written as given.
+
+The value comes from standard input, a hidden prompt on a terminal, or the
+argument (which puts it in the process list and shell history and warns on a
+terminal). A file that does not exist is created with mode 0600.`,
+		Example: `  $ keysmith secrets set env_dev.env API_KEY_SECRET
+  Value for API_KEY_SECRET: 
+  $ printf %s "$TOKEN" | keysmith secrets set env_prod.env API_KEY_SECRET`,
+		Args: cmdutil.RangeArgs(2, 3, "file", "NAME", "value"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File, opts.Name = args[0], args[1]
+			if len(args) == 3 {
+				opts.Value, opts.ValueSet = args[2], true
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return setRun(opts)
+		},
+	}
+}
+
+func setRun(opts *SetOptions) error {
+	f := opts.F
+	ef, err := cmdutil.ReadEnvFile(opts.File)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, cmdutil.ErrNotFound) {
+		ef, err = dotenv.Parse(nil)
+	}
+	if err != nil {
+		return err
+	}
+	m, err := f.Matcher()
+	if err != nil {
+		return err
+	}
+	if !validName.MatchString(opts.Name) { // before reading the secret
+		return cmdutil.Usagef("%q is not a valid variable name (want [A-Za-z_][A-Za-z0-9_.-]*)", opts.Name)
+	}
+	pt, err := readValue(f, opts.ValueSet, opts.Value, fmt.Sprintf("Value for %s: ", opts.Name))
+	if err != nil {
+		return err
+	}
+	stored, encrypted := string(pt), false
+	if m.IsSecret(opts.Name) {
+		env, err := f.FileEnv(opts.File)
+		if err != nil {
+			return err
+		}
+		kr, err := f.Keyring(env, cmdutil.CreateDev)
+		if err != nil {
+			return err
+		}
+		if stored, err = kr.Seal(opts.Name, pt); err != nil {
+			return err
+		}
+		encrypted = true
+	}
+	if err := ef.Set(opts.Name, stored); err != nil {
+		return err
+	}
+	if err := cmdutil.WriteEnvFile(opts.File, ef); err != nil {
+		return err
+	}
+	if f.JSON() {
+		return f.PrintJSON(map[string]any{"file": opts.File, "name": opts.Name, "encrypted": encrypted})
+	}
+	state := "plaintext"
+	if encrypted {
+		state = "encrypted"
+	}
+	f.IO.Infof("%s: set %s (%s)", opts.File, opts.Name, state)
+	return nil
+}

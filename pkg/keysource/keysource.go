@@ -1,0 +1,281 @@
+// Package keysource finds the master key of an environment, trying the
+// sources in the order documented in docs/keys.md: an explicit key file,
+// KEYSMITH_MASTER_KEY, APP_KEY_SYSVAR, a key command, the default key file.
+// The environment and the command runner are injected, so the order can be
+// tested without touching the process environment.
+package keysource
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith/pkg/atomicfile"
+	"github.com/keysmith/keysmith/pkg/masterkey"
+)
+
+// Environment variables read by the resolver.
+const (
+	EnvMasterKey = "KEYSMITH_MASTER_KEY"
+	EnvSysVar    = "APP_KEY_SYSVAR"
+)
+
+// Sentinel errors.
+var (
+	// ErrNoKey: no source has a key for the environment.
+	ErrNoKey = errors.New("no master key")
+	// ErrInsecureFile: a key file is readable or writable by group or others.
+	ErrInsecureFile = errors.New("key file is accessible by other users")
+)
+
+// Kind names a kind of key source.
+type Kind string
+
+// The kinds of key source, in resolution order.
+const (
+	KindKeyFile     Kind = "key file"
+	KindMasterKey   Kind = "environment variable " + EnvMasterKey
+	KindSysVar      Kind = "environment variable named by " + EnvSysVar
+	KindCommand     Kind = "key command"
+	KindDefaultFile Kind = "default key file"
+)
+
+// Source says where a key came from. It never holds the key.
+type Source struct {
+	Kind   Kind
+	Detail string // a path, a variable name or a command name
+}
+
+func (s Source) String() string {
+	if s.Detail == "" {
+		return string(s.Kind)
+	}
+	return fmt.Sprintf("%s %s", s.Kind, s.Detail)
+}
+
+// Resolved is an environment's keys and where they came from.
+type Resolved struct {
+	Env     string
+	Current masterkey.Key
+	Retired []masterkey.Key
+	Source  Source
+	Path    string          // the key file, when the key came from one
+	File    *masterkey.File // the parsed key file, when the key came from one
+	Created bool            // the key was just generated (dev only)
+}
+
+// Resolver finds keys. Zero fields mean "not configured".
+type Resolver struct {
+	KeyFile        string   // --key-file / KEYSMITH_KEY_FILE
+	KeyCommand     []string // --key-command / key_command.<env>, argv
+	DefaultKeyFile string   // $XDG_CONFIG_HOME/keysmith/keys
+	Getenv         func(string) string
+	// RunCommand runs a key command; nil means exec without a shell.
+	RunCommand func(ctx context.Context, argv, env []string) ([]byte, error)
+	// Stderr receives a key command's standard error.
+	Stderr io.Writer
+}
+
+func (r *Resolver) getenv(k string) string {
+	if r.Getenv == nil {
+		return ""
+	}
+	return r.Getenv(k)
+}
+
+// Resolve returns the keys of env from the first source that is configured.
+// A configured source that fails is an error; later sources are not tried.
+func (r *Resolver) Resolve(env string) (*Resolved, error) {
+	if !masterkey.ValidEnv(env) {
+		return nil, fmt.Errorf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)
+	}
+	if r.KeyFile != "" {
+		return fromFile(r.KeyFile, env, Source{KindKeyFile, r.KeyFile})
+	}
+	if v := r.getenv(EnvMasterKey); v != "" {
+		k, err := masterkey.Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvMasterKey, err)
+		}
+		return &Resolved{Env: env, Current: k, Source: Source{Kind: KindMasterKey}}, nil
+	}
+	if name := strings.TrimSpace(r.getenv(EnvSysVar)); name != "" {
+		return r.fromSysVar(name, env)
+	}
+	if len(r.KeyCommand) > 0 {
+		return r.fromCommand(env)
+	}
+	if r.DefaultKeyFile != "" {
+		res, err := fromFile(r.DefaultKeyFile, env, Source{KindDefaultFile, r.DefaultKeyFile})
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w for environment %s: %s does not exist", ErrNoKey, env, r.DefaultKeyFile)
+		}
+		return res, err
+	}
+	return nil, fmt.Errorf("%w for environment %s", ErrNoKey, env)
+}
+
+// Explicit reports whether any source other than the default key file is
+// configured. Only then may a missing dev key be created.
+func (r *Resolver) Explicit() bool {
+	return r.KeyFile != "" || r.getenv(EnvMasterKey) != "" || strings.TrimSpace(r.getenv(EnvSysVar)) != "" || len(r.KeyCommand) > 0
+}
+
+func (r *Resolver) fromSysVar(name, env string) (*Resolved, error) {
+	v := r.getenv(name)
+	if v == "" {
+		return nil, fmt.Errorf("%w for environment %s: %s names %s, which is not set", ErrNoKey, env, EnvSysVar, name)
+	}
+	if k, err := masterkey.Parse(v); err == nil {
+		return &Resolved{Env: env, Current: k, Source: Source{KindSysVar, name}}, nil
+	}
+	if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
+		return fromFile(v, env, Source{KindSysVar, name + " (key file " + v + ")"})
+	}
+	return nil, fmt.Errorf("%s names %s, whose value is neither a key nor the path of a key file", EnvSysVar, name)
+}
+
+func (r *Resolver) fromCommand(env string) (*Resolved, error) {
+	run := r.RunCommand
+	if run == nil {
+		run = r.execCommand
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := filepath.Base(r.KeyCommand[0])
+	out, err := run(ctx, r.KeyCommand, []string{"KEYSMITH_ENV=" + env})
+	if err != nil {
+		return nil, fmt.Errorf("key command %s: %w", name, err)
+	}
+	text, err := ParseCommandOutput(out)
+	if err != nil {
+		return nil, fmt.Errorf("key command %s: %w", name, err)
+	}
+	k, err := masterkey.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("key command %s: %w", name, err)
+	}
+	return &Resolved{Env: env, Current: k, Source: Source{KindCommand, name}}, nil
+}
+
+func (r *Resolver) execCommand(ctx context.Context, argv, env []string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = r.Stderr
+	return cmd.Output()
+}
+
+// ParseCommandOutput takes a key command's stdout: the key itself, or JSON
+// {"key": "..."} (the shape a Vault agent template or a KMS wrapper writes).
+func ParseCommandOutput(out []byte) (string, error) {
+	t := bytes.TrimSpace(out)
+	if len(t) == 0 {
+		return "", errors.New("printed nothing")
+	}
+	if t[0] != '{' {
+		return string(t), nil
+	}
+	var v struct {
+		Key *string `json:"key"`
+	}
+	if err := json.Unmarshal(t, &v); err != nil {
+		return "", errors.New("printed JSON that does not parse")
+	}
+	if v.Key == nil {
+		return "", errors.New(`printed JSON without a "key" field`)
+	}
+	return *v.Key, nil
+}
+
+// ReadFile reads and parses a key file, refusing one that group or others
+// can access.
+func ReadFile(path string) (*masterkey.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, &InsecureError{Path: path, Mode: st.Mode().Perm()}
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return masterkey.ParseFile(data, path)
+}
+
+// InsecureError is ErrInsecureFile with the path and mode.
+type InsecureError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *InsecureError) Error() string {
+	return fmt.Sprintf("key file %q has mode %04o: it must not be accessible by group or others", e.Path, e.Mode)
+}
+
+func (e *InsecureError) Unwrap() error { return ErrInsecureFile }
+
+func fromFile(path, env string, src Source) (*Resolved, error) {
+	f, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, ok := f.Current(env)
+	if !ok {
+		return nil, fmt.Errorf("%w for environment %s in key file %q", ErrNoKey, env, path)
+	}
+	return &Resolved{Env: env, Current: k, Retired: f.Retired(env), Source: src, Path: path, File: f}, nil
+}
+
+// WriteFile writes a key file atomically with mode 0600, creating its
+// directory (0700) if needed.
+func WriteFile(path string, f *masterkey.File) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, f.Bytes(), 0o600)
+}
+
+// LoadOrEmpty reads a key file, or returns an empty one if it does not exist.
+func LoadOrEmpty(path string) (*masterkey.File, error) {
+	f, err := ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return masterkey.ParseFile(nil, path)
+	}
+	return f, err
+}
+
+// CreateKey generates a key for env and adds it to the key file at path,
+// creating the file if needed. It fails if env already has a key there.
+func CreateKey(path, env string, rand io.Reader) (*Resolved, error) {
+	f, err := LoadOrEmpty(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := masterkey.Generate(rand)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Add(env, k); err != nil {
+		return nil, err
+	}
+	if err := WriteFile(path, f); err != nil {
+		return nil, err
+	}
+	return &Resolved{Env: env, Current: k, Source: Source{KindDefaultFile, path}, Path: path, File: f, Created: true}, nil
+}

@@ -1,0 +1,187 @@
+package masterkey
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrKeyFile reports a key file that cannot be parsed.
+var ErrKeyFile = errors.New("invalid key file")
+
+// RetiredSuffix marks a retired key line: "dev.retired = <key>". A retired key
+// still opens values sealed under it but never seals new ones.
+const RetiredSuffix = ".retired"
+
+// Entry is one key line of a key file.
+type Entry struct {
+	Env     string
+	Key     Key
+	Retired bool
+	Line    int // 1-based
+}
+
+// File is a parsed key file. It keeps comments, blank lines and order, so
+// that adding or retiring a key changes only the lines concerned.
+type File struct {
+	lines []fileLine
+	eol   string
+}
+
+type fileLine struct {
+	raw   string // without line ending
+	entry *Entry // nil for blank and comment lines
+}
+
+// LineError is a key file parse error. It names the file and line and what
+// was wrong, never the key.
+type LineError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("key file %q, line %d: %s", e.File, e.Line, e.Msg)
+}
+
+func (e *LineError) Unwrap() error { return ErrKeyFile }
+
+// ParseFile parses a key file: lines "env = <key>" or "env.retired = <key>",
+// '#' comments and blank lines. name is used in error messages only.
+func ParseFile(data []byte, name string) (*File, error) {
+	f := &File{eol: "\n"}
+	if bytes.Contains(data, []byte("\r\n")) {
+		f.eol = "\r\n"
+	}
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	text = strings.TrimSuffix(text, "\n")
+	if text == "" {
+		return f, nil
+	}
+	current := map[string]int{}
+	seen := map[ID]int{}
+	for i, raw := range strings.Split(text, "\n") {
+		n := i + 1
+		fl := fileLine{raw: raw}
+		trimmed := strings.TrimSpace(raw)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			f.lines = append(f.lines, fl)
+			continue
+		}
+		lhs, rhs, ok := strings.Cut(trimmed, "=")
+		if !ok {
+			return nil, &LineError{name, n, "expected \"env = <key>\""}
+		}
+		env := strings.TrimSpace(lhs)
+		retired := strings.HasSuffix(env, RetiredSuffix)
+		env = strings.TrimSuffix(env, RetiredSuffix)
+		if !ValidEnv(env) {
+			return nil, &LineError{name, n, fmt.Sprintf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)}
+		}
+		key, err := Parse(rhs)
+		if err != nil {
+			return nil, &LineError{name, n, fmt.Sprintf("%s: %s", env, strings.TrimPrefix(err.Error(), ErrInvalidKey.Error()+": "))}
+		}
+		if !retired {
+			if prev, dup := current[env]; dup {
+				return nil, &LineError{name, n, fmt.Sprintf("duplicate environment %q (first on line %d)", env, prev)}
+			}
+			current[env] = n
+		}
+		if prev, dup := seen[key.ID()]; dup {
+			return nil, &LineError{name, n, fmt.Sprintf("the key with ID %s is already on line %d", key.ID(), prev)}
+		}
+		seen[key.ID()] = n
+		fl.entry = &Entry{Env: env, Key: key, Retired: retired, Line: n}
+		f.lines = append(f.lines, fl)
+	}
+	return f, nil
+}
+
+// Entries returns the key lines in file order.
+func (f *File) Entries() []Entry {
+	var out []Entry
+	for _, l := range f.lines {
+		if l.entry != nil {
+			out = append(out, *l.entry)
+		}
+	}
+	return out
+}
+
+// Current returns the current key of env.
+func (f *File) Current(env string) (Key, bool) {
+	for _, l := range f.lines {
+		if l.entry != nil && l.entry.Env == env && !l.entry.Retired {
+			return l.entry.Key, true
+		}
+	}
+	return Key{}, false
+}
+
+// Retired returns env's retired keys in file order.
+func (f *File) Retired(env string) []Key {
+	var out []Key
+	for _, l := range f.lines {
+		if l.entry != nil && l.entry.Env == env && l.entry.Retired {
+			out = append(out, l.entry.Key)
+		}
+	}
+	return out
+}
+
+// Add appends "env = <key>". It fails if env already has a current key.
+func (f *File) Add(env string, k Key) error {
+	if !ValidEnv(env) {
+		return fmt.Errorf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)
+	}
+	if cur, ok := f.Current(env); ok {
+		return fmt.Errorf("environment %q already has a key (ID %s)", env, cur.ID())
+	}
+	f.lines = append(f.lines, fileLine{raw: env + " = " + k.Encode(), entry: &Entry{Env: env, Key: k}})
+	return nil
+}
+
+// Rotate makes newKey the current key of env and keeps the old current key
+// as "env.retired", on the line where it was, so nothing sealed under it is
+// lost.
+func (f *File) Rotate(env string, newKey Key) (old Key, err error) {
+	for i, l := range f.lines {
+		if l.entry != nil && l.entry.Env == env && !l.entry.Retired {
+			old = l.entry.Key
+			f.lines[i] = fileLine{
+				raw:   env + RetiredSuffix + " = " + old.Encode(),
+				entry: &Entry{Env: env, Key: old, Retired: true, Line: l.entry.Line},
+			}
+			f.lines = append(f.lines, fileLine{raw: env + " = " + newKey.Encode(), entry: &Entry{Env: env, Key: newKey}})
+			return old, nil
+		}
+	}
+	return Key{}, fmt.Errorf("environment %q has no key to rotate", env)
+}
+
+// Remove deletes env's retired key with the given ID.
+func (f *File) Remove(env string, id ID) error {
+	for i, l := range f.lines {
+		if l.entry != nil && l.entry.Env == env && l.entry.Key.ID() == id {
+			if !l.entry.Retired {
+				return fmt.Errorf("key %s is the current key of %q; only retired keys can be removed", id, env)
+			}
+			f.lines = append(f.lines[:i], f.lines[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("environment %q has no retired key with ID %s", env, id)
+}
+
+// Bytes renders the file, keeping every line that was not changed.
+func (f *File) Bytes() []byte {
+	var b strings.Builder
+	for _, l := range f.lines {
+		b.WriteString(l.raw)
+		b.WriteString(f.eol)
+	}
+	return []byte(b.String())
+}

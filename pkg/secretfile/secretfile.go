@@ -1,0 +1,258 @@
+// Package secretfile applies keysmith's value format to whole .env files:
+// which names are secrets, encrypting the plaintext ones in place, opening
+// them all, re-sealing under a new key or out of the legacy format, and the
+// checks that gate commits. It implements the file rules of docs/format.md
+// ("Values in .env files") on top of pkg/dotenv and pkg/value.
+package secretfile
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/keysmith/keysmith/pkg/dotenv"
+	"github.com/keysmith/keysmith/pkg/masterkey"
+	"github.com/keysmith/keysmith/pkg/value"
+)
+
+// Matcher decides which variable names hold secrets.
+type Matcher struct{ patterns []string }
+
+// NewMatcher takes shell glob patterns such as "*_SECRET" (path.Match syntax).
+func NewMatcher(patterns []string) (*Matcher, error) {
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("secret name pattern %q: %w", p, err)
+		}
+	}
+	return &Matcher{patterns: patterns}, nil
+}
+
+// IsSecret reports whether name matches a pattern.
+func (m *Matcher) IsSecret(name string) bool {
+	for _, p := range m.patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+var fileEnv = []*regexp.Regexp{
+	regexp.MustCompile(`^env_([a-z][a-z0-9_-]*)\.env$`),
+	regexp.MustCompile(`^\.env\.([a-z][a-z0-9_-]*)$`),
+}
+
+// EnvFromFilename returns the environment a file name declares:
+// env_prod.env and .env.prod are for prod.
+func EnvFromFilename(p string) (string, bool) {
+	base := filepath.Base(p)
+	for _, re := range fileEnv {
+		if m := re.FindStringSubmatch(base); m != nil && m[1] != "example" && m[1] != "sample" {
+			return m[1], true
+		}
+	}
+	return "", false
+}
+
+// Change names an entry that was (or would be) rewritten.
+type Change struct {
+	Name string `json:"name"`
+	Line int    `json:"line"`
+}
+
+// Encrypt seals, in place, every secret entry whose value is plaintext,
+// binding the variable name. Encrypted values, empty values and
+// non-secret names are left alone, so a second run changes nothing.
+func Encrypt(f *dotenv.File, kr *value.Keyring, m *Matcher) ([]Change, error) {
+	var changes []Change
+	for _, e := range f.Entries() {
+		if !m.IsSecret(e.Name) || e.Value == "" || value.IsEncrypted(e.Value) {
+			continue
+		}
+		sealed, err := kr.Seal(e.Name, []byte(e.Value))
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, Change{Name: e.Name, Line: e.Line})
+		e.SetValue(sealed)
+	}
+	return changes, nil
+}
+
+// Var is a variable with its plaintext value.
+type Var struct {
+	Name      string
+	Value     string
+	Line      int
+	Encrypted bool // the value was encrypted in the file
+}
+
+// EntryError is an error about one entry, with its line.
+type EntryError struct {
+	Name string
+	Line int
+	Err  error
+}
+
+func (e *EntryError) Error() string { return fmt.Sprintf("line %d: %s: %v", e.Line, e.Name, e.Err) }
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// Open returns every variable of f with encrypted values opened under kr.
+// Any value that does not open (another environment, wrong key, tampered,
+// malformed) is an error naming the variable and line, never the value.
+func Open(f *dotenv.File, kr *value.Keyring) ([]Var, error) {
+	vars := make([]Var, 0, len(f.Entries()))
+	for _, e := range f.Entries() {
+		v := Var{Name: e.Name, Value: e.Value, Line: e.Line}
+		if value.IsEncrypted(e.Value) {
+			pt, err := kr.Open(e.Value, e.Name)
+			if err != nil {
+				return nil, &EntryError{Name: e.Name, Line: e.Line, Err: err}
+			}
+			v.Value, v.Encrypted = string(pt), true
+		}
+		vars = append(vars, v)
+	}
+	return vars, nil
+}
+
+// Decrypt replaces, in place, every encrypted value with its plaintext.
+func Decrypt(f *dotenv.File, kr *value.Keyring) error {
+	vars, err := Open(f, kr)
+	if err != nil {
+		return err
+	}
+	for i, e := range f.Entries() {
+		if vars[i].Encrypted {
+			e.SetValue(vars[i].Value)
+		}
+	}
+	return nil
+}
+
+// Reseal opens and re-seals under the current key, binding the variable
+// name, every value of kr's environment for which pick returns true. All
+// values are opened before any is changed, so an error leaves f as it was.
+func Reseal(f *dotenv.File, kr *value.Keyring, pick func(*value.Parsed) bool) ([]Change, error) {
+	type job struct {
+		e  *dotenv.Entry
+		pt []byte
+	}
+	var jobs []job
+	for _, e := range f.Entries() {
+		if !value.IsEncrypted(e.Value) {
+			continue
+		}
+		p, err := value.Parse(e.Value)
+		if err != nil {
+			return nil, &EntryError{Name: e.Name, Line: e.Line, Err: err}
+		}
+		if p.Env != kr.Env() || !pick(p) {
+			continue
+		}
+		pt, err := kr.OpenParsed(p, e.Name)
+		if err != nil {
+			return nil, &EntryError{Name: e.Name, Line: e.Line, Err: err}
+		}
+		jobs = append(jobs, job{e, pt})
+	}
+	var changes []Change
+	for _, j := range jobs {
+		sealed, err := kr.Seal(j.e.Name, j.pt)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, Change{Name: j.e.Name, Line: j.e.Line})
+		j.e.SetValue(sealed)
+	}
+	return changes, nil
+}
+
+// NotCurrent picks values sealed under a key other than the current one
+// (for rekey after a rotation).
+func NotCurrent(kr *value.Keyring) func(*value.Parsed) bool {
+	return func(p *value.Parsed) bool { return !p.Legacy && p.KeyID != kr.CurrentID() }
+}
+
+// IsLegacy picks Fernet values from the older Python design (for migrate).
+func IsLegacy(p *value.Parsed) bool { return p.Legacy }
+
+// UsesKey reports the entries of f sealed for env under key id.
+func UsesKey(f *dotenv.File, env string, id masterkey.ID) []Change {
+	var out []Change
+	for _, e := range f.Entries() {
+		if p, err := value.Parse(e.Value); err == nil && !p.Legacy && p.Env == env && p.KeyID == id {
+			out = append(out, Change{Name: e.Name, Line: e.Line})
+		}
+	}
+	return out
+}
+
+// Problem kinds reported by Check.
+const (
+	KindPlaintext = "plaintext-secret"
+	KindWrongEnv  = "wrong-environment"
+	KindMalformed = "malformed"
+	KindNoOpen    = "does-not-open"
+)
+
+// Problem is one finding of Check. It never holds a value.
+type Problem struct {
+	Line   int    `json:"line"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// Check lists what is wrong with f: plaintext secrets, values for an
+// environment other than env (skipped when env is ""), malformed values and,
+// when kr is not nil, values that do not open.
+func Check(f *dotenv.File, env string, m *Matcher, kr *value.Keyring) []Problem {
+	var out []Problem
+	add := func(e *dotenv.Entry, kind, reason string) {
+		out = append(out, Problem{Line: e.Line, Name: e.Name, Kind: kind, Reason: reason})
+	}
+	for _, e := range f.Entries() {
+		if !value.IsEncrypted(e.Value) {
+			if m.IsSecret(e.Name) && e.Value != "" {
+				add(e, KindPlaintext, "secret value is plaintext (run: keysmith secrets encrypt-file)")
+			} else if looksEncrypted(e.Value) {
+				add(e, KindMalformed, "value looks encrypted but its prefix is not <ENV>_ENC:")
+			}
+			continue
+		}
+		p, err := value.Parse(e.Value)
+		if err != nil {
+			add(e, KindMalformed, err.Error())
+			continue
+		}
+		if env != "" && p.Env != env {
+			add(e, KindWrongEnv, fmt.Sprintf("value is for environment %s, but the file is for %s", p.Env, env))
+			continue
+		}
+		if kr != nil && p.Env == kr.Env() {
+			if _, err := kr.OpenParsed(p, e.Name); err != nil {
+				add(e, KindNoOpen, reason(err))
+			}
+		}
+	}
+	return out
+}
+
+func looksEncrypted(v string) bool {
+	i := strings.Index(strings.ToUpper(v), "_ENC:")
+	return i > 0 && !strings.ContainsAny(v[:i], " \t")
+}
+
+func reason(err error) string {
+	switch {
+	case errors.Is(err, value.ErrUnauthenticated):
+		return "does not open: " + err.Error()
+	default:
+		return err.Error()
+	}
+}
