@@ -13,8 +13,8 @@ import (
 
 // CheckOptions are the inputs of "secrets check".
 type CheckOptions struct {
-	F     *cmdutil.Factory
-	Files []string
+	F      *cmdutil.Factory
+	Files  []string
 	EnvSet bool
 }
 

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keysmith/keysmith/cmd"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"keysmith": func() { os.Exit(cmd.Main()) },
+	})
+}
+
+// TestScripts runs the CLI scripts in testdata/script: one .txtar per
+// feature. Each script gets its own $WORK as HOME, XDG_CONFIG_HOME and
+// XDG_DATA_HOME, so no test reads a real key file, config or vault.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			work := env.WorkDir
+			env.Setenv("HOME", work)
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, ".config"))
+			env.Setenv("XDG_DATA_HOME", filepath.Join(work, ".local", "share"))
+			for _, k := range []string{"KEYSMITH_ENV", "KEYSMITH_KEY_FILE", "KEYSMITH_MASTER_KEY", "APP_KEY_SYSVAR", "APP_ENV_TYPE", "KEYSMITH_VAULT", "KEYSMITH_TENANT", "KEYSMITH_OUTPUT", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE"} {
+				env.Setenv(k, "")
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"chmod": cmdChmod,
+		},
+	})
+}
+
+// chmod MODE FILE: testscript has no chmod of its own.
+func cmdChmod(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: chmod MODE FILE")
+	}
+	mode, err := strconv.ParseUint(args[0], 8, 32)
+	if err != nil {
+		ts.Fatalf("bad mode %q", args[0])
+	}
+	err = os.Chmod(ts.MkAbs(args[1]), os.FileMode(mode))
+	if neg != (err != nil) {
+		ts.Fatalf("chmod: %v", err)
+	}
+}
