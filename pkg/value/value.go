@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/keysmith/keysmith/pkg/legacy"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/seal"
 )
@@ -88,6 +89,9 @@ func Parse(s string) (*Parsed, error) {
 	}
 	p := &Parsed{Env: env, Body: body}
 	if strings.HasPrefix(body, "gAAAA") {
+		if !legacy.IsToken(body) {
+			return nil, fmt.Errorf("%w: body starts like a Fernet token but is not one", ErrMalformed)
+		}
 		p.Legacy = true
 		return p, nil
 	}
