@@ -78,7 +78,8 @@ func ParseFile(data []byte, name string) (*File, error) {
 		retired := strings.HasSuffix(env, RetiredSuffix)
 		env = strings.TrimSuffix(env, RetiredSuffix)
 		if !ValidEnv(env) {
-			return nil, &LineError{name, n, fmt.Sprintf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)}
+			// The text before '=' is not echoed: on a malformed line it may be key material.
+			return nil, &LineError{name, n, "environment name is not valid (want [a-z][a-z0-9_-]*)"}
 		}
 		key, err := Parse(rhs)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -138,6 +139,7 @@ type Keyring struct {
 	order   []masterkey.ID // current first, then retired
 	keys    map[masterkey.ID]*derived
 	legacy  LegacyFunc
+	rand    io.Reader // nonce source; nil means crypto/rand (tests set it)
 }
 
 type derived struct {
@@ -175,7 +177,13 @@ func (kr *Keyring) aead(id masterkey.ID) (*seal.AEAD, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: key ID %s is not among the %s keys (current key ID %s)", ErrUnknownKey, id, kr.env, kr.current)
 	}
-	d.once.Do(func() { d.aead, d.err = seal.New(d.key.Stretch(Salt(kr.env))) })
+	d.once.Do(func() {
+		if kr.rand != nil {
+			d.aead, d.err = seal.NewWithRand(d.key.Stretch(Salt(kr.env)), kr.rand)
+		} else {
+			d.aead, d.err = seal.New(d.key.Stretch(Salt(kr.env)))
+		}
+	})
 	return d.aead, d.err
 }
 

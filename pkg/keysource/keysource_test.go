@@ -1,0 +1,170 @@
+package keysource
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	hexA = "0000000000000000000000000000000000000000000000000000000000000001"
+	hexB = "0000000000000000000000000000000000000000000000000000000000000002"
+	hexC = "0000000000000000000000000000000000000000000000000000000000000003"
+	hexD = "0000000000000000000000000000000000000000000000000000000000000004"
+	hexE = "0000000000000000000000000000000000000000000000000000000000000005"
+)
+
+func writeKeys(t *testing.T, content string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func envMap(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestResolveOrder(t *testing.T) {
+	explicit := writeKeys(t, "dev = "+hexA+"\ndev.retired = "+hexE+"\n", 0o600)
+	def := writeKeys(t, "dev = "+hexD+"\n", 0o600)
+	sysFile := writeKeys(t, "dev = "+hexC+"\n", 0o600)
+	cmd := func(ctx context.Context, argv, env []string) ([]byte, error) {
+		if len(env) != 1 || env[0] != "KEYSMITH_ENV=dev" {
+			t.Errorf("command env = %v", env)
+		}
+		return []byte(`{"key": "` + hexB + `"}` + "\n"), nil
+	}
+	all := func() *Resolver {
+		return &Resolver{
+			KeyFile:        explicit,
+			KeyCommand:     []string{"vault", "read"},
+			DefaultKeyFile: def,
+			RunCommand:     cmd,
+			Getenv:         envMap(map[string]string{EnvMasterKey: hexB, EnvSysVar: "MY_KEY", "MY_KEY": hexC}),
+		}
+	}
+	check := func(r *Resolver, wantHex string, kind Kind) *Resolved {
+		t.Helper()
+		res, err := r.Resolve("dev")
+		if err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+		if got := res.Current.Text(); got != wantHex || res.Source.Kind != kind {
+			t.Fatalf("got key %s from %s, want %s from %s", got, res.Source, wantHex, kind)
+		}
+		return res
+	}
+	r := all()
+	res := check(r, hexA, KindKeyFile)
+	if len(res.Retired) != 1 || res.File == nil {
+		t.Fatal("key file: retired keys or file missing")
+	}
+	r.KeyFile = ""
+	check(r, hexB, KindMasterKey)
+	r.Getenv = envMap(map[string]string{EnvSysVar: "MY_KEY", "MY_KEY": hexC})
+	check(r, hexC, KindSysVar)
+	r.Getenv = envMap(map[string]string{EnvSysVar: "MY_KEY", "MY_KEY": sysFile})
+	res = check(r, hexC, KindSysVar)
+	if res.Path != sysFile {
+		t.Fatal("APP_KEY_SYSVAR path: key file not recorded")
+	}
+	r.Getenv = envMap(nil)
+	check(r, hexB, KindCommand)
+	r.KeyCommand = nil
+	check(r, hexD, KindDefaultFile)
+}
+
+func TestResolveErrors(t *testing.T) {
+	loose := writeKeys(t, "dev = "+hexA+"\n", 0o644)
+	r := &Resolver{KeyFile: loose}
+	_, err := r.Resolve("dev")
+	var ie *InsecureError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrInsecureFile) || ie.Mode != 0o644 {
+		t.Fatalf("loose key file: %v", err)
+	}
+
+	onlyDev := writeKeys(t, "dev = "+hexA+"\n", 0o600)
+	if _, err := (&Resolver{KeyFile: onlyDev}).Resolve("prod"); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("missing env: %v", err)
+	}
+	if _, err := (&Resolver{DefaultKeyFile: filepath.Join(t.TempDir(), "none")}).Resolve("dev"); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("no default file: %v", err)
+	}
+	if _, err := (&Resolver{}).Resolve("Prod"); err == nil {
+		t.Fatal("invalid env accepted")
+	}
+	bad := &Resolver{Getenv: envMap(map[string]string{EnvMasterKey: "short"})}
+	if _, err := bad.Resolve("dev"); err == nil || strings.Contains(err.Error(), "short") {
+		t.Fatalf("bad master key: %v", err)
+	}
+	sys := &Resolver{Getenv: envMap(map[string]string{EnvSysVar: "NOPE"})}
+	if _, err := sys.Resolve("dev"); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("sysvar unset: %v", err)
+	}
+	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: "V", "V": "/no/such/file-or-key"})}
+	if _, err := sys.Resolve("dev"); err == nil || strings.Contains(err.Error(), "/no/such") {
+		t.Fatalf("sysvar garbage: %v", err)
+	}
+	failing := &Resolver{KeyCommand: []string{"false"}, RunCommand: func(context.Context, []string, []string) ([]byte, error) {
+		return nil, errors.New("exit status 1")
+	}}
+	if _, err := failing.Resolve("dev"); err == nil || !strings.Contains(err.Error(), "key command false") {
+		t.Fatalf("failing command: %v", err)
+	}
+}
+
+func TestParseCommandOutput(t *testing.T) {
+	for in, want := range map[string]string{
+		hexA + "\n":                  hexA,
+		`{"key":"` + hexA + `"}`:     hexA,
+		` {"key": "x", "ttl": 5}  `: "x",
+	} {
+		got, err := ParseCommandOutput([]byte(in))
+		if err != nil || got != want {
+			t.Errorf("ParseCommandOutput(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "  \n", `{"value":"x"}`, `{"key":`} {
+		if _, err := ParseCommandOutput([]byte(in)); err == nil {
+			t.Errorf("ParseCommandOutput(%q) accepted", in)
+		}
+	}
+}
+
+func TestRealCommandWithoutShell(t *testing.T) {
+	// "printf" runs directly, not through a shell: the $ is not expanded.
+	r := &Resolver{KeyCommand: []string{"printf", "%s", hexA}}
+	res, err := r.Resolve("dev")
+	if err != nil || res.Current.Text() != hexA {
+		t.Fatalf("printf key command: %v", err)
+	}
+}
+
+func TestCreateKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sub", "keys")
+	res, err := CreateKey(p, "dev", nil)
+	if err != nil || !res.Created {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", st.Mode(), err)
+	}
+	if _, err := CreateKey(p, "dev", nil); err == nil {
+		t.Fatal("second dev key created")
+	}
+	if _, err := CreateKey(p, "prod", nil); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := ReadFile(p)
+	if len(f.Entries()) != 2 {
+		t.Fatal("keys lost")
+	}
+}

@@ -1,0 +1,141 @@
+package masterkey
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const (
+	k1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	k2 = "//////////////////////////////////////////8="
+	k3 = "0101010101010101010101010101010101010101010101010101010101010101"
+)
+
+func TestParseFile(t *testing.T) {
+	src := "# keys\n\ndev = " + k1 + "\nprod=" + k3 + "  \ndev.retired = " + k2 + "\n"
+	f, err := ParseFile([]byte(src), "keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(f.Bytes()); got != src {
+		t.Fatalf("round trip:\n%q\n%q", got, src)
+	}
+	dev, ok := f.Current("dev")
+	if !ok || dev.Text() != k1 {
+		t.Fatal("dev key")
+	}
+	if r := f.Retired("dev"); len(r) != 1 || r[0].Text() != k2 {
+		t.Fatalf("retired = %v", r)
+	}
+	if _, ok := f.Current("int"); ok {
+		t.Fatal("int should have no key")
+	}
+	if n := len(f.Entries()); n != 3 {
+		t.Fatalf("%d entries", n)
+	}
+}
+
+func TestParseFileErrors(t *testing.T) {
+	cases := []struct {
+		src, want string
+		line      int
+	}{
+		{"dev " + k1, "environment name is not valid", 1},
+		{"dev " + k3, `expected "env = <key>"`, 1},
+		{"# c\nDev = " + k1, "environment name is not valid", 2},
+		{"dev = " + k1[:20], "dev: key decodes to 15 bytes, want 32", 1},
+		{"dev = " + k1 + "\ndev = " + k2, `duplicate environment "dev" (first on line 1)`, 2},
+		{"dev = " + k1 + "\nint = " + k1, "is already on line 1", 2},
+		{"dev = ", "dev: key is empty", 1},
+	}
+	for _, c := range cases {
+		_, err := ParseFile([]byte(c.src), "/x/keys")
+		var le *LineError
+		if !errors.As(err, &le) || !errors.Is(err, ErrKeyFile) {
+			t.Fatalf("%q: err = %v", c.src, err)
+		}
+		if le.Line != c.line || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), `key file "/x/keys", line `) {
+			t.Errorf("%q: got %q (line %d), want %q on line %d", c.src, err, le.Line, c.want, c.line)
+		}
+		for _, k := range []string{k1, k2, k1[:20]} {
+			if strings.Contains(err.Error(), k) {
+				t.Errorf("error echoes key: %v", err)
+			}
+		}
+	}
+}
+
+func TestAddRotateRemove(t *testing.T) {
+	f, _ := ParseFile([]byte("# mine\r\ndev = "+k1+"\r\n"), "keys")
+	a, _ := Parse(k1)
+	b, _ := Parse(k2)
+	c, _ := Parse(k3)
+	if err := f.Add("dev", b); err == nil {
+		t.Fatal("Add over an existing key")
+	}
+	if err := f.Add("prod", c); err != nil {
+		t.Fatal(err)
+	}
+	old, err := f.Rotate("dev", b)
+	if err != nil || !old.Equal(a) {
+		t.Fatalf("Rotate: %v", err)
+	}
+	want := "# mine\r\ndev.retired = " + a.Encode() + "\r\nprod = " + c.Encode() + "\r\ndev = " + b.Encode() + "\r\n"
+	if got := string(f.Bytes()); got != want {
+		t.Fatalf("after rotate:\n%q\nwant\n%q", got, want)
+	}
+	re, err := ParseFile(f.Bytes(), "keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := re.Current("dev"); !cur.Equal(b) {
+		t.Fatal("current after rotate")
+	}
+	if err := f.Remove("dev", b.ID()); err == nil {
+		t.Fatal("removed the current key")
+	}
+	if err := f.Remove("dev", a.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Retired("dev")) != 0 {
+		t.Fatal("retired key still there")
+	}
+	if err := f.Remove("dev", a.ID()); err == nil {
+		t.Fatal("removed twice")
+	}
+}
+
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte("dev = " + k1 + "\n"))
+	f.Add([]byte("# c\n\nprod=" + k3 + "\r\nprod.retired = " + k2))
+	f.Add([]byte("dev = " + k1 + "\ndev = " + k2))
+	f.Add([]byte("x"))
+	f.Add([]byte("dev.retired.retired = " + k1))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kf, err := ParseFile(data, "fuzz")
+		if err != nil {
+			if !errors.Is(err, ErrKeyFile) {
+				t.Fatalf("error %v is not ErrKeyFile", err)
+			}
+			return
+		}
+		// What parses re-parses to the same entries.
+		again, err := ParseFile(kf.Bytes(), "fuzz")
+		if err != nil {
+			t.Fatalf("re-parse: %v", err)
+		}
+		a, b := kf.Entries(), again.Entries()
+		if len(a) != len(b) {
+			t.Fatalf("%d entries, then %d", len(a), len(b))
+		}
+		for i := range a {
+			if a[i].Env != b[i].Env || !a[i].Key.Equal(b[i].Key) || a[i].Retired != b[i].Retired {
+				t.Fatalf("entry %d changed", i)
+			}
+			if !ValidEnv(a[i].Env) {
+				t.Fatalf("invalid env %q accepted", a[i].Env)
+			}
+		}
+	})
+}
