@@ -122,8 +122,8 @@ func TestResolveErrors(t *testing.T) {
 
 func TestParseCommandOutput(t *testing.T) {
 	for in, want := range map[string]string{
-		hexA + "\n":                  hexA,
-		`{"key":"` + hexA + `"}`:     hexA,
+		hexA + "\n":                 hexA,
+		`{"key":"` + hexA + `"}`:    hexA,
 		` {"key": "x", "ttl": 5}  `: "x",
 	} {
 		got, err := ParseCommandOutput([]byte(in))

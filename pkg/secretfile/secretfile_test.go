@@ -109,7 +109,7 @@ func TestCheck(t *testing.T) {
 		"NOTE=not a secret",
 		"EMPTY_SECRET=",
 		"LOWER=dev_enc:abc",
-	}, "\n") + "\n")
+	}, "\n")+"\n")
 	probs := Check(f, "dev", matcher, devRing)
 	want := []struct {
 		line int
