@@ -1,0 +1,20 @@
+// Command gendocs writes keysmith's CLI reference: go run ./scripts/gendocs docs/cli
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/keysmith/keysmith/cmd"
+)
+
+func main() {
+	dir := "docs/cli"
+	if len(os.Args) > 1 {
+		dir = os.Args[1]
+	}
+	if err := cmd.GenDocs(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "gendocs:", err)
+		os.Exit(1)
+	}
+}
