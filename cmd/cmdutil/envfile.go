@@ -67,7 +67,8 @@ func EntryHint(path string, err error) error {
 	if !errors.As(err, &ee) {
 		return err
 	}
-	err = fmt.Errorf("%s:%w", path, err)
+	// "file:line: NAME: reason", as secrets check prints it.
+	err = fmt.Errorf("%s:%d: %s: %w", path, ee.Line, ee.Name, ee.Err)
 	switch {
 	case errors.Is(err, value.ErrWrongEnvironment):
 		return WithHint(err, "select the value's environment with -e, or re-encrypt it for this one")

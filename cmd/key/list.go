@@ -2,6 +2,7 @@ package key
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"github.com/spf13/cobra"
@@ -70,6 +71,10 @@ func listRun(opts *ListOptions) error {
 		}
 	case errors.Is(err, fs.ErrNotExist) && f.Config.KeyFile == "":
 	default:
+		var insecure *keysource.InsecureError
+		if errors.As(err, &insecure) {
+			return cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
+		}
 		return err
 	}
 	// The selected environment may resolve from a source other than the file.

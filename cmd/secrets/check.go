@@ -1,12 +1,15 @@
 package secrets
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 	"github.com/keysmith/keysmith/pkg/value"
 )
@@ -83,6 +86,12 @@ func checkRun(opts *CheckOptions) error {
 		kr, ok := tried[env]
 		if !ok {
 			kr, err = f.Keyring(env, cmdutil.NoCreate)
+			if err != nil && !missingKey(err) {
+				// A key source that is configured but broken (insecure or
+				// malformed key file, failing key command) is an error, not
+				// a reason to skip the open check.
+				return err
+			}
 			if err != nil {
 				kr = nil
 				rep.Skipped = append(rep.Skipped, env)
@@ -112,6 +121,12 @@ func checkRun(opts *CheckOptions) error {
 		f.IO.Infof("%s checked, no problems", cmdutil.Plural(rep.Files, "file"))
 	}
 	return nil
+}
+
+// missingKey reports whether err only says that env has no key here, the one
+// key error that check tolerates.
+func missingKey(err error) bool {
+	return errors.Is(err, keysource.ErrNoKey) || errors.Is(err, fs.ErrNotExist)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

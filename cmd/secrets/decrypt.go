@@ -48,7 +48,7 @@ func decryptRun(opts *DecryptOptions) error {
 	f := opts.F
 	in := opts.Value
 	if in == "" {
-		b, err := f.IO.ReadSecret("Value to decrypt: ")
+		b, err := readValue(f, false, "", "Value to decrypt: ")
 		if err != nil {
 			return err
 		}

@@ -4,8 +4,6 @@ package main
 import (
 	"fmt"
 	"os"
-
-	"github.com/keysmith/keysmith/cmd"
 )
 
 func main() {
@@ -13,7 +11,7 @@ func main() {
 	if len(os.Args) > 1 {
 		dir = os.Args[1]
 	}
-	if err := cmd.GenDocs(dir); err != nil {
+	if err := GenDocs(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package cmd
+package main
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ func TestCLIReferenceIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	have, _ := filepath.Glob("../docs/cli/keysmith*.md")
+	have, _ := filepath.Glob("../../docs/cli/keysmith*.md")
 	var stale []string
 	for _, p := range have {
 		name := filepath.Base(p)

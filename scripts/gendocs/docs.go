@@ -1,4 +1,4 @@
-package cmd
+package main
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/keysmith/keysmith/cmd"
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 )
 
@@ -42,7 +43,7 @@ func GenDocs(dir string) error {
 func RenderDocs() (map[string][]byte, error) {
 	f := cmdutil.New("dev")
 	f.IO, _, _ = cmdutil.Test("")
-	root := NewCmdRoot(f)
+	root := cmd.NewCmdRoot(f)
 	root.DisableAutoGenTag = true
 	out := map[string][]byte{}
 	var walk func(c *cobra.Command) error
