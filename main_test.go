@@ -35,7 +35,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"chmod": cmdChmod,
+			"chmod":    cmdChmod,
+			"exitcode": cmdExitcode,
 		},
 	})
 }

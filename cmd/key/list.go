@@ -67,7 +67,7 @@ func listRun(opts *ListOptions) error {
 				status = "retired"
 			}
 			rows = append(rows, KeyInfo{Env: e.Env, KeyID: e.Key.ID().String(), Status: status, Source: src})
-			seen[e.Key.ID().String()] = true
+			seen[e.Env+" "+e.Key.ID().String()] = true
 		}
 	case errors.Is(err, fs.ErrNotExist) && f.Config.KeyFile == "":
 	default:
@@ -78,7 +78,7 @@ func listRun(opts *ListOptions) error {
 		return err
 	}
 	// The selected environment may resolve from a source other than the file.
-	if res, err := f.Keys(f.Config.Env, cmdutil.NoCreate); err == nil && !seen[res.Current.ID().String()] {
+	if res, err := f.Keys(f.Config.Env, cmdutil.NoCreate); err == nil && !seen[f.Config.Env+" "+res.Current.ID().String()] {
 		rows = append(rows, KeyInfo{Env: f.Config.Env, KeyID: res.Current.ID().String(), Status: "current", Source: res.Source.String()})
 	}
 	if f.JSON() {
