@@ -113,7 +113,7 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		c.Output = "text"
 	}
 	if c.Output != "text" && c.Output != "json" {
-		return nil, Usagef("--output must be text or json, not %q", c.Output)
+		return nil, Usagef("output format must be text or json, not %q (from --output, KEYSMITH_OUTPUT or config output)", c.Output)
 	}
 	c.Quiet = v.GetBool("quiet")
 	c.Vault = v.GetString("vault")

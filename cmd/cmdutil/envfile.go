@@ -22,7 +22,8 @@ func ReadEnvFile(path string) (*dotenv.File, error) {
 	}
 	f, err := dotenv.Parse(data)
 	if err != nil {
-		return nil, &UsageError{fmt.Errorf("%q: %w", path, err)}
+		return nil, &Error{Err: fmt.Errorf("%q: %w", path, err), Code: ExitUsage,
+			Hints: []string{"the .env syntax keysmith reads is in docs/dotenv.md"}}
 	}
 	return f, nil
 }
@@ -55,11 +56,21 @@ func (f *Factory) FileEnv(path string) (string, error) {
 		return f.Config.Env, nil
 	}
 	if ok && named != f.Config.Env {
-		return "", WithHint(&value.EnvError{Value: named, Selected: f.Config.Env},
-			fmt.Sprintf("%q is named for environment %s; select it with -e %s", path, named, named))
+		return "", WithHint(&FileEnvError{Path: path, Named: named, Selected: f.Config.Env, From: f.Config.EnvFrom},
+			fmt.Sprintf("select it with -e %s", named))
 	}
 	return f.Config.Env, nil
 }
+
+// FileEnvError: a file's name declares another environment than the selected
+// one. It is a wrong-environment error (exit 4).
+type FileEnvError struct{ Path, Named, Selected, From string }
+
+func (e *FileEnvError) Error() string {
+	return fmt.Sprintf("%q is named for environment %s, but the selected environment is %s (from %s)", e.Path, e.Named, e.Selected, e.From)
+}
+
+func (e *FileEnvError) Unwrap() error { return value.ErrWrongEnvironment }
 
 // EntryHint adds a hint to errors about one entry of a file.
 func EntryHint(path string, err error) error {

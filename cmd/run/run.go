@@ -16,6 +16,7 @@ import (
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/secretfile"
+	"github.com/keysmith/keysmith/pkg/value"
 )
 
 // RunOptions are the inputs of "keysmith run".
@@ -84,9 +85,11 @@ func runRun(opts *RunOptions) error {
 		if err != nil {
 			return err
 		}
-		kr, err := f.Keyring(env, cmdutil.NoCreate)
-		if err != nil {
-			return err
+		var kr *value.Keyring // a file with no encrypted value needs no key
+		if secretfile.HasEncrypted(ef) {
+			if kr, err = f.Keyring(env, cmdutil.NoCreate); err != nil {
+				return err
+			}
 		}
 		opened, err := secretfile.Open(ef, kr)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/atomicfile"
 	"github.com/keysmith/keysmith/pkg/secretfile"
+	"github.com/keysmith/keysmith/pkg/value"
 )
 
 // DecryptFileOptions are the inputs of "secrets decrypt-file".
@@ -17,6 +18,14 @@ type DecryptFileOptions struct {
 	F    *cmdutil.Factory
 	File string
 	Out  string
+}
+
+// DecryptedVar is one variable in the JSON of "secrets decrypt-file".
+type DecryptedVar struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Line      int    `json:"line"`
+	Encrypted bool   `json:"encrypted"`
 }
 
 // NewCmdDecryptFile returns "secrets decrypt-file".
@@ -27,7 +36,8 @@ func NewCmdDecryptFile(f *cmdutil.Factory, runF func(*DecryptFileOptions) error)
 		Short: "Write a .env file with every encrypted value decrypted",
 		Long: `Decrypt every encrypted value of a .env file and write the result to standard
 output or, with -o, to a new file created with mode 0600 (an existing file is
-not overwritten). The input file is never changed. Every value must open: a
+not overwritten). With --output json (and no -o) it prints the variables as a
+JSON array of {name, value, line, encrypted} instead. The input file is never changed. Every value must open: a
 value for another environment, under an unknown key, or changed by hand stops
 the command before anything is written.`,
 		Example: `  $ keysmith secrets decrypt-file env_dev.env -o .env.local`,
@@ -54,13 +64,24 @@ func decryptFileRun(opts *DecryptFileOptions) error {
 	if err != nil {
 		return err
 	}
-	kr, err := f.Keyring(env, cmdutil.NoCreate)
-	if err != nil {
-		return err
+	var kr *value.Keyring // a file with no encrypted value needs no key
+	if secretfile.HasEncrypted(ef) {
+		if kr, err = f.Keyring(env, cmdutil.NoCreate); err != nil {
+			return err
+		}
 	}
-	if err := secretfile.Decrypt(ef, kr); err != nil {
+	vars, err := secretfile.Open(ef, kr)
+	if err != nil {
 		return cmdutil.EntryHint(opts.File, err)
 	}
+	if f.JSON() && (opts.Out == "" || opts.Out == "-") {
+		out := make([]DecryptedVar, 0, len(vars))
+		for _, v := range vars {
+			out = append(out, DecryptedVar{Name: v.Name, Value: v.Value, Line: v.Line, Encrypted: v.Encrypted})
+		}
+		return f.PrintJSON(out)
+	}
+	secretfile.Apply(ef, vars)
 	if opts.Out == "" || opts.Out == "-" {
 		_, err := f.IO.Out.Write(ef.Bytes())
 		return err

@@ -40,7 +40,7 @@ atomically and keep their mode.
 A file's environment is the selected one (-e, KEYSMITH_ENV, APP_ENV_TYPE,
 config), else the one its name declares (env_prod.env, .env.prod), else dev.`,
 		Example: `  $ keysmith secrets encrypt-file env_dev.env
-  env_dev.env: encrypted API_KEY_SECRET (line 3)
+  env_dev.env: API_KEY_SECRET encrypted (line 3)
   $ keysmith secrets encrypt-file --dry-run env_*.env`,
 		Args: cmdutil.MinArgs(1, "file"),
 		RunE: func(cmd *cobra.Command, args []string) error {

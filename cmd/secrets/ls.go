@@ -22,6 +22,7 @@ type LsEntry struct {
 	Env       string `json:"env,omitempty"`
 	KeyID     string `json:"key_id,omitempty"`
 	Legacy    bool   `json:"legacy,omitempty"`
+	Malformed bool   `json:"malformed,omitempty"`
 }
 
 // NewCmdLs returns "secrets ls".
@@ -67,7 +68,7 @@ func lsRun(opts *LsOptions) error {
 					r.KeyID = p.KeyID.String()
 				}
 			} else {
-				r.Env = "malformed"
+				r.Malformed = true
 			}
 		}
 		rows = append(rows, r)
@@ -86,6 +87,9 @@ func lsRun(opts *LsOptions) error {
 		}
 		if r.Legacy {
 			state, kid = "encrypted", "legacy"
+		}
+		if r.Malformed {
+			state = "malformed"
 		}
 		t.Row(r.Name, itoa(r.Line), secret, state, r.Env, kid)
 	}

@@ -29,6 +29,9 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 		Annotations: map[string]string{"skipConfig": "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			output, _ = cmd.Flags().GetString("output")
+			if !cmd.Flags().Changed("output") && f.Getenv("KEYSMITH_OUTPUT") != "" {
+				output = f.Getenv("KEYSMITH_OUTPUT")
+			}
 			info := Info{Version: f.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				for _, s := range bi.Settings {

@@ -153,7 +153,7 @@ func (f *File) Rotate(env string, newKey Key) (old Key, err error) {
 		if l.entry != nil && l.entry.Env == env && !l.entry.Retired {
 			old = l.entry.Key
 			f.lines[i] = fileLine{
-				raw:   env + RetiredSuffix + " = " + old.Encode(),
+				raw:   env + RetiredSuffix + " = " + old.Text(), // as written: the legacy KDF may use the text
 				entry: &Entry{Env: env, Key: old, Retired: true, Line: l.entry.Line},
 			}
 			f.lines = append(f.lines, fileLine{raw: env + " = " + newKey.Encode(), entry: &Entry{Env: env, Key: newKey}})

@@ -68,6 +68,7 @@ func TestParseFileErrors(t *testing.T) {
 
 func TestAddRotateRemove(t *testing.T) {
 	f, _ := ParseFile([]byte("# mine\r\ndev = "+k1+"\r\n"), "keys")
+	// k1 is kept as written, not re-encoded: the legacy KDF may use the text.
 	a, _ := Parse(k1)
 	b, _ := Parse(k2)
 	c, _ := Parse(k3)
@@ -81,7 +82,7 @@ func TestAddRotateRemove(t *testing.T) {
 	if err != nil || !old.Equal(a) {
 		t.Fatalf("Rotate: %v", err)
 	}
-	want := "# mine\r\ndev.retired = " + a.Encode() + "\r\nprod = " + c.Encode() + "\r\ndev = " + b.Encode() + "\r\n"
+	want := "# mine\r\ndev.retired = " + k1 + "\r\nprod = " + c.Encode() + "\r\ndev = " + b.Encode() + "\r\n"
 	if got := string(f.Bytes()); got != want {
 		t.Fatalf("after rotate:\n%q\nwant\n%q", got, want)
 	}
@@ -138,4 +139,17 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRotateKeepsKeyText: a key written as hex stays hex when retired, so a
+// legacy kdf_input of "text" derives the same Fernet key after rotation.
+func TestRotateKeepsKeyText(t *testing.T) {
+	f, _ := ParseFile([]byte("prod = "+k3+"\n"), "keys")
+	nk, _ := Parse(k2)
+	if _, err := f.Rotate("prod", nk); err != nil {
+		t.Fatal(err)
+	}
+	if want := "prod.retired = " + k3 + "\nprod = " + nk.Encode() + "\n"; string(f.Bytes()) != want {
+		t.Fatalf("got %q, want %q", f.Bytes(), want)
+	}
 }

@@ -98,9 +98,13 @@ func Parse(s string) (Key, error) {
 		return Key{}, fmt.Errorf("%w: key is empty", ErrInvalidKey)
 	}
 	var raw []byte
-	if len(s) == 2*Size && isHex(s) {
+	switch {
+	case len(s) == 2*Size && isHex(s):
 		raw, _ = hex.DecodeString(s)
-	} else {
+	case isHex(s) && len(s) != 43 && len(s) != 44 && len(s) > 2*Size-8:
+		// Not a base64 length for 32 bytes: almost certainly mistyped hex.
+		return Key{}, fmt.Errorf("%w: key has %d hex digits, want 64", ErrInvalidKey, len(s))
+	default:
 		var err error
 		raw, err = decodeBase64(s)
 		if err != nil {

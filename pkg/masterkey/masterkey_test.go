@@ -47,6 +47,7 @@ func TestParseErrorsNameLengthNotKey(t *testing.T) {
 		"":                                 "key is empty",
 		short:                              "decodes to 24 bytes, want 32",
 		"not base64 at all!!":              "neither 64 hex digits nor base64 (19 characters)",
+		hex.EncodeToString(raw)[:60]:       "key has 60 hex digits, want 64",
 		hex.EncodeToString(raw)[:63] + "g": "decodes to 48 bytes",
 	}
 	for in, want := range cases {

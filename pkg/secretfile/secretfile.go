@@ -83,6 +83,17 @@ func Encrypt(f *dotenv.File, kr *value.Keyring, m *Matcher) ([]Change, error) {
 	return changes, nil
 }
 
+// HasEncrypted reports whether any value of f is encrypted, i.e. whether a
+// key is needed to read it.
+func HasEncrypted(f *dotenv.File) bool {
+	for _, e := range f.Entries() {
+		if value.IsEncrypted(e.Value) {
+			return true
+		}
+	}
+	return false
+}
+
 // Var is a variable with its plaintext value.
 type Var struct {
 	Name      string
@@ -104,11 +115,15 @@ func (e *EntryError) Unwrap() error { return e.Err }
 // Open returns every variable of f with encrypted values opened under kr.
 // Any value that does not open (another environment, wrong key, tampered,
 // malformed) is an error naming the variable and line, never the value.
+// kr may be nil when f has no encrypted value.
 func Open(f *dotenv.File, kr *value.Keyring) ([]Var, error) {
 	vars := make([]Var, 0, len(f.Entries()))
 	for _, e := range f.Entries() {
 		v := Var{Name: e.Name, Value: e.Value, Line: e.Line}
 		if value.IsEncrypted(e.Value) {
+			if kr == nil {
+				return nil, &EntryError{Name: e.Name, Line: e.Line, Err: errors.New("encrypted value but no key")}
+			}
 			pt, err := kr.Open(e.Value, e.Name)
 			if err != nil {
 				return nil, &EntryError{Name: e.Name, Line: e.Line, Err: err}
@@ -126,12 +141,17 @@ func Decrypt(f *dotenv.File, kr *value.Keyring) error {
 	if err != nil {
 		return err
 	}
+	Apply(f, vars)
+	return nil
+}
+
+// Apply writes the plaintexts that Open returned for f back into f.
+func Apply(f *dotenv.File, vars []Var) {
 	for i, e := range f.Entries() {
 		if vars[i].Encrypted {
 			e.SetValue(vars[i].Value)
 		}
 	}
-	return nil
 }
 
 // Reseal opens and re-seals under the current key, binding the variable
