@@ -1,0 +1,152 @@
+package devicecred
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+const (
+	// ChallengeSize is the length in bytes of a challenge nonce.
+	ChallengeSize = 32
+	// ChallengeLabel starts every challenge message. The label names the
+	// format version; a change to the message layout gets a new label.
+	ChallengeLabel = "keysmith/v1/device-challenge"
+
+	// minSignatureSize is the shortest ASN.1 DER ECDSA signature:
+	// 30 06 02 01 r 02 01 s.
+	minSignatureSize = 8
+	// maxSignatureSize is the longest ASN.1 DER ECDSA P-256 signature:
+	// SEQUENCE (2) + two INTEGERs of at most 33 bytes (2+33 each).
+	maxSignatureSize = 72
+)
+
+// ErrBadSignature means a challenge signature does not verify.
+var ErrBadSignature = errors.New("challenge signature does not verify")
+
+// challengeEncoding is base64url without padding (RFC 4648 §5), strict about
+// trailing bits so every value has exactly one encoding.
+var challengeEncoding = base64.RawURLEncoding.Strict()
+
+// NewChallenge returns ChallengeSize bytes from crypto/rand.
+func NewChallenge() ([]byte, error) {
+	nonce := make([]byte, ChallengeSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("generating challenge: %w", err)
+	}
+	return nonce, nil
+}
+
+// ChallengeMessage returns the bytes a device signs to prove it holds the key
+// for deviceID:
+//
+//	"keysmith/v1/device-challenge" 0x00
+//	uint32 big-endian len(deviceID) || deviceID (UTF-8 bytes as given)
+//	nonce
+//
+// The nonce is last and SignChallenge and VerifyChallenge require it to be
+// exactly ChallengeSize bytes, so the encoding is unambiguous.
+func ChallengeMessage(deviceID string, nonce []byte) []byte {
+	msg := make([]byte, 0, len(ChallengeLabel)+1+4+len(deviceID)+len(nonce))
+	msg = append(msg, ChallengeLabel...)
+	msg = append(msg, 0)
+	msg = binary.BigEndian.AppendUint32(msg, uint32(len(deviceID)))
+	msg = append(msg, deviceID...)
+	msg = append(msg, nonce...)
+	return msg
+}
+
+func checkChallengeInput(deviceID string, nonce []byte) error {
+	if deviceID == "" {
+		return errors.New("device ID is empty")
+	}
+	if uint64(len(deviceID)) > 1<<32-1 {
+		return errors.New("device ID is too long")
+	}
+	if len(nonce) != ChallengeSize {
+		return fmt.Errorf("challenge is %d bytes, want %d", len(nonce), ChallengeSize)
+	}
+	return nil
+}
+
+// SignChallenge signs ChallengeMessage(deviceID, nonce) with ECDSA over
+// SHA-256 and returns the ASN.1 DER signature (SEQUENCE of INTEGER r, s).
+func SignChallenge(priv *ecdsa.PrivateKey, deviceID string, nonce []byte) ([]byte, error) {
+	if priv == nil {
+		return nil, errors.New("private key is nil")
+	}
+	if err := checkP256(&priv.PublicKey); err != nil {
+		return nil, err
+	}
+	if err := checkChallengeInput(deviceID, nonce); err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(ChallengeMessage(deviceID, nonce))
+	sig, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("signing challenge: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyChallenge checks that sig is a valid ASN.1 DER ECDSA-SHA256
+// signature by pub over ChallengeMessage(deviceID, nonce). A signature that
+// does not verify yields an error wrapping ErrBadSignature.
+func VerifyChallenge(pub *ecdsa.PublicKey, deviceID string, nonce, sig []byte) error {
+	if err := checkP256(pub); err != nil {
+		return err
+	}
+	if err := checkChallengeInput(deviceID, nonce); err != nil {
+		return err
+	}
+	if len(sig) < minSignatureSize || len(sig) > maxSignatureSize {
+		return fmt.Errorf("%w: signature is %d bytes, want %d..%d", ErrBadSignature, len(sig), minSignatureSize, maxSignatureSize)
+	}
+	digest := sha256.Sum256(ChallengeMessage(deviceID, nonce))
+	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// EncodeChallenge returns nonce as base64url without padding (43 characters
+// for ChallengeSize bytes).
+func EncodeChallenge(nonce []byte) string {
+	return challengeEncoding.EncodeToString(nonce)
+}
+
+// DecodeChallenge parses the output of EncodeChallenge, ignoring surrounding
+// whitespace, and checks that it holds exactly ChallengeSize bytes.
+func DecodeChallenge(s string) ([]byte, error) {
+	nonce, err := challengeEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("challenge is not unpadded base64url: %w", err)
+	}
+	if len(nonce) != ChallengeSize {
+		return nil, fmt.Errorf("challenge is %d bytes, want %d", len(nonce), ChallengeSize)
+	}
+	return nonce, nil
+}
+
+// EncodeSignature returns sig as base64url without padding.
+func EncodeSignature(sig []byte) string {
+	return challengeEncoding.EncodeToString(sig)
+}
+
+// DecodeSignature parses the output of EncodeSignature, ignoring surrounding
+// whitespace. It checks only the length; VerifyChallenge checks the rest.
+func DecodeSignature(s string) ([]byte, error) {
+	sig, err := challengeEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("signature is not unpadded base64url: %w", err)
+	}
+	if len(sig) < minSignatureSize || len(sig) > maxSignatureSize {
+		return nil, fmt.Errorf("signature is %d bytes, want %d..%d", len(sig), minSignatureSize, maxSignatureSize)
+	}
+	return sig, nil
+}
