@@ -16,6 +16,7 @@ import (
 	keycmd "github.com/keysmith/keysmith/cmd/key"
 	runcmd "github.com/keysmith/keysmith/cmd/run"
 	secretscmd "github.com/keysmith/keysmith/cmd/secrets"
+	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	versioncmd "github.com/keysmith/keysmith/cmd/version"
 )
 
@@ -107,10 +108,21 @@ It encrypts single values in .env files as environment-prefixed ciphertexts
 	k := keycmd.NewCmdKey(f)
 	k.GroupID = "keys"
 	root.AddCommand(k, versioncmd.NewCmdVersion(f))
+	root.AddGroup(&cobra.Group{ID: "vault", Title: "Local vault:"})
+	vc := vaultcmd.NewCmdVault(f)
+	vc.GroupID = "vault"
+	root.AddCommand(vc)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
-			c.Annotations = map[string]string{"skipConfig": "true"}
+			// Completion scripts never need config: a broken keysmith.yaml must not break the shell.
+			c.Args, c.RunE = cmdutil.NoArgsGroup, cmdutil.ShowHelp
+			for _, sub := range append([]*cobra.Command{c}, c.Commands()...) {
+				sub.Annotations = map[string]string{"skipConfig": "true"}
+				if sub != c {
+					sub.Args = cmdutil.NoArgs
+				}
+			}
 		}
 	}
 	cmdutil.AddExitCodes(root)

@@ -8,7 +8,9 @@ import (
 	"os/exec"
 
 	"github.com/keysmith/keysmith/pkg/keysource"
+	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/value"
+	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // Exit codes, the same for every command; docs/exit-codes.md lists them.
@@ -96,6 +98,14 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, value.ErrWrongEnvironment):
 		return ExitWrongEnv
+	case errors.Is(err, vault.ErrWrongEnvironment):
+		return ExitWrongEnv
+	case errors.Is(err, vault.ErrWrongKey), errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrAuditTampered):
+		return ExitAuth
+	case errors.Is(err, vault.ErrNoVault), errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNoTenant):
+		return ExitNotFound
+	case errors.Is(err, vault.ErrInvalidName):
+		return ExitUsage
 	case errors.Is(err, value.ErrUnauthenticated), errors.Is(err, value.ErrUnknownKey), errors.Is(err, value.ErrMalformed), errors.Is(err, ErrAuth):
 		return ExitAuth
 	case errors.Is(err, ErrPending):
@@ -104,6 +114,8 @@ func ExitCode(err error) int {
 		return ExitPermission
 	case errors.Is(err, ErrNotFound), errors.Is(err, fs.ErrNotExist), errors.Is(err, keysource.ErrNoKey):
 		return ExitNotFound
+	case errors.Is(err, masterkey.ErrKeyFile), errors.Is(err, masterkey.ErrInvalidKey):
+		return ExitUsage // a configuration error, not a wrong key
 	case errors.Is(err, ErrProblems):
 		return ExitProblems
 	case errors.As(err, &x):

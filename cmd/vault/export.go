@@ -1,0 +1,146 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/atomicfile"
+)
+
+// ExportOptions are the inputs of "vault export".
+type ExportOptions struct {
+	F          *cmdutil.Factory
+	Output     string
+	Recipients []string
+	Force      bool
+}
+
+// NewCmdExport returns "vault export".
+func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Command {
+	opts := &ExportOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "export -o <file.age> [-r <recipient>]...",
+		Short: "Write an age-encrypted backup of every tenant and version",
+		Long: `Write every version of every secret of every tenant to an age-encrypted file
+(https://age-encryption.org), for the age recipients given with -r, or else
+for a passphrase: KEYSMITH_PASSPHRASE, a hidden prompt on a terminal (asked
+twice), or standard input. The backup does not depend on the master key:
+keep the passphrase or identity as safe as the key. The audit trail is not
+exported. An existing file is not replaced without --force.`,
+		Example: `  $ keysmith vault export -o vault-2026-05.age -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+  $ KEYSMITH_PASSPHRASE=... keysmith vault export -o backup.age`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Output == "" {
+				return cmdutil.Usagef("-o/--output-file is required")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return exportRun(opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Output, "output-file", "o", "", "backup file to write")
+	cmd.Flags().StringArrayVarP(&opts.Recipients, "recipient", "r", nil, "age recipient (repeatable); default: a passphrase")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing backup file")
+	return cmd
+}
+
+func exportRun(opts *ExportOptions) error {
+	f := opts.F
+	if _, err := os.Stat(opts.Output); err == nil && !opts.Force {
+		return cmdutil.WithHint(fmt.Errorf("%q already exists", opts.Output), "use --force to replace it")
+	}
+	recips, err := recipients(f, opts.Recipients)
+	if err != nil {
+		return err
+	}
+	v, err := unlockedVault(f)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	b, err := v.Export()
+	if err != nil {
+		return secretHint(err, f, "")
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, recips...)
+	if err != nil {
+		return err
+	}
+	if _, err := b.WriteTo(w); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if opts.Force {
+		err = atomicfile.WriteFile(opts.Output, buf.Bytes(), 0o600)
+	} else {
+		err = atomicfile.CreateExclusive(opts.Output, buf.Bytes(), 0o600)
+	}
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, t := range b.Tenants {
+		n += len(t.Secrets)
+	}
+	if f.JSON() {
+		return f.PrintJSON(map[string]any{"file": opts.Output, "tenants": len(b.Tenants), "versions": n})
+	}
+	f.IO.Infof("wrote %s of %s to %q", cmdutil.Plural(n, "version"), cmdutil.Plural(len(b.Tenants), "tenant"), opts.Output)
+	return nil
+}
+
+func recipients(f *cmdutil.Factory, rs []string) ([]age.Recipient, error) {
+	if len(rs) > 0 {
+		parsed, err := age.ParseRecipients(strings.NewReader(strings.Join(rs, "\n")))
+		if err != nil {
+			return nil, &cmdutil.UsageError{Err: fmt.Errorf("-r: %w", err)}
+		}
+		return parsed, nil
+	}
+	pass, err := passphrase(f, true)
+	if err != nil {
+		return nil, err
+	}
+	r, err := age.NewScryptRecipient(pass)
+	if err != nil {
+		return nil, err
+	}
+	return []age.Recipient{r}, nil
+}
+
+// passphrase reads the backup passphrase: KEYSMITH_PASSPHRASE, a hidden
+// prompt on a terminal (twice when confirm), or standard input.
+func passphrase(f *cmdutil.Factory, confirm bool) (string, error) {
+	if p := f.Getenv("KEYSMITH_PASSPHRASE"); p != "" {
+		return p, nil
+	}
+	b, err := f.IO.ReadSecret("Backup passphrase: ")
+	if errors.Is(err, cmdutil.ErrNoInput) {
+		return "", cmdutil.WithHint(&cmdutil.UsageError{Err: fmt.Errorf("no passphrase: %w", err)},
+			"set KEYSMITH_PASSPHRASE, pipe it in, or use -r/--recipient (export) or -i/--identity (restore)")
+	} else if err != nil {
+		return "", err
+	}
+	if confirm && f.IO.InTTY {
+		again, err := f.IO.ReadSecret("Again: ")
+		if err != nil {
+			return "", err
+		}
+		if !bytes.Equal(b, again) {
+			return "", errors.New("the passphrases differ")
+		}
+	}
+	return string(b), nil
+}

@@ -1,0 +1,56 @@
+package vault
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/vault"
+)
+
+// InitOptions are the inputs of "vault init".
+type InitOptions struct {
+	F *cmdutil.Factory
+}
+
+// NewCmdInit returns "vault init".
+func NewCmdInit(f *cmdutil.Factory, runF func(*InitOptions) error) *cobra.Command {
+	opts := &InitOptions{F: f}
+	return &cobra.Command{
+		Use:   "init [-e <env>] [--vault <file>]",
+		Short: "Create a new vault for an environment",
+		Long: `Create a new, empty vault (file mode 0600, directory 0700) with a "default"
+tenant. The vault records the environment and the ID of the environment's
+master key: only that key opens it. A vault that exists is never replaced.
+
+For environment dev with no key anywhere, a dev key is created in the default
+key file first; other environments need a key (keysmith key generate).`,
+		Example: `  $ keysmith vault init
+  $ keysmith vault init -e prod --vault /srv/keysmith/prod.db`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return initRun(opts)
+		},
+	}
+}
+
+func initRun(opts *InitOptions) error {
+	f := opts.F
+	env, path := f.Config.Env, f.Config.Vault
+	res, err := f.Keys(env, cmdutil.CreateDev)
+	if err != nil {
+		return err
+	}
+	v, err := vault.Create(path, env, res.Current, options(f))
+	if err != nil {
+		return cmdutil.WithHint(err, "a vault is never replaced: choose another path with --vault, or remove the old one yourself")
+	}
+	defer v.Close()
+	if f.JSON() {
+		return f.PrintJSON(map[string]any{"vault": path, "env": env, "key_id": res.Current.ID().String(), "schema_version": v.SchemaVersion()})
+	}
+	f.IO.Infof("created vault %q for environment %s (key ID %s)", path, env, res.Current.ID())
+	return nil
+}
