@@ -104,7 +104,7 @@ func auditRun(opts *AuditOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := openVault(f)
+	v, err := OpenVault(f)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ elsewhere to detect a rollback of the whole file.`,
 
 func auditVerifyRun(opts *AuditOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func Environment(f *cmdutil.Factory, tenant, prefix string) (map[string]string, 
 	if tenant == "" {
 		tenant = f.Config.Tenant
 	}
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func exportRun(opts *ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ audited.`,
 
 func getRun(opts *GetOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

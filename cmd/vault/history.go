@@ -34,7 +34,7 @@ func NewCmdHistory(f *cmdutil.Factory, runF func(*HistoryOptions) error) *cobra.
 
 func historyRun(opts *HistoryOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

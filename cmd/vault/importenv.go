@@ -56,7 +56,7 @@ func importEnvRun(opts *ImportEnvOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := openVault(f)
+	v, err := OpenVault(f)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ out which key a vault expects.`,
 
 func infoRun(opts *InfoOptions) error {
 	f := opts.F
-	v, err := openVault(f)
+	v, err := OpenVault(f)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ when and by whom it was written, and description. Values are never shown.`,
 
 func lsRun(opts *LsOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

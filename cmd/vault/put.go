@@ -57,7 +57,7 @@ and warns on a terminal.`,
 
 func putRun(opts *PutOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

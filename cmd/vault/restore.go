@@ -111,7 +111,7 @@ func restoreRun(opts *RestoreOptions) (err error) {
 			}
 		}()
 	} else {
-		if v, err = unlockedVault(f); err != nil {
+		if v, err = UnlockedVault(f); err != nil {
 			return err
 		}
 	}

@@ -40,7 +40,7 @@ keeps the record that it happened).`,
 
 func rmRun(opts *RmOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ under the old key or the new. Shows progress on a terminal.`,
 
 func rotateDEKRun(opts *RotateDEKOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ key, and the old one is found among its retired keys.`,
 
 func rotateMasterRun(opts *RotateMasterOptions) error {
 	f := opts.F
-	v, err := openVault(f)
+	v, err := OpenVault(f)
 	if err != nil {
 		return err
 	}

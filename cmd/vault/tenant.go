@@ -51,7 +51,7 @@ func NewCmdTenantAdd(f *cmdutil.Factory, runF func(*TenantOptions) error) *cobra
 
 func tenantAddRun(opts *TenantOptions) error {
 	f := opts.F
-	v, err := unlockedVault(f)
+	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func NewCmdTenantLs(f *cmdutil.Factory, runF func(*TenantOptions) error) *cobra.
 
 func tenantLsRun(opts *TenantOptions) error {
 	f := opts.F
-	v, err := openVault(f)
+	v, err := OpenVault(f)
 	if err != nil {
 		return err
 	}

@@ -66,9 +66,9 @@ func options(f *cmdutil.Factory) vault.Options {
 	return vault.Options{Actor: Actor(f), Now: f.Now, Rand: f.Rand}
 }
 
-// openVault opens the configured vault without a key and checks that the
+// OpenVault opens the configured vault without a key and checks that the
 // selected environment, if one was selected explicitly, is the vault's.
-func openVault(f *cmdutil.Factory) (*vault.Vault, error) {
+func OpenVault(f *cmdutil.Factory) (*vault.Vault, error) {
 	path := f.Config.Vault
 	v, err := vault.Open(path, options(f))
 	if err != nil {
@@ -95,12 +95,12 @@ func openHint(err error, path string) error {
 	return err
 }
 
-// unlockedVault opens the vault and unlocks it with its environment's key:
+// UnlockedVault opens the vault and unlocks it with its environment's key:
 // one key resolution and one key derivation per command. A retired key of
 // the environment whose ID is the vault's is used too (after "keysmith key
 // rotate", until "vault rotate-master").
-func unlockedVault(f *cmdutil.Factory) (*vault.Vault, error) {
-	v, err := openVault(f)
+func UnlockedVault(f *cmdutil.Factory) (*vault.Vault, error) {
+	v, err := OpenVault(f)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keysmith/keysmith/pkg/seal"
@@ -287,7 +288,9 @@ func IsAuditError(err error) bool {
 }
 
 // actionList is the documented list of audit actions.
-var actionList = []string{"init", "unlock", "tenant-add", "put", "get", "rm", "purge", "import", "export", "restore", "rotate-master", "rotate-dek"}
+var actionList = slices.Concat(
+	[]string{"init", "unlock", "tenant-add", "put", "get", "rm", "purge", "import", "export", "restore", "rotate-master", "rotate-dek"},
+	deviceActions, accessActions)
 
 // Actions returns the audit actions keysmith writes.
 func Actions() string { return strings.Join(actionList, ", ") }

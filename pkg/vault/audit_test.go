@@ -96,8 +96,12 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 	_, path, k := newVault(t)
 	sqlExec(t, path, "DROP INDEX audit_ts; DROP INDEX audit_action_ts; PRAGMA user_version = 1")
 	v := reopen(t, path, k)
-	if v.SchemaVersion() != 2 {
-		t.Fatalf("schema %d, want 2", v.SchemaVersion())
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.SchemaVersion() != len(ms) || len(ms) < 2 {
+		t.Fatalf("schema %d, want %d", v.SchemaVersion(), len(ms))
 	}
 	var n int
 	if err := v.db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'audit_action_ts'").Scan(&n); err != nil || n != 1 {
