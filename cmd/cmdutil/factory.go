@@ -110,6 +110,17 @@ func (f *Factory) Keyring(env string, policy KeyPolicy) (*value.Keyring, error) 
 	if err != nil {
 		return nil, err
 	}
+	return f.KeyringFor(res)
+}
+
+// KeyringFor builds (once) the keyring of keys already resolved, with the
+// legacy Fernet settings of their environment, so a command that resolved
+// keys for another purpose (the vault) need not resolve them again.
+func (f *Factory) KeyringFor(res *keysource.Resolved) (*value.Keyring, error) {
+	env := res.Env
+	if kr, ok := f.keyrings[env]; ok {
+		return kr, nil
+	}
 	kr := value.NewKeyring(env, res.Current, res.Retired...)
 	lc := f.Config.Legacy[env]
 	salt, err := legacy.ParseSalt(orDefault(lc.Salt, env))

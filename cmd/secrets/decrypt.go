@@ -48,7 +48,7 @@ func decryptRun(opts *DecryptOptions) error {
 	f := opts.F
 	in := opts.Value
 	if in == "" {
-		b, err := readValue(f, false, "", "Value to decrypt: ")
+		b, err := f.ReadSecretInput(cmdutil.SecretInput{Prompt: "Value to decrypt: ", Example: "keysmith secrets decrypt"})
 		if err != nil {
 			return err
 		}

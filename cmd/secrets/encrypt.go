@@ -50,7 +50,8 @@ default key file; other environments never get a key silently.`,
 
 func encryptRun(opts *EncryptOptions) error {
 	f := opts.F
-	pt, err := readValue(f, opts.ValueSet, opts.Value, "Value to encrypt: ")
+	pt, err := f.ReadSecretInput(cmdutil.SecretInput{Value: opts.Value, ValueSet: opts.ValueSet,
+		Prompt: "Value to encrypt: ", Example: "keysmith secrets encrypt"})
 	if err != nil {
 		return err
 	}
@@ -67,23 +68,4 @@ func encryptRun(opts *EncryptOptions) error {
 	}
 	_, err = fmt.Fprintln(f.IO.Out, out)
 	return err
-}
-
-// readValue takes a secret from --value (warning on a terminal), a hidden
-// prompt on a terminal, or standard input.
-func readValue(f *cmdutil.Factory, set bool, v, prompt string) ([]byte, error) {
-	if set {
-		if f.IO.InTTY || f.IO.ErrTTY {
-			f.IO.Warnf("--value puts the secret in the process list and shell history; prefer standard input")
-		}
-		if v == "" {
-			return nil, cmdutil.Usagef("--value is empty")
-		}
-		return []byte(v), nil
-	}
-	b, err := f.IO.ReadSecret(prompt)
-	if err == cmdutil.ErrNoInput {
-		return nil, cmdutil.WithHint(&cmdutil.UsageError{Err: err}, "pipe the value in: printf %s \"$VALUE\" | keysmith ...")
-	}
-	return b, err
 }

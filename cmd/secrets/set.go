@@ -69,7 +69,8 @@ func setRun(opts *SetOptions) error {
 	if !validName.MatchString(opts.Name) { // before reading the secret
 		return cmdutil.Usagef("%q is not a valid variable name (want [A-Za-z_][A-Za-z0-9_.-]*)", opts.Name)
 	}
-	pt, err := readValue(f, opts.ValueSet, opts.Value, fmt.Sprintf("Value for %s: ", opts.Name))
+	pt, err := f.ReadSecretInput(cmdutil.SecretInput{Value: opts.Value, ValueSet: opts.ValueSet, ValueArg: "<value>",
+		Prompt: fmt.Sprintf("Value for %s: ", opts.Name), Example: fmt.Sprintf("keysmith secrets set %s %s", opts.File, opts.Name)})
 	if err != nil {
 		return err
 	}

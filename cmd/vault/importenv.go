@@ -65,7 +65,10 @@ func importEnvRun(opts *ImportEnvOptions) error {
 	if err != nil {
 		return err
 	}
-	kr := value.NewKeyring(v.Env(), res.Current, res.Retired...)
+	kr, err := f.KeyringFor(res) // opens legacy Fernet values too
+	if err != nil {
+		return err
+	}
 	desc := opts.Description
 	if desc == "" {
 		desc = "imported from " + filepath.Base(opts.File)

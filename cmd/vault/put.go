@@ -1,10 +1,7 @@
 package vault
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -62,7 +59,8 @@ func putRun(opts *PutOptions) error {
 		return err
 	}
 	defer v.Close()
-	pt, err := readSecret(f, opts.ValueSet, opts.Value, opts.FromFile, fmt.Sprintf("Value of %s: ", opts.Name))
+	pt, err := f.ReadSecretInput(cmdutil.SecretInput{Value: opts.Value, ValueSet: opts.ValueSet, File: opts.FromFile,
+		Prompt: fmt.Sprintf("Value of %s: ", opts.Name), Example: "keysmith vault put " + opts.Name})
 	if err != nil {
 		return err
 	}
@@ -76,35 +74,4 @@ func putRun(opts *PutOptions) error {
 	}
 	f.IO.Infof("stored %s version %d in tenant %s", opts.Name, ver, f.Config.Tenant)
 	return nil
-}
-
-// readSecret takes a secret from --from-file (exactly), --value (warning on
-// a terminal), a hidden prompt on a terminal, or standard input.
-func readSecret(f *cmdutil.Factory, set bool, v, file, prompt string) ([]byte, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("--from-file %q: %w", file, cmdutil.ErrNotFound)
-		} else if err != nil {
-			return nil, fmt.Errorf("--from-file: %w", err)
-		}
-		if len(b) == 0 {
-			return nil, cmdutil.Usagef("--from-file %q is empty", file)
-		}
-		return b, nil
-	}
-	if set {
-		if f.IO.InTTY || f.IO.ErrTTY {
-			f.IO.Warnf("--value puts the secret in the process list and shell history; prefer standard input")
-		}
-		if v == "" {
-			return nil, cmdutil.Usagef("--value is empty")
-		}
-		return []byte(v), nil
-	}
-	b, err := f.IO.ReadSecret(prompt)
-	if errors.Is(err, cmdutil.ErrNoInput) {
-		return nil, cmdutil.WithHint(&cmdutil.UsageError{Err: err}, "pipe the value in: printf %s \"$VALUE\" | keysmith vault put NAME", "or use --from-file FILE")
-	}
-	return b, err
 }
