@@ -64,13 +64,15 @@ func (c *Config) KeyCommandFor(env string) []string {
 	return c.keyCommands[env]
 }
 
-// flagKeys maps config keys to the flag names that set them.
-var flagKeys = map[string]string{
-	"key_file": "key-file",
-	"output":   "output",
-	"quiet":    "quiet",
-	"vault":    "vault",
-	"tenant":   "tenant",
+// flagKeys maps config keys to the flags that set them and their types. A
+// flag of the same name but another type is not bound: "run --vault" is a
+// switch, not the vault path.
+var flagKeys = map[string]struct{ flag, typ string }{
+	"key_file": {"key-file", "string"},
+	"output":   {"output", "string"},
+	"quiet":    {"quiet", "bool"},
+	"vault":    {"vault", "string"},
+	"tenant":   {"tenant", "string"},
 }
 
 // Load reads configuration with the precedence flag > KEYSMITH_* environment
@@ -99,8 +101,8 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	}
 	v.SetEnvPrefix("KEYSMITH")
 	v.AutomaticEnv() // KEYSMITH_KEY_FILE, KEYSMITH_OUTPUT, KEYSMITH_VAULT, ...
-	for key, flag := range flagKeys {
-		if f := flags.Lookup(flag); f != nil {
+	for key, fk := range flagKeys {
+		if f := flags.Lookup(fk.flag); f != nil && f.Value.Type() == fk.typ {
 			if err := v.BindPFlag(key, f); err != nil {
 				return nil, err
 			}

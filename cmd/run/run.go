@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 	"github.com/keysmith/keysmith/pkg/value"
 )
@@ -25,6 +26,10 @@ type RunOptions struct {
 	Files    []string
 	Override bool
 	Command  []string
+
+	Vault  bool   // add the vault's secrets (keysmith run --vault)
+	Tenant string // vault tenant ("" = --tenant / KEYSMITH_TENANT / default)
+	Prefix string // only vault secrets whose names start with it, prefix removed
 
 	// Exec replaces the process; tests replace it.
 	Exec func(argv0 string, argv, env []string) error
@@ -42,9 +47,16 @@ status are the command's own. Every failure (missing key, wrong environment,
 tampered value) happens before the command starts.
 
 Variables already in the environment win, unless --override. Without -f, the
-first of env_<env>.env, .env.<env> and .env in the current directory is used.`,
+first of env_<env>.env, .env.<env> and .env in the current directory is used.
+
+With --vault, the current version of every secret of the vault tenant
+(--tenant, KEYSMITH_TENANT or default) is added too, after any -f files; with
+--prefix P only names starting with P, with P removed (APP_DB_URL → DB_URL).
+Each read is recorded in the vault's audit trail. The vault is the one from
+KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.`,
 		Example: `  $ keysmith run -f env_dev.env -- ./server --port 8080
-  $ keysmith run -e prod -f env_prod.env --override -- python app.py`,
+  $ keysmith run -e prod -f env_prod.env --override -- python app.py
+  $ keysmith run --vault --tenant acme --prefix APP_ -- ./server`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmdutil.Usagef("no command given: keysmith run [flags] -- <command> [<arg>...]")
@@ -61,14 +73,24 @@ first of env_<env>.env, .env.<env> and .env in the current directory is used.`,
 	}
 	cmd.Flags().StringArrayVarP(&opts.Files, "file", "f", nil, "a .env file to load (repeatable; later files win)")
 	cmd.Flags().BoolVar(&opts.Override, "override", false, "let file values replace variables already in the environment")
+	cmd.Flags().BoolVar(&opts.Vault, "vault", false, "add the secrets of the local vault")
+	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "vault tenant (with --vault)")
+	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only vault secrets whose names start with this, prefix removed (with --vault)")
 	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
 
 func runRun(opts *RunOptions) error {
 	f := opts.F
+	if !opts.Vault && (opts.Tenant != "" || opts.Prefix != "") {
+		return cmdutil.Usagef("--tenant and --prefix go with --vault")
+	}
+	argv0, err := exec.LookPath(opts.Command[0])
+	if err != nil {
+		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.Command[0], cmdutil.ErrNotFound), "is it installed and on PATH?")
+	}
 	files := opts.Files
-	if len(files) == 0 {
+	if len(files) == 0 && !opts.Vault {
 		path, err := defaultFile(f.Config.Env)
 		if err != nil {
 			return err
@@ -99,9 +121,14 @@ func runRun(opts *RunOptions) error {
 			vars[v.Name] = v.Value
 		}
 	}
-	argv0, err := exec.LookPath(opts.Command[0])
-	if err != nil {
-		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.Command[0], cmdutil.ErrNotFound), "is it installed and on PATH?")
+	if opts.Vault {
+		fromVault, err := vaultcmd.Environment(f, opts.Tenant, opts.Prefix)
+		if err != nil {
+			return err
+		}
+		for k, v := range fromVault {
+			vars[k] = v
+		}
 	}
 	env := Merge(os.Environ(), vars, opts.Override)
 	err = opts.Exec(argv0, opts.Command, env)
