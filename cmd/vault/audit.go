@@ -169,6 +169,9 @@ func auditVerifyRun(opts *AuditOptions) error {
 		return err
 	}
 	defer v.Close()
+	if err := v.CheckIntegrity(); err != nil {
+		return openHint(err, v.Path())
+	}
 	res, err := v.VerifyAudit()
 	if err != nil {
 		if vault.IsAuditError(err) {

@@ -40,6 +40,9 @@ func infoRun(opts *InfoOptions) error {
 		return err
 	}
 	defer v.Close()
+	if err := v.CheckIntegrity(); err != nil {
+		return openHint(err, v.Path())
+	}
 	in, err := v.Info()
 	if err != nil {
 		return err
