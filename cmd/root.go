@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -128,16 +127,3 @@ It encrypts single values in .env files as environment-prefixed ciphertexts
 	cmdutil.AddExitCodes(root)
 	return root
 }
-
-// splitList is used by flags that take comma-separated values.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-var _ = splitList
