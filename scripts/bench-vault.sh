@@ -32,7 +32,7 @@ rotate_twice() { # rotate to key B and back: two rotate-master runs
 	echo "NEW=$KEY_B \"$KS\" vault rotate-master --vault $1 --new-key-env NEW -q && KEYSMITH_MASTER_KEY=$KEY_B NEW=$KEYSMITH_MASTER_KEY \"$KS\" vault rotate-master --vault $1 --new-key-env NEW -q"
 }
 
-echo "| command | mean | notes |"
+echo "| command | median (mean ± σ) | notes |"
 echo "|---|---|---|"
 run() { # name, command, [prepare]
 	if command -v hyperfine >/dev/null 2>&1; then
@@ -41,7 +41,7 @@ run() { # name, command, [prepare]
 		else
 			hyperfine -N --warmup 2 --runs "${RUNS:-10}" --export-json "$W/h.json" "$2" >/dev/null 2>&1 || hyperfine --warmup 2 --runs "${RUNS:-10}" --export-json "$W/h.json" "$2" >/dev/null
 		fi
-		mean=$(python3 -c "import json; r=json.load(open('$W/h.json'))['results'][0]; print('%.1f ms ± %.1f' % (r['mean']*1000, r['stddev']*1000))")
+		mean=$(python3 -c "import json; r=json.load(open('$W/h.json'))['results'][0]; print('%.1f ms (%.1f ± %.1f)' % (r['median']*1000, r['mean']*1000, r['stddev']*1000))")
 	else
 		[ -n "${3:-}" ] && sh -c "$3"
 		s=$(date +%s%N); sh -c "$2" >/dev/null; e=$(date +%s%N)
