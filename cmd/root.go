@@ -11,10 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	accesscmd "github.com/keysmith/keysmith/cmd/access"
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	keycmd "github.com/keysmith/keysmith/cmd/key"
 	runcmd "github.com/keysmith/keysmith/cmd/run"
+	schemacmd "github.com/keysmith/keysmith/cmd/schema"
 	secretscmd "github.com/keysmith/keysmith/cmd/secrets"
+	tokencmd "github.com/keysmith/keysmith/cmd/token"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	versioncmd "github.com/keysmith/keysmith/cmd/version"
 )
@@ -111,6 +114,11 @@ It encrypts single values in .env files as environment-prefixed ciphertexts
 	vc := vaultcmd.NewCmdVault(f)
 	vc.GroupID = "vault"
 	root.AddCommand(vc)
+	root.AddGroup(&cobra.Group{ID: "access", Title: "Service access:"})
+	for _, c := range []*cobra.Command{tokencmd.NewCmdToken(f), accesscmd.NewCmdAccess(f), schemacmd.NewCmdSchema(f)} {
+		c.GroupID = "access"
+		root.AddCommand(c)
+	}
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

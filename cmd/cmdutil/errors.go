@@ -106,6 +106,12 @@ func ExitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, vault.ErrInvalidName):
 		return ExitUsage
+	case errors.Is(err, vault.ErrAccessDenied): // service access: a bad token, a denied or revoked grant
+		return ExitPermission
+	case errors.Is(err, vault.ErrAccessPending): // service access: no grant yet, or a stub
+		return ExitPending
+	case errors.Is(err, vault.ErrNoRecord): // service access: no such token, request or grant
+		return ExitNotFound
 	case errors.Is(err, value.ErrUnauthenticated), errors.Is(err, value.ErrUnknownKey), errors.Is(err, value.ErrMalformed), errors.Is(err, ErrAuth):
 		return ExitAuth
 	case errors.Is(err, ErrPending):

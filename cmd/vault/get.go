@@ -1,9 +1,16 @@
 package vault
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // GetOptions are the inputs of "vault get".
@@ -11,25 +18,45 @@ type GetOptions struct {
 	F       *cmdutil.Factory
 	Name    string
 	Version int
+
+	// Reading as a service (docs/service-access.md).
+	TokenFile string
+	Token     string // --token: visible in the process list, warns
+	TokenSet  bool
 }
 
 // NewCmdGet returns "vault get".
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	opts := &GetOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "get <NAME> [--version <N>]",
+		Use:   "get <NAME> [--version <N>] [--token-file <file>]",
 		Short: "Print a secret",
 		Long: `Print the latest version of a secret, or version N, exactly as stored: a
 newline is added only when standard output is a terminal. A removed secret is
 not found, but its versions can still be read with --version. Every read is
-audited.`,
+audited.
+
+With a service token (--token-file, or KEYSMITH_TOKEN) the secret is read as
+that service: the token must be approved and the service granted the secret.
+A secret that does not exist becomes a stub with an access request, and one
+the service has no grant for gets one pending access request: both exit 8
+until an operator acts ("keysmith access ls --pending"). An unknown, pending,
+denied or revoked token, or a denied or revoked grant, exits 7. The vault's
+master key is still needed to decrypt: the token only authorises. --token
+puts the token in the process list and shell history and always warns.
+See docs/service-access.md.`,
 		Example: `  $ keysmith vault get DB_PASSWORD > db.pass
-  $ keysmith vault get DB_PASSWORD --version 1 --tenant acme`,
+  $ keysmith vault get DB_PASSWORD --version 1 --tenant acme
+  $ keysmith vault get DB_PASSWORD --token-file /run/secrets/orders.token`,
 		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if opts.Version < 0 {
 				return cmdutil.Usagef("--version must be positive")
+			}
+			opts.TokenSet = cmd.Flags().Changed("token")
+			if opts.TokenSet && opts.TokenFile != "" {
+				return cmdutil.Usagef("--token and --token-file cannot be used together")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -38,18 +65,29 @@ audited.`,
 		},
 	}
 	cmd.Flags().IntVar(&opts.Version, "version", 0, "read this version (default: the latest)")
+	cmd.Flags().StringVar(&opts.TokenFile, "token-file", "", "read as the service whose token is in this file (or KEYSMITH_TOKEN)")
+	cmd.Flags().StringVar(&opts.Token, "token", "", "the service token itself (visible in the process list: prefer --token-file)")
 	return cmd
 }
 
 func getRun(opts *GetOptions) error {
 	f := opts.F
+	tok, err := ReadToken(f, opts.TokenFile, opts.Token, opts.TokenSet)
+	if err != nil {
+		return err
+	}
 	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	s, err := v.Get(f.Config.Tenant, opts.Name, opts.Version)
-	if err != nil {
+	var s *vault.Secret
+	if tok != "" {
+		s, err = v.ServiceGet(tok, f.Config.Tenant, opts.Name, opts.Version)
+		if err != nil {
+			return AccessHint(secretHint(err, f, opts.Name))
+		}
+	} else if s, err = v.Get(f.Config.Tenant, opts.Name, opts.Version); err != nil {
 		return secretHint(err, f, opts.Name)
 	}
 	defer clear(s.Value)
@@ -62,6 +100,71 @@ func getRun(opts *GetOptions) error {
 	}
 	if f.IO.OutTTY {
 		_, err = f.IO.Out.Write([]byte("\n"))
+	}
+	return err
+}
+
+// ReadToken returns the service token from --token-file (file), --token
+// (literal, when set: it warns, the token is in the process list and shell
+// history) or KEYSMITH_TOKEN, in that order, or "" when none is given. The
+// token is trimmed of surrounding white space; its form is checked by the
+// vault, which audits a malformed one like any wrong token.
+func ReadToken(f *cmdutil.Factory, file, literal string, literalSet bool) (string, error) {
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(file, vault.TokenPrefix) {
+			f.IO.Warnf("a token was given on the command line: it is now in the process list and shell history; revoke it")
+			return "", cmdutil.WithHint(cmdutil.Usagef("--token-file takes the name of a file holding the token, not the token"),
+				"write the token to a file readable only by the service and pass its name")
+		} else if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("--token-file %q: %w", file, cmdutil.ErrNotFound)
+		} else if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+			f.IO.Warnf("token file %q is readable by group or others (mode %04o); chmod 600 %q", file, st.Mode().Perm(), file)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", cmdutil.Usagef("--token-file %q is empty", file)
+		}
+		return tok, nil
+	case literalSet:
+		f.IO.Warnf("--token puts the service token in the process list and shell history; prefer --token-file or KEYSMITH_TOKEN")
+		if strings.TrimSpace(literal) == "" {
+			return "", cmdutil.Usagef("--token is empty")
+		}
+		return strings.TrimSpace(literal), nil
+	}
+	return strings.TrimSpace(f.Getenv("KEYSMITH_TOKEN")), nil
+}
+
+// AccessHint adds what to do next to the errors of reading as a service.
+func AccessHint(err error) error {
+	var te *vault.TokenError
+	var ae *vault.AccessError
+	switch {
+	case errors.As(err, &te) && te.Status == vault.TokenRevoked:
+		return cmdutil.WithHint(err, "a revoked token is revoked for good; an operator makes a new one with: keysmith token create --service "+te.Service)
+	case errors.As(err, &te) && te.Service != "":
+		return cmdutil.WithHint(err, fmt.Sprintf("an operator approves it with: keysmith token approve %s", te.ID))
+	case errors.As(err, &te):
+		return cmdutil.WithHint(err, "check --token-file or KEYSMITH_TOKEN; an operator makes a token with: keysmith token create --service NAME")
+	case errors.As(err, &ae):
+		var hints []string
+		for _, p := range ae.Problems {
+			switch {
+			case p.Denied:
+				hints = append(hints, fmt.Sprintf("access to %s was %s; an operator can allow it with: keysmith access grant %s %s --tenant %s", p.Name, p.Reason, ae.Service, p.Name, ae.Tenant))
+			case strings.HasPrefix(p.Reason, "missing"):
+				hints = append(hints, fmt.Sprintf("%s has no value yet; an operator fills it with: keysmith vault put %s --tenant %s", p.Name, p.Name, ae.Tenant))
+			}
+			if p.Request != 0 {
+				hints = append(hints, fmt.Sprintf("an operator approves request %d with: keysmith access approve %d", p.Request, p.Request))
+			}
+		}
+		return cmdutil.WithHint(err, hints...)
 	}
 	return err
 }

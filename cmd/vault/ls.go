@@ -2,6 +2,7 @@ package vault
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,19 +12,25 @@ import (
 
 // LsOptions are the inputs of "vault ls".
 type LsOptions struct {
-	F *cmdutil.Factory
+	F       *cmdutil.Factory
+	Missing bool
 }
 
 // NewCmdLs returns "vault ls".
 func NewCmdLs(f *cmdutil.Factory, runF func(*LsOptions) error) *cobra.Command {
 	opts := &LsOptions{F: f}
-	return &cobra.Command{
-		Use:   "ls [--tenant <tenant>]",
+	cmd := &cobra.Command{
+		Use:   "ls [--tenant <tenant>] [--missing]",
 		Short: "List secrets: names, versions, when and by whom, never values",
 		Long: `List the secrets of the tenant that are not removed: name, latest version,
-when and by whom it was written, and description. Values are never shown.`,
+when and by whom it was written, and description. Values are never shown.
+
+--missing lists the stubs instead: secrets a service asked for (or a schema
+declared) that have no value yet, with the services that asked. "vault put"
+fills a stub. --missing needs no key.`,
 		Example: `  $ keysmith vault ls
-  $ keysmith vault ls --tenant acme --output json`,
+  $ keysmith vault ls --tenant acme --output json
+  $ keysmith vault ls --missing`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -32,10 +39,15 @@ when and by whom it was written, and description. Values are never shown.`,
 			return lsRun(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Missing, "missing", false, "list stubs: secrets asked for that have no value yet")
+	return cmd
 }
 
 func lsRun(opts *LsOptions) error {
 	f := opts.F
+	if opts.Missing {
+		return lsMissing(f)
+	}
 	v, err := UnlockedVault(f)
 	if err != nil {
 		return err
@@ -62,6 +74,30 @@ func printInfos(f *cmdutil.Factory, list []vault.SecretInfo) error {
 			when += " (removed)"
 		}
 		t.Row(s.Name, fmt.Sprint(s.Version), when, s.CreatedBy, s.Description)
+	}
+	return t.Flush()
+}
+
+func lsMissing(f *cmdutil.Factory) error {
+	v, err := OpenVault(f)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	stubs, err := v.Stubs(f.Config.Tenant)
+	if err != nil {
+		return secretHint(err, f, "")
+	}
+	if f.JSON() {
+		return f.PrintJSON(stubs)
+	}
+	t := cmdutil.NewTable(f.IO.Out, "NAME", "ASKED BY", "SINCE", "DESCRIPTION")
+	for _, s := range stubs {
+		asked := strings.Join(s.AskedBy, ",")
+		if asked == "" {
+			asked = s.RequestedBy
+		}
+		t.Row(s.Name, asked, s.CreatedAt[:min(19, len(s.CreatedAt))]+"Z", s.Description)
 	}
 	return t.Flush()
 }

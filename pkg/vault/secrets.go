@@ -272,6 +272,9 @@ func (v *Vault) PutMany(tenantName string, items []Item, progress func(done, tot
 			if _, err := ins.Exec(t.id, it.Name, ver, t.dekVersion, sealed, it.Description, now, v.opts.Actor); err != nil {
 				return err
 			}
+			if err := v.fillStub(tx, t.id, it.Name); err != nil {
+				return err
+			}
 			if err := a.append(auditRow{Action: "put", Tenant: t.name, Object: it.Name, Success: true, Detail: fmt.Sprintf("version %d", ver)}); err != nil {
 				return err
 			}
