@@ -9,9 +9,16 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keysmith/keysmith/cmd"
+	devicecmd "github.com/keysmith/keysmith/cmd/device"
 )
 
 func TestMain(m *testing.M) {
+	// Sealed device keys: scrypt work factor 10 in the scripts (the test binary
+	// only; keysmith itself always uses 18). device_realkdf.txtar sets
+	// KEYSMITH_TEST_REAL_SCRYPT=1 to run the real work factor.
+	if os.Getenv("KEYSMITH_TEST_REAL_SCRYPT") == "" {
+		devicecmd.TestOnlySetScryptWorkFactor(10)
+	}
 	testscript.Main(m, map[string]func(){
 		"keysmith": func() { os.Exit(cmd.Main()) },
 	})

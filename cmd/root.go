@@ -13,6 +13,7 @@ import (
 
 	accesscmd "github.com/keysmith/keysmith/cmd/access"
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	devicecmd "github.com/keysmith/keysmith/cmd/device"
 	keycmd "github.com/keysmith/keysmith/cmd/key"
 	runcmd "github.com/keysmith/keysmith/cmd/run"
 	schemacmd "github.com/keysmith/keysmith/cmd/schema"
@@ -119,6 +120,10 @@ It encrypts single values in .env files as environment-prefixed ciphertexts
 		c.GroupID = "access"
 		root.AddCommand(c)
 	}
+	root.AddGroup(&cobra.Group{ID: "device", Title: "Device credentials:"})
+	dc := devicecmd.NewCmdDevice(f)
+	dc.GroupID = "device"
+	root.AddCommand(dc)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

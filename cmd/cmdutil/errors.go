@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os/exec"
 
+	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/value"
@@ -112,6 +113,13 @@ func ExitCode(err error) int {
 		return ExitPending
 	case errors.Is(err, vault.ErrNoRecord): // service access: no such token, request or grant
 		return ExitNotFound
+	case errors.Is(err, vault.ErrNoDevice), errors.Is(err, vault.ErrNoDeviceKey):
+		return ExitNotFound
+	case errors.Is(err, devicecred.ErrWrongPassphrase), errors.Is(err, devicecred.ErrCorrupted), errors.Is(err, devicecred.ErrBadSignature),
+		errors.Is(err, vault.ErrKeyRevoked), errors.Is(err, vault.ErrNoChallenge), errors.Is(err, vault.ErrChallengeExpired), errors.Is(err, vault.ErrChallengeReplayed):
+		return ExitAuth
+	case errors.Is(err, devicecred.ErrUnsupportedKey), errors.Is(err, vault.ErrInvalidReport):
+		return ExitUsage
 	case errors.Is(err, value.ErrUnauthenticated), errors.Is(err, value.ErrUnknownKey), errors.Is(err, value.ErrMalformed), errors.Is(err, ErrAuth):
 		return ExitAuth
 	case errors.Is(err, ErrPending):

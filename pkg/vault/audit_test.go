@@ -2,8 +2,11 @@ package vault
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -94,7 +97,7 @@ func TestAuditFailedUnlocks(t *testing.T) {
 // the current migrations.
 func TestMigrateFromOlderSchema(t *testing.T) {
 	_, path, k := newVault(t)
-	sqlExec(t, path, "DROP INDEX audit_ts; DROP INDEX audit_action_ts; PRAGMA user_version = 1")
+	sqlExec(t, path, dropNewerThanSchema1(t, path)+"PRAGMA user_version = 1")
 	v := reopen(t, path, k)
 	ms, err := loadMigrations(migrationFS)
 	if err != nil {
@@ -160,4 +163,36 @@ func TestMigrateSynthetic(t *testing.T) {
 	if _, err := loadMigrations(fstest.MapFS{"migrations/0002_x.sql": {}}); err == nil {
 		t.Fatal("gap accepted")
 	}
+}
+
+// dropNewerThanSchema1 returns SQL that drops what migrations after 0001
+// created: every other table (newest first) and every explicit index on the
+// schema-1 tables.
+func dropNewerThanSchema1(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND (
+		(type = 'table' AND name NOT IN ('meta', 'tenants', 'deks', 'secrets', 'audit')) OR
+		(type = 'index' AND sql IS NOT NULL AND tbl_name IN ('meta', 'tenants', 'deks', 'secrets', 'audit')))
+		ORDER BY rowid DESC`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var typ, name string
+		if err := rows.Scan(&typ, &name); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "DROP %s %q; ", strings.ToUpper(typ), name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -92,6 +92,9 @@ func (v *Vault) RotateDEK(tenantName string, progress func(done, total int)) (in
 				last = r.id
 			}
 		}
+		if _, err := v.resealDeviceSecrets(tx, t, newVer, newDEK); err != nil { // devices.go
+			return err
+		}
 		if _, err := tx.Exec("UPDATE tenants SET dek_version = ? WHERE id = ?", newVer, t.id); err != nil {
 			return err
 		}

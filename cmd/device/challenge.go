@@ -1,0 +1,75 @@
+package device
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keysmith/keysmith/cmd/cmdutil"
+	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
+	"github.com/keysmith/keysmith/pkg/devicecred"
+)
+
+// DefaultChallengeTTL is how long a challenge can be answered.
+const DefaultChallengeTTL = 5 * time.Minute
+
+// MaxChallengeTTL bounds --ttl.
+const MaxChallengeTTL = 24 * time.Hour
+
+// ChallengeOptions are the inputs of "device challenge".
+type ChallengeOptions struct {
+	F      *cmdutil.Factory
+	Device string
+	TTL    time.Duration
+}
+
+// NewCmdChallenge returns "device challenge".
+func NewCmdChallenge(f *cmdutil.Factory, runF func(*ChallengeOptions) error) *cobra.Command {
+	opts := &ChallengeOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "challenge <device> [--ttl <duration>]",
+		Short: "Issue a one-time challenge for a device to sign",
+		Long: `Issue a random 32-byte nonce for the device, stored in the vault with an
+expiry (--ttl, default 5m, at most 24h), and print it as unpadded base64url
+(43 characters). The device signs it with "device sign" (or openssl,
+docs/device-format.md section 8); "device verify" accepts the signature once,
+before the expiry, from an active key of that device.`,
+		Example: `  $ keysmith device challenge web-01
+  Q2hhbGxlbmdlLW5vbmNlLTMyLWJ5dGVzLWV4YW1wbGU
+  $ keysmith device challenge web-01 --ttl 30s --output json`,
+		Args: cmdutil.ExactArgs(1, "device"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Device = args[0]
+			if opts.TTL < time.Second || opts.TTL > MaxChallengeTTL {
+				return cmdutil.Usagef("--ttl must be 1s to %s, not %s", MaxChallengeTTL, opts.TTL)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return challengeRun(opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.TTL, "ttl", DefaultChallengeTTL, "how long the challenge can be answered")
+	return cmd
+}
+
+func challengeRun(opts *ChallengeOptions) error {
+	f := opts.F
+	v, err := vaultcmd.UnlockedVault(f)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	c, err := v.IssueChallenge(f.Config.Tenant, opts.Device, opts.TTL)
+	if err != nil {
+		return deviceHint(err, f)
+	}
+	enc := devicecred.EncodeChallenge(c.Nonce)
+	if f.JSON() {
+		return f.PrintJSON(map[string]any{"device": c.Device, "device_id": c.DeviceID, "challenge": enc, "expires_at": c.ExpiresAt})
+	}
+	f.IO.Infof("challenge for device %s, valid until %s; answer it on the device with:", c.Device, c.ExpiresAt)
+	f.IO.Infof("  keysmith device sign --key KEY.pem --device %s %s", c.DeviceID, enc)
+	_, err = f.IO.Out.Write([]byte(enc + "\n"))
+	return err
+}

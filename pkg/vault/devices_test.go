@@ -1,0 +1,322 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith/pkg/devicecred"
+)
+
+// newKey mints a P-256 keypair and returns its private PEM and SPKI.
+func newKey(t *testing.T) ([]byte, []byte) {
+	t.Helper()
+	priv, err := devicecred.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := devicecred.SPKI(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := devicecred.PrivatePEM(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem, spki
+}
+
+func addKey(t *testing.T, v *Vault, req KeyRequest) KeyResult {
+	t.Helper()
+	res, err := v.AddDeviceKeys(DefaultTenant, []KeyRequest{req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0]
+}
+
+// TestDeviceRoundTrip seals a minted key as provisioning does, stores the
+// public half, reveals the file with the age library and checks that the
+// revealed key's public half is the stored SPKI, byte for byte.
+func TestDeviceRoundTrip(t *testing.T) {
+	v, path, k := newVault(t)
+	pem, spki := newKey(t)
+	var sealed bytes.Buffer
+	if err := devicecred.SealPEM(&sealed, pem, "alpha-bravo-charlie-delta", 10); err != nil {
+		t.Fatal(err)
+	}
+	r := addKey(t, v, KeyRequest{Name: "web-01", UUID: "4C4C4544-0042-3510-8052-B3C04F4A4E32", Role: "server", SPKI: spki, Origin: KeyProvisioned})
+	if !r.NewDevice || r.Fingerprint != devicecred.Fingerprint(spki) || r.UUID != "4c4c4544-0042-3510-8052-b3c04f4a4e32" {
+		t.Fatalf("result %+v", r)
+	}
+	d, err := reopen(t, path, k).Device(DefaultTenant, r.DeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Keys) != 1 || d.Keys[0].Status != KeyActive || d.Keys[0].Origin != KeyProvisioned {
+		t.Fatalf("keys %+v", d.Keys)
+	}
+	revealed, err := devicecred.RevealPEM(&sealed, "alpha-bravo-charlie-delta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := devicecred.ParsePrivatePEM(revealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := devicecred.SPKI(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, d.Keys[0].SPKI) {
+		t.Fatalf("revealed SPKI %x != stored %x", got, d.Keys[0].SPKI)
+	}
+}
+
+func TestDeviceLookupAndConflicts(t *testing.T) {
+	v, _, _ := newVault(t)
+	_, spki := newKey(t)
+	r := addKey(t, v, KeyRequest{Name: "web-01", UUID: "4c4c4544004235108052b3c04f4a4e32", Role: "server", SPKI: spki, Origin: KeyProvisioned})
+	for _, ref := range []string{r.DeviceID, "web-01", "4C4C4544-0042-3510-8052-B3C04F4A4E32"} {
+		if d, err := v.Device(DefaultTenant, ref); err != nil || d.ID != r.DeviceID {
+			t.Errorf("Device(%q) = %v, %v", ref, d, err)
+		}
+	}
+	_, spki2 := newKey(t)
+	cases := []struct {
+		name string
+		req  KeyRequest
+		want error
+	}{
+		{"name taken", KeyRequest{Name: "web-01", Role: "server", SPKI: spki2, Origin: KeyProvisioned}, ErrDeviceExists},
+		{"uuid taken", KeyRequest{Name: "web-02", UUID: "4c4c4544-0042-3510-8052-b3c04f4a4e32", Role: "server", SPKI: spki2, Origin: KeyProvisioned}, ErrDeviceExists},
+		{"same key twice", KeyRequest{Name: "web-02", Role: "server", SPKI: spki, Origin: KeyEnrolled}, ErrKeyExists},
+		{"unknown device", KeyRequest{Device: "nope", Role: "server", SPKI: spki2, Origin: KeyProvisioned}, ErrNoDevice},
+		{"reserved name", KeyRequest{Name: "dev_x", Role: "server", SPKI: spki2, Origin: KeyProvisioned}, ErrInvalidName},
+		{"slash in name", KeyRequest{Name: "a/b", Role: "server", SPKI: spki2, Origin: KeyProvisioned}, ErrInvalidName},
+		{"bad uuid", KeyRequest{Name: "web-03", UUID: "xyz", Role: "server", SPKI: spki2, Origin: KeyProvisioned}, ErrInvalidName},
+		{"not an SPKI", KeyRequest{Name: "web-03", Role: "server", SPKI: []byte("junk"), Origin: KeyProvisioned}, devicecred.ErrUnsupportedKey},
+	}
+	for _, c := range cases {
+		if _, err := v.AddDeviceKeys(DefaultTenant, []KeyRequest{c.req}); !errors.Is(err, c.want) {
+			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
+		}
+	}
+	// Another tenant does not see the device.
+	if err := v.AddTenant("acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Device("acme", "web-01"); !errors.Is(err, ErrNoDevice) {
+		t.Fatalf("cross-tenant lookup: %v", err)
+	}
+}
+
+// TestAddDeviceKeysAllOrNothing: a batch whose last request fails stores
+// none of it.
+func TestAddDeviceKeysAllOrNothing(t *testing.T) {
+	v, _, _ := newVault(t)
+	var reqs []KeyRequest
+	for _, n := range []string{"a-1", "a-2", "a-1"} {
+		_, spki := newKey(t)
+		reqs = append(reqs, KeyRequest{Name: n, Role: "server", SPKI: spki, Origin: KeyProvisioned})
+	}
+	if _, err := v.CheckDeviceKeys(DefaultTenant, reqs); !errors.Is(err, ErrDeviceExists) {
+		t.Fatalf("check: %v", err)
+	}
+	if _, err := v.AddDeviceKeys(DefaultTenant, reqs); !errors.Is(err, ErrDeviceExists) {
+		t.Fatalf("add: %v", err)
+	}
+	if ds, err := v.Devices(DefaultTenant, ""); err != nil || len(ds) != 0 {
+		t.Fatalf("devices after a failed batch: %v, %v", ds, err)
+	}
+	res, err := v.AddDeviceKeys(DefaultTenant, reqs[:2])
+	if err != nil || len(res) != 2 {
+		t.Fatal(res, err)
+	}
+}
+
+func TestRoleChangeAudited(t *testing.T) {
+	v, _, _ := newVault(t)
+	_, s1 := newKey(t)
+	_, s2 := newKey(t)
+	r := addKey(t, v, KeyRequest{Name: "rel", Role: "server", SPKI: s1, Origin: KeyProvisioned})
+	r2 := addKey(t, v, KeyRequest{Device: r.DeviceID, Role: "releaser", SPKI: s2, Origin: KeyProvisioned})
+	if r2.PrevRole != "server" || r2.NewDevice {
+		t.Fatalf("%+v", r2)
+	}
+	rows, err := v.Audit(AuditFilter{Action: "device-role"})
+	if err != nil || len(rows) != 1 || rows[0].Detail != "device "+r.DeviceID+", role server -> releaser" {
+		t.Fatalf("audit %+v, %v", rows, err)
+	}
+}
+
+func TestChallengeOnceOnly(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v, _, _ := newVault(t)
+	v.opts.Now = func() time.Time { return now }
+	pem, spki := newKey(t)
+	priv, _ := devicecred.ParsePrivatePEM(pem)
+	r := addKey(t, v, KeyRequest{Name: "d", Role: "server", SPKI: spki, Origin: KeyEnrolled})
+	issue := func() []byte {
+		c, err := v.IssueChallenge(DefaultTenant, "d", 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Nonce
+	}
+	sign := func(id string, nonce []byte) []byte {
+		sig, err := devicecred.SignChallenge(priv, id, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	}
+
+	n := issue()
+	if k, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); err != nil || k.KeyID != r.KeyID {
+		t.Fatalf("verify: %v, %v", k, err)
+	}
+	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrChallengeReplayed) {
+		t.Fatalf("replay: %v", err)
+	}
+
+	n = issue()
+	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign("dev_other", n)); !errors.Is(err, devicecred.ErrBadSignature) {
+		t.Fatalf("other device ID: %v", err)
+	}
+	unknown := bytes.Repeat([]byte{7}, 32)
+	if _, err := v.VerifyChallenge(DefaultTenant, "d", unknown, sign(r.DeviceID, unknown)); !errors.Is(err, ErrNoChallenge) {
+		t.Fatalf("unknown nonce: %v", err)
+	}
+	now = now.Add(5 * time.Minute)
+	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrChallengeExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+
+	n = issue()
+	if _, err := v.RevokeDeviceKey(DefaultTenant, r.Fingerprint); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrKeyRevoked) {
+		t.Fatalf("revoked: %v", err)
+	}
+	if _, err := v.RevokeDeviceKey(DefaultTenant, "key_0000000000000000"); !errors.Is(err, ErrNoDeviceKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestDeviceSecretsBound(t *testing.T) {
+	v, path, k := newVault(t)
+	_, s1 := newKey(t)
+	_, s2 := newKey(t)
+	addKey(t, v, KeyRequest{Name: "a", UUID: "00000000-0000-0000-0000-00000000000a", Role: "server", SPKI: s1, Origin: KeyProvisioned})
+	addKey(t, v, KeyRequest{Name: "b", UUID: "00000000-0000-0000-0000-00000000000b", Role: "server", SPKI: s2, Origin: KeyProvisioned})
+	if _, err := v.SetDeviceSecret(DefaultTenant, "a", "AMT_PASSWORD", []byte("Secret#A1"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.SetDeviceSecret(DefaultTenant, "b", "AMT_PASSWORD", []byte("Secret#B1"), ""); err != nil {
+		t.Fatal(err)
+	}
+	// Swap the sealed values of the two devices: neither opens.
+	var sa, sb []byte
+	if err := v.db.QueryRow(`SELECT (SELECT sealed FROM device_secrets ORDER BY id LIMIT 1), (SELECT sealed FROM device_secrets ORDER BY id DESC LIMIT 1)`).Scan(&sa, &sb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.db.Exec(`UPDATE device_secrets SET sealed = CASE WHEN sealed = ? THEN ? ELSE ? END`, sa, sb, sa); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "b"} {
+		if _, err := v.GetDeviceSecret(DefaultTenant, d, "AMT_PASSWORD"); !errors.Is(err, ErrTampered) {
+			t.Errorf("swapped secret of %s: %v", d, err)
+		}
+	}
+	// RotateDEK re-seals device secrets.
+	if _, err := v.db.Exec(`DELETE FROM device_secrets`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.SetDeviceSecret(DefaultTenant, "a", "WIFI", []byte("psk"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.RotateDEK(DefaultTenant, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := reopen(t, path, k).GetDeviceSecret(DefaultTenant, "a", "WIFI")
+	if err != nil || string(s.Value) != "psk" || s.Version != 1 {
+		t.Fatalf("after rotate-dek: %+v, %v", s, err)
+	}
+}
+
+func TestApplyReport(t *testing.T) {
+	v, _, _ := newVault(t)
+	_, spki := newKey(t)
+	addKey(t, v, KeyRequest{Name: "amt", UUID: "4c4c4544-0042-3510-8052-b3c04f4a4e32", Role: "server", SPKI: spki, Origin: KeyProvisioned})
+	parse := func(s string) *Report {
+		t.Helper()
+		r, err := ParseReport(bytes.NewBufferString(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	rep := parse(`{"request_id":"r1","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}`)
+	res, err := v.ApplyReport(DefaultTenant, rep)
+	if err != nil || res.AlreadyApplied || res.Device != "amt" {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	same := parse(`{"secrets":[{"name":"B","value":"2"},{"name":"A","value":"1"}],"request_id":"r1","device_uuid":"4C4C4544004235108052B3C04F4A4E32"}`)
+	if res, err := v.ApplyReport(DefaultTenant, same); err != nil || !res.AlreadyApplied {
+		t.Fatalf("again: %+v, %v", res, err)
+	}
+	other := parse(`{"request_id":"r1","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"},{"name":"B","value":"3"}]}`)
+	if _, err := v.ApplyReport(DefaultTenant, other); !errors.Is(err, ErrReportConflict) {
+		t.Fatalf("conflict: %v", err)
+	}
+	list, err := v.DeviceSecrets(DefaultTenant, "amt")
+	if err != nil || len(list) != 2 || list[0].Version != 1 || list[1].Version != 1 {
+		t.Fatalf("secrets after re-apply: %+v, %v", list, err)
+	}
+	unknown := parse(`{"request_id":"r2","device_uuid":"00000000-0000-0000-0000-000000000001","secrets":[{"name":"A","value":"1"}]}`)
+	if _, err := v.ApplyReport(DefaultTenant, unknown); !errors.Is(err, ErrNoDevice) {
+		t.Fatalf("unknown device: %v", err)
+	}
+	for _, bad := range []string{
+		`{}`,
+		`{"request_id":"r","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[]}`,
+		`{"request_id":"r","device_uuid":"nope","secrets":[{"name":"A","value":"1"}]}`,
+		`{"request_id":"r","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":""}]}`,
+		`{"request_id":"r","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"}],"extra":1}`,
+		`{"format":"keysmith-device-report/v2","request_id":"r","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"}]}`,
+		`{"request_id":"r","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"}]} {}`,
+	} {
+		if _, err := ParseReport(bytes.NewBufferString(bad)); !errors.Is(err, ErrInvalidReport) {
+			t.Errorf("ParseReport(%s): %v", bad, err)
+		}
+	}
+}
+
+func TestRemoveDevice(t *testing.T) {
+	v, _, _ := newVault(t)
+	_, spki := newKey(t)
+	r := addKey(t, v, KeyRequest{Name: "x", Role: "server", SPKI: spki, Origin: KeyProvisioned})
+	if _, err := v.SetDeviceSecret(DefaultTenant, "x", "S", []byte("v"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.IssueChallenge(DefaultTenant, "x", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.RemoveDevice(DefaultTenant, r.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"devices", "device_keys", "device_secrets", "device_challenges"} {
+		var n int
+		if err := v.db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: %d rows, %v", table, n, err)
+		}
+	}
+	if _, err := v.RemoveDevice(DefaultTenant, "x"); !errors.Is(err, ErrNoDevice) {
+		t.Fatal(err)
+	}
+	// The same key can be stored again once its device is gone.
+	addKey(t, v, KeyRequest{Name: "x", Role: "server", SPKI: spki, Origin: KeyProvisioned})
+}
