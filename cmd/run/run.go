@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	schemacmd "github.com/keysmith/keysmith/cmd/schema"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 	"github.com/keysmith/keysmith/pkg/value"
@@ -26,6 +27,9 @@ type RunOptions struct {
 	Files    []string
 	Override bool
 	Command  []string
+
+	TokenFile string // with Schema: the service token
+	Schema    string // secrets.schema.json: exactly its secrets, read as the service
 
 	Vault  bool   // add the vault's secrets (keysmith run --vault)
 	Tenant string // vault tenant ("" = --tenant / KEYSMITH_TENANT / default)
@@ -53,10 +57,16 @@ With --vault, the current version of every secret of the vault tenant
 (--tenant, KEYSMITH_TENANT or default) is added too, after any -f files; with
 --prefix P only names starting with P, with P removed (APP_DB_URL → DB_URL).
 Each read is recorded in the vault's audit trail. The vault is the one from
-KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.`,
+KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.
+
+With --schema FILE and a service token (--token-file F or KEYSMITH_TOKEN), the
+command gets exactly the secrets the schema declares, read from the vault as
+that service. If any is missing or not granted, keysmith lists every one and
+exits (8 pending approval, 7 refused) without starting the command.`,
 		Example: `  $ keysmith run -f env_dev.env -- ./server --port 8080
   $ keysmith run -e prod -f env_prod.env --override -- python app.py
-  $ keysmith run --vault --tenant acme --prefix APP_ -- ./server`,
+  $ keysmith run --vault --tenant acme --prefix APP_ -- ./server
+  $ keysmith run --token-file /run/secrets/orders.token --schema secrets.schema.json -- ./orders`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmdutil.Usagef("no command given: keysmith run [flags] -- <command> [<arg>...]")
@@ -76,18 +86,33 @@ KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.`,
 	cmd.Flags().BoolVar(&opts.Vault, "vault", false, "add the secrets of the local vault")
 	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "vault tenant (with --vault)")
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only vault secrets whose names start with this, prefix removed (with --vault)")
+	cmd.Flags().StringVar(&opts.TokenFile, "token-file", "", "file holding the service token (with --schema; or KEYSMITH_TOKEN)")
+	cmd.Flags().StringVar(&opts.Schema, "schema", "", "secrets.schema.json: start the command with exactly its secrets, read as the service")
 	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
 
 func runRun(opts *RunOptions) error {
 	f := opts.F
-	if !opts.Vault && (opts.Tenant != "" || opts.Prefix != "") {
-		return cmdutil.Usagef("--tenant and --prefix go with --vault")
+	if !opts.Vault && opts.Prefix != "" {
+		return cmdutil.Usagef("--prefix goes with --vault")
+	}
+	if opts.Schema == "" && opts.TokenFile != "" {
+		return cmdutil.Usagef("--token-file goes with --schema")
+	}
+	if opts.Schema != "" && (opts.Vault || len(opts.Files) > 0) {
+		return cmdutil.Usagef("--schema gives the command exactly the schema's secrets: it does not mix with -f or --vault")
 	}
 	argv0, err := exec.LookPath(opts.Command[0])
 	if err != nil {
 		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.Command[0], cmdutil.ErrNotFound), "is it installed and on PATH?")
+	}
+	if opts.Schema != "" {
+		vars, err := schemacmd.SchemaEnvironment(f, opts.TokenFile, opts.Schema)
+		if err != nil {
+			return err
+		}
+		return execWith(opts, argv0, vars)
 	}
 	files := opts.Files
 	if len(files) == 0 && !opts.Vault {
@@ -130,8 +155,13 @@ func runRun(opts *RunOptions) error {
 			vars[k] = v
 		}
 	}
+	return execWith(opts, argv0, vars)
+}
+
+// execWith replaces keysmith with the command; it returns only on failure.
+func execWith(opts *RunOptions, argv0 string, vars map[string]string) error {
 	env := Merge(os.Environ(), vars, opts.Override)
-	err = opts.Exec(argv0, opts.Command, env)
+	err := opts.Exec(argv0, opts.Command, env)
 	return fmt.Errorf("starting %q: %w", opts.Command[0], err)
 }
 

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -93,8 +94,9 @@ func Line(r vault.AuditRecord, env string) AuditLine {
 	if secretActions[r.Action] {
 		id = r.Tenant + "/" + r.Object
 	}
-	return AuditLine{Timestamp: r.Timestamp, Level: level, Service: "keysmith-vault", SecretID: id, ServiceName: r.Actor,
-		Success: r.Success, Actor: r.Actor, Action: r.Action, Tenant: r.Tenant, Object: r.Object, Detail: r.Detail,
+	return AuditLine{Timestamp: r.Timestamp, Level: level, Service: "keysmith-vault", SecretID: id,
+		ServiceName: cmp.Or(r.ServiceName(), r.Actor), // the service a decision was about, else who acted
+		Success:     r.Success, Actor: r.Actor, Action: r.Action, Tenant: r.Tenant, Object: r.Object, Detail: r.Detail,
 		Seq: r.Seq, Keyed: r.Keyed, Env: env}
 }
 
