@@ -25,6 +25,10 @@ command -v dotenvx >/dev/null || npm install --silent --prefix "$TOOLS/npm" @dot
 
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
+# Hand-written notes after the marker line survive a re-run.
+MARKER='<!-- notes: kept by scripts/bench.sh -->'
+NOTES=""
+if [ -f "$OUT" ] && grep -qF "$MARKER" "$OUT"; then NOTES=$(sed -n "/$MARKER/,\$p" "$OUT"); fi
 go build -o "$W/keysmith" .
 KS="$W/keysmith"
 export HOME="$W/home" XDG_CONFIG_HOME="$W/home/.config"
@@ -85,7 +89,7 @@ L.append(f"Made by `bash scripts/bench.sh` on {datetime.date.today()}: hyperfine
          "(dotenvx on 1000 secrets: 3 runs), medians in milliseconds. Every tool was measured in the same run on the same files: "
          "N variables `VAR_i_SECRET` with ~30-byte values, encrypted by each tool (sops with an age key, dotenvx with its own key file).\n")
 L.append(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}. "
-         f"Versions: {ver('sops --version')}; {ver('age --version')}; dotenvx {ver('dotenvx --version')}; {ver('hyperfine --version')}.\n")
+         f"Versions: {ver('sops --version')}; age {ver('age --version')}; dotenvx {ver('dotenvx --version')}; {ver('hyperfine --version')}.\n")
 L.append("## Start-up\n\n| command | median ms |\n| --- | ---: |")
 for k, v in s.items(): L.append(f"| `{k}` | {v:.1f} |")
 L.append("\nThe baseline for the targets below is keysmith start-up + one PBKDF2: `keysmith secrets decrypt` of one value. "
@@ -115,4 +119,5 @@ fi
 if [ -f scripts/bench-device.sh ]; then
   { echo; echo "## Devices"; echo; RUNS=$RUNS bash scripts/bench-device.sh; } >> "$OUT"
 fi
+[ -n "$NOTES" ] && printf '\n%s\n' "$NOTES" >> "$OUT"
 cat "$OUT"
