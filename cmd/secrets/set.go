@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/dotenv"
 )
 
-var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
 
 // SetOptions are the inputs of "secrets set".
 type SetOptions struct {
@@ -66,7 +67,7 @@ func setRun(opts *SetOptions) error {
 	if err != nil {
 		return err
 	}
-	if !validName.MatchString(opts.Name) { // before reading the secret
+	if !validName().MatchString(opts.Name) { // before reading the secret
 		return cmdutil.Usagef("%q is not a valid variable name (want [A-Za-z_][A-Za-z0-9_.-]*)", opts.Name)
 	}
 	pt, err := f.ReadSecretInput(cmdutil.SecretInput{Value: opts.Value, ValueSet: opts.ValueSet, ValueArg: "<value>",

@@ -3,11 +3,12 @@ package vault
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 )
 
-var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envVarName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // Environment returns the secrets of a tenant as environment variables, for
 // "keysmith run --vault [--tenant T] [--prefix P]". It opens and unlocks the
@@ -33,7 +34,7 @@ func Environment(f *cmdutil.Factory, tenant, prefix string) (map[string]string, 
 	out := make(map[string]string, len(secrets))
 	for _, s := range secrets {
 		name := strings.TrimPrefix(s.Name, prefix)
-		if !envVarName.MatchString(name) {
+		if !envVarName().MatchString(name) {
 			f.IO.Warnf("vault secret %s is not a valid environment variable name; not set", s.Name)
 			continue
 		}

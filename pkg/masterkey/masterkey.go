@@ -16,6 +16,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/pbkdf2"
 )
@@ -35,10 +36,10 @@ const (
 // encodings. Its messages never contain the key.
 var ErrInvalidKey = errors.New("invalid master key")
 
-var envName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_-]*$`) })
 
 // ValidEnv reports whether name is a valid environment name: [a-z][a-z0-9_-]*.
-func ValidEnv(name string) bool { return envName.MatchString(name) }
+func ValidEnv(name string) bool { return envName().MatchString(name) }
 
 // ID identifies a master key: the first 8 bytes of HMAC-SHA256(key,
 // "keysmith/v1/key-id"). It is a PRF output, so it says nothing about the key.

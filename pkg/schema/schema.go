@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // MaxSize is the largest schema Parse reads.
@@ -42,13 +43,13 @@ func (s *Schema) Names() []string {
 	return out
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`) })
 
 // ValidName reports whether s may name a declared secret: an environment
 // variable name ([A-Za-z_][A-Za-z0-9_]*, at most 255 bytes), so that
 // "keysmith run --schema" can set it. Every such name is a valid vault
 // secret name.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+func ValidName(s string) bool { return nameRE().MatchString(s) }
 
 // Top-level keys that Parse accepts. The JSON Schema annotations are
 // accepted and ignored; anything else is refused, so a misspelled

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keysmith/keysmith/pkg/dotenv"
 	"github.com/keysmith/keysmith/pkg/masterkey"
@@ -41,16 +42,19 @@ func (m *Matcher) IsSecret(name string) bool {
 	return false
 }
 
-var fileEnv = []*regexp.Regexp{
-	regexp.MustCompile(`^env_([a-z][a-z0-9_-]*)\.env$`),
-	regexp.MustCompile(`^\.env\.([a-z][a-z0-9_-]*)$`),
-}
+// fileEnv is compiled on first use: package init stays cheap for start-up.
+var fileEnv = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile(`^env_([a-z][a-z0-9_-]*)\.env$`),
+		regexp.MustCompile(`^\.env\.([a-z][a-z0-9_-]*)$`),
+	}
+})
 
 // EnvFromFilename returns the environment a file name declares:
 // env_prod.env and .env.prod are for prod.
 func EnvFromFilename(p string) (string, bool) {
 	base := filepath.Base(p)
-	for _, re := range fileEnv {
+	for _, re := range fileEnv() {
 		if m := re.FindStringSubmatch(base); m != nil && m[1] != "example" && m[1] != "sample" {
 			return m[1], true
 		}

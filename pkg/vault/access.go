@@ -17,6 +17,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // accessActions are the audit actions of service tokens and access requests
@@ -51,11 +52,11 @@ const (
 	tokenLen         = len(TokenPrefix) + 2*tokenIDBytes + 1 + 43
 )
 
-var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+var serviceName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`) })
 
 // ValidService reports whether s is a valid service name: like a tenant,
 // [a-z0-9][a-z0-9_.-]*, at most 63 bytes.
-func ValidService(s string) bool { return serviceName.MatchString(s) }
+func ValidService(s string) bool { return serviceName().MatchString(s) }
 
 func checkService(s string) error {
 	if !ValidService(s) {

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keysmith/keysmith/pkg/devicecred"
@@ -63,10 +64,12 @@ const (
 )
 
 var (
-	deviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
-	roleRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
-	uuidRE       = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	requestIDRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+	deviceNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`) })
+	roleRE       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`) })
+	uuidRE       = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	})
+	requestIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`) })
 )
 
 // DeviceIDPrefix starts every device ID; KeyIDPrefix every key ID. Device
@@ -80,12 +83,12 @@ const (
 // _ . -, not starting with punctuation, at most 63 bytes, and not starting
 // with "dev_" or "key_". Names end up in file names, so no "/".
 func ValidDeviceName(s string) bool {
-	return deviceNameRE.MatchString(s) && !strings.HasPrefix(s, DeviceIDPrefix) && !strings.HasPrefix(s, KeyIDPrefix)
+	return deviceNameRE().MatchString(s) && !strings.HasPrefix(s, DeviceIDPrefix) && !strings.HasPrefix(s, KeyIDPrefix)
 }
 
 // ValidRole reports whether s has the shape of a role name. Which roles are
 // allowed is the caller's configuration.
-func ValidRole(s string) bool { return roleRE.MatchString(s) }
+func ValidRole(s string) bool { return roleRE().MatchString(s) }
 
 // NormalizeUUID returns a hardware UUID in lowercase 8-4-4-4-12 form; 32 hex
 // digits without hyphens and braces are accepted too.
@@ -94,7 +97,7 @@ func NormalizeUUID(s string) (string, error) {
 	if len(u) == 32 && !strings.Contains(u, "-") {
 		u = u[:8] + "-" + u[8:12] + "-" + u[12:16] + "-" + u[16:20] + "-" + u[20:]
 	}
-	if !uuidRE.MatchString(u) {
+	if !uuidRE().MatchString(u) {
 		return "", fmt.Errorf("%w: device UUID %q (want 8-4-4-4-12 hex digits)", ErrInvalidName, s)
 	}
 	return u, nil
@@ -159,8 +162,8 @@ type KeyResult struct {
 }
 
 var (
-	deviceIDRE = regexp.MustCompile(`^` + DeviceIDPrefix + `[0-9a-f]{16}$`)
-	keyIDRE    = regexp.MustCompile(`^` + KeyIDPrefix + `[0-9a-f]{16}$`)
+	deviceIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + DeviceIDPrefix + `[0-9a-f]{16}$`) })
+	keyIDRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + KeyIDPrefix + `[0-9a-f]{16}$`) })
 )
 
 func randomID(r io.Reader, prefix string) (string, error) {
@@ -322,7 +325,7 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				if id, err = NewDeviceID(v.opts.Rand); err != nil {
 					return nil, err
 				}
-			} else if !deviceIDRE.MatchString(id) {
+			} else if !deviceIDRE().MatchString(id) {
 				return nil, fmt.Errorf("%w: device ID %q", ErrInvalidName, id)
 			}
 			res.DeviceID, res.Name, res.NewDevice = id, r.Name, true
@@ -351,7 +354,7 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				if res.KeyID, err = NewKeyID(v.opts.Rand); err != nil {
 					return nil, err
 				}
-			} else if !keyIDRE.MatchString(res.KeyID) {
+			} else if !keyIDRE().MatchString(res.KeyID) {
 				return nil, fmt.Errorf("%w: key ID %q", ErrInvalidName, res.KeyID)
 			}
 			if _, err := tx.Exec(`INSERT INTO device_keys (tenant_id, device_ref, key_id, spki, fingerprint, role, origin, status, created_at, created_by)
@@ -947,7 +950,7 @@ func ParseReport(r io.Reader) (*Report, error) {
 	if rep.Format != "" && rep.Format != ReportFormat {
 		return nil, fmt.Errorf("%w: format %q, this keysmith reads %q", ErrInvalidReport, rep.Format, ReportFormat)
 	}
-	if !requestIDRE.MatchString(rep.RequestID) {
+	if !requestIDRE().MatchString(rep.RequestID) {
 		return nil, fmt.Errorf("%w: request_id %q (want 1 to 128 of A-Z a-z 0-9 _ . : -)", ErrInvalidReport, rep.RequestID)
 	}
 	if rep.DeviceUUID == "" {

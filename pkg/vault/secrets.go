@@ -7,24 +7,25 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/seal"
 )
 
 var (
-	tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
-	secretName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/@+-]{0,254}$`)
+	tenantName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`) })
+	secretName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:/@+-]{0,254}$`) })
 )
 
 // ValidTenant reports whether s is a valid tenant name: [a-z0-9][a-z0-9_.-]*,
 // at most 63 bytes.
-func ValidTenant(s string) bool { return tenantName.MatchString(s) }
+func ValidTenant(s string) bool { return tenantName().MatchString(s) }
 
 // ValidName reports whether s is a valid secret name: letters, digits and
 // _ . : / @ + -, not starting with punctuation other than _, at most 255
 // bytes.
-func ValidName(s string) bool { return secretName.MatchString(s) }
+func ValidName(s string) bool { return secretName().MatchString(s) }
 
 // WrongKeyError is returned by Unlock when the key's ID is not the vault's.
 type WrongKeyError struct {
