@@ -28,6 +28,31 @@ func ReadEnvFile(path string) (*dotenv.File, error) {
 	return f, nil
 }
 
+// OpenEnvFile reads a .env file and opens its encrypted values with the key
+// of the file's environment (FileEnv). A file with no encrypted value needs
+// no key. Errors name the file and, for a value, its line and variable.
+func (f *Factory) OpenEnvFile(path string) (*dotenv.File, []secretfile.Var, error) {
+	ef, err := ReadEnvFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := f.FileEnv(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var kr *value.Keyring
+	if secretfile.HasEncrypted(ef) {
+		if kr, err = f.Keyring(env, NoCreate); err != nil {
+			return nil, nil, err
+		}
+	}
+	vars, err := secretfile.Open(ef, kr)
+	if err != nil {
+		return nil, nil, EntryHint(path, err)
+	}
+	return ef, vars, nil
+}
+
 // WriteEnvFile rewrites a .env file atomically, keeping its mode.
 func WriteEnvFile(path string, f *dotenv.File) error {
 	return atomicfile.WriteFile(path, f.Bytes(), 0o600)

@@ -17,8 +17,6 @@ import (
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	schemacmd "github.com/keysmith/keysmith/cmd/schema"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
-	"github.com/keysmith/keysmith/pkg/secretfile"
-	"github.com/keysmith/keysmith/pkg/value"
 )
 
 // RunOptions are the inputs of "keysmith run".
@@ -124,23 +122,9 @@ func runRun(opts *RunOptions) error {
 	}
 	vars := map[string]string{}
 	for _, path := range files {
-		ef, err := cmdutil.ReadEnvFile(path)
+		_, opened, err := f.OpenEnvFile(path)
 		if err != nil {
 			return err
-		}
-		env, err := f.FileEnv(path)
-		if err != nil {
-			return err
-		}
-		var kr *value.Keyring // a file with no encrypted value needs no key
-		if secretfile.HasEncrypted(ef) {
-			if kr, err = f.Keyring(env, cmdutil.NoCreate); err != nil {
-				return err
-			}
-		}
-		opened, err := secretfile.Open(ef, kr)
-		if err != nil {
-			return cmdutil.EntryHint(path, err)
 		}
 		for _, v := range opened {
 			vars[v.Name] = v.Value

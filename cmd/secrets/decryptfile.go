@@ -10,7 +10,6 @@ import (
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/atomicfile"
 	"github.com/keysmith/keysmith/pkg/secretfile"
-	"github.com/keysmith/keysmith/pkg/value"
 )
 
 // DecryptFileOptions are the inputs of "secrets decrypt-file".
@@ -56,23 +55,9 @@ the command before anything is written.`,
 
 func decryptFileRun(opts *DecryptFileOptions) error {
 	f := opts.F
-	ef, err := cmdutil.ReadEnvFile(opts.File)
+	ef, vars, err := f.OpenEnvFile(opts.File)
 	if err != nil {
 		return err
-	}
-	env, err := f.FileEnv(opts.File)
-	if err != nil {
-		return err
-	}
-	var kr *value.Keyring // a file with no encrypted value needs no key
-	if secretfile.HasEncrypted(ef) {
-		if kr, err = f.Keyring(env, cmdutil.NoCreate); err != nil {
-			return err
-		}
-	}
-	vars, err := secretfile.Open(ef, kr)
-	if err != nil {
-		return cmdutil.EntryHint(opts.File, err)
 	}
 	if f.JSON() && (opts.Out == "" || opts.Out == "-") {
 		out := make([]DecryptedVar, 0, len(vars))
