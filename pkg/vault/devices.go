@@ -189,6 +189,22 @@ func scanDevice(sc interface{ Scan(...any) error }, tenant string) (*DeviceInfo,
 	return d, err
 }
 
+// deviceTx runs fn in one write transaction with the tenant and the device
+// that ref names (a device ID, name or hardware UUID).
+func (v *Vault) deviceTx(tenantName, ref string, fn func(tx *sql.Tx, t *tenant, d *DeviceInfo) error) error {
+	return v.write(context.Background(), func(tx *sql.Tx) error {
+		t, err := v.tenant(tx, tenantName)
+		if err != nil {
+			return err
+		}
+		d, err := v.findDevice(tx, t, ref)
+		if err != nil {
+			return err
+		}
+		return fn(tx, t, d)
+	})
+}
+
 // findDevice resolves ref within the tenant: a device ID, else a name, else
 // a hardware UUID.
 func (v *Vault) findDevice(q querier, t *tenant, ref string) (*DeviceInfo, error) {
@@ -525,15 +541,7 @@ func (v *Vault) RemoveDevice(tenantName, ref string) (*DeviceInfo, error) {
 		return nil, err
 	}
 	var out *DeviceInfo
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := v.findDevice(tx, t, ref)
-		if err != nil {
-			return err
-		}
+	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
 		var keys, secrets int
 		if err := tx.QueryRow("SELECT (SELECT count(*) FROM device_keys WHERE device_ref = ?), (SELECT count(*) FROM device_secrets WHERE device_ref = ?)", d.ref, d.ref).Scan(&keys, &secrets); err != nil {
 			return err
@@ -571,15 +579,7 @@ func (v *Vault) IssueChallenge(tenantName, ref string, ttl time.Duration) (*Chal
 		return nil, errors.New("challenge lifetime must be positive")
 	}
 	var out *Challenge
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := v.findDevice(tx, t, ref)
-		if err != nil {
-			return err
-		}
+	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
 		nonce := make([]byte, devicecred.ChallengeSize)
 		if _, err := io.ReadFull(v.opts.Rand, nonce); err != nil {
 			return err
@@ -612,17 +612,9 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 		return nil, err
 	}
 	var out *DeviceKey
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := v.findDevice(tx, t, ref)
-		if err != nil {
-			return err
-		}
+	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
 		var expires, consumed string
-		err = tx.QueryRow("SELECT expires_at, coalesce(consumed_at, '') FROM device_challenges WHERE nonce = ? AND device_ref = ?", nonce, d.ref).Scan(&expires, &consumed)
+		err := tx.QueryRow("SELECT expires_at, coalesce(consumed_at, '') FROM device_challenges WHERE nonce = ? AND device_ref = ?", nonce, d.ref).Scan(&expires, &consumed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: device %s (%s)", ErrNoChallenge, d.Name, d.ID)
 		} else if err != nil {
@@ -755,15 +747,7 @@ func (v *Vault) SetDeviceSecret(tenantName, ref, name string, value []byte, sour
 		return 0, err
 	}
 	var ver int
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := v.findDevice(tx, t, ref)
-		if err != nil {
-			return err
-		}
+	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
 		a := v.auditor(tx)
 		defer a.close()
 		vers, err := v.putDeviceSecrets(tx, a, t, d, []DeviceSecretItem{{Name: name, Value: value, Source: source}}, source)
@@ -789,19 +773,11 @@ func (v *Vault) GetDeviceSecret(tenantName, ref, name string) (*DeviceSecret, er
 		return nil, err
 	}
 	var out *DeviceSecret
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := v.findDevice(tx, t, ref)
-		if err != nil {
-			return err
-		}
+	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
 		s := &DeviceSecret{DeviceSecretInfo: DeviceSecretInfo{Tenant: t.name, DeviceID: d.ID, Device: d.Name}}
 		var dekVer int
 		var sealed []byte
-		err = tx.QueryRow("SELECT "+deviceSecretCols+", s.dek_version, s.sealed FROM device_secrets s WHERE s.device_ref = ? AND s.name = ? ORDER BY s.version DESC LIMIT 1", d.ref, name).
+		err := tx.QueryRow("SELECT "+deviceSecretCols+", s.dek_version, s.sealed FROM device_secrets s WHERE s.device_ref = ? AND s.name = ? ORDER BY s.version DESC LIMIT 1", d.ref, name).
 			Scan(&s.Name, &s.Version, &s.Source, &s.CreatedAt, &s.CreatedBy, &dekVer, &sealed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %q of device %s in tenant %s", ErrNotFound, name, d.Name, t.name)
