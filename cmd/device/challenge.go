@@ -30,8 +30,8 @@ func NewCmdChallenge(f *cmdutil.Factory, runF func(*ChallengeOptions) error) *co
 		Use:   "challenge <device> [--ttl <duration>]",
 		Short: "Issue a one-time challenge for a device to sign",
 		Long: `Issue a random 32-byte nonce for the device, stored in the vault with an
-expiry (--ttl, default 5m, at most 24h), and print it as unpadded base64url
-(43 characters). The device signs it with "device sign" (or openssl,
+expiry (--ttl, default 5m, at most 24h), and print it as 64 lowercase hex
+digits. The device signs it with "device sign" (or openssl,
 docs/device-format.md section 8); "device verify" accepts the signature once,
 before the expiry, from an active key of that device.`,
 		Example: `  $ keysmith device challenge web-01

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,9 +30,9 @@ const (
 // ErrBadSignature means a challenge signature does not verify.
 var ErrBadSignature = errors.New("challenge signature does not verify")
 
-// challengeEncoding is base64url without padding (RFC 4648 §5), strict about
+// signatureEncoding is base64url without padding (RFC 4648 §5), strict about
 // trailing bits so every value has exactly one encoding.
-var challengeEncoding = base64.RawURLEncoding.Strict()
+var signatureEncoding = base64.RawURLEncoding.Strict()
 
 // NewChallenge returns ChallengeSize bytes from crypto/rand.
 func NewChallenge() ([]byte, error) {
@@ -114,18 +115,23 @@ func VerifyChallenge(pub *ecdsa.PublicKey, deviceID string, nonce, sig []byte) e
 	return nil
 }
 
-// EncodeChallenge returns nonce as base64url without padding (43 characters
-// for ChallengeSize bytes).
+// EncodeChallenge returns nonce as lowercase hex (64 characters for
+// ChallengeSize bytes). Hex, unlike base64url, never starts with '-', so a
+// challenge is always safe as a command-line argument.
 func EncodeChallenge(nonce []byte) string {
-	return challengeEncoding.EncodeToString(nonce)
+	return hex.EncodeToString(nonce)
 }
 
 // DecodeChallenge parses the output of EncodeChallenge, ignoring surrounding
 // whitespace, and checks that it holds exactly ChallengeSize bytes.
 func DecodeChallenge(s string) ([]byte, error) {
-	nonce, err := challengeEncoding.DecodeString(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if strings.ToLower(s) != s {
+		return nil, errors.New("challenge is not lowercase hex")
+	}
+	nonce, err := hex.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("challenge is not unpadded base64url: %w", err)
+		return nil, errors.New("challenge is not lowercase hex")
 	}
 	if len(nonce) != ChallengeSize {
 		return nil, fmt.Errorf("challenge is %d bytes, want %d", len(nonce), ChallengeSize)
@@ -135,13 +141,13 @@ func DecodeChallenge(s string) ([]byte, error) {
 
 // EncodeSignature returns sig as base64url without padding.
 func EncodeSignature(sig []byte) string {
-	return challengeEncoding.EncodeToString(sig)
+	return signatureEncoding.EncodeToString(sig)
 }
 
 // DecodeSignature parses the output of EncodeSignature, ignoring surrounding
 // whitespace. It checks only the length; VerifyChallenge checks the rest.
 func DecodeSignature(s string) ([]byte, error) {
-	sig, err := challengeEncoding.DecodeString(strings.TrimSpace(s))
+	sig, err := signatureEncoding.DecodeString(strings.TrimSpace(s))
 	if err != nil {
 		return nil, fmt.Errorf("signature is not unpadded base64url: %w", err)
 	}

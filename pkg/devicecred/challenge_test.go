@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -33,13 +34,13 @@ func TestChallengeKnownAnswer(t *testing.T) {
 		t.Errorf("VerifyChallenge(openssl signature) = %v", err)
 	}
 
-	if got, want := EncodeChallenge(nonce), string(mustVector(t, v, "challenge.nonce.b64url")); got != want {
+	if got, want := EncodeChallenge(nonce), hex.EncodeToString(mustVector(t, v, "challenge.nonce")); got != want {
 		t.Errorf("EncodeChallenge = %q, want %q", got, want)
 	}
 	if got, want := EncodeSignature(sig), string(mustVector(t, v, "challenge.signature.b64url")); got != want {
 		t.Errorf("EncodeSignature = %q, want %q", got, want)
 	}
-	gotNonce, err := DecodeChallenge(string(mustVector(t, v, "challenge.nonce.b64url")))
+	gotNonce, err := DecodeChallenge(hex.EncodeToString(mustVector(t, v, "challenge.nonce")))
 	if err != nil || !bytes.Equal(gotNonce, nonce) {
 		t.Errorf("DecodeChallenge = %x, %v; want %x", gotNonce, err, nonce)
 	}
@@ -149,12 +150,13 @@ func TestDecodeChallengeRejects(t *testing.T) {
 	good := EncodeChallenge(make([]byte, ChallengeSize))
 	for _, in := range []string{
 		"",
-		good + "=",                         // padding
-		good[:42],                          // 31.5 bytes
-		good[:40],                          // 30 bytes
-		good + "AAAA",                      // 35 bytes
-		strings.Replace(good, "A", "+", 1), // standard alphabet
-		good[:42] + "B",                    // non-zero trailing bits
+		good[:63],                          // odd length
+		good[:62],                          // 31 bytes
+		good + "00",                        // 33 bytes
+		strings.Replace(good, "0", "A", 1), // upper case
+		strings.Replace(good, "0", "g", 1), // not hex
+		"-" + good[1:],                     // what base64url could start with
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", // the old base64url form
 	} {
 		if b, err := DecodeChallenge(in); err == nil {
 			t.Errorf("DecodeChallenge(%q) = %x, want error", in, b)

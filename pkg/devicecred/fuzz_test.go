@@ -2,6 +2,7 @@ package devicecred
 
 import (
 	"bytes"
+	"encoding/hex"
 	"testing"
 )
 
@@ -28,6 +29,7 @@ func FuzzParsePrivatePEM(f *testing.F) {
 
 func FuzzDecodeChallenge(f *testing.F) {
 	v := vectors(f)
+	f.Add(hex.EncodeToString(mustVector(f, v, "challenge.nonce")))
 	f.Add(string(mustVector(f, v, "challenge.nonce.b64url")))
 	f.Add(string(mustVector(f, v, "challenge.signature.b64url")))
 	f.Add("")
