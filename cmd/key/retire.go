@@ -1,6 +1,7 @@
 package key
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -9,6 +10,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/secretfile"
+	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // RetireOptions are the inputs of "key retire".
@@ -27,7 +29,8 @@ func NewCmdRetire(f *cmdutil.Factory, runF func(*RetireOptions) error) *cobra.Co
 		Short: "Remove retired keys that no given file still uses",
 		Long: `Remove a retired key (--key-id), or all retired keys of the environment, from the
 key file, but only if none of the given .env files still holds a value sealed
-under it. Values under a removed key can never be opened again, so name every
+under it and the vault (--vault, KEYSMITH_VAULT, config, or the default) is not
+still locked with it. Values under a removed key can never be opened again, so name every
 file that may use the key.`,
 		Example: `  $ keysmith key retire -e prod --key-file prod.keys --key-id 3f9c0a6e1b2d4c58 env_prod.env`,
 		Args:    cmdutil.MinArgs(1, "file"),
@@ -40,6 +43,7 @@ file that may use the key.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.KeyID, "key-id", "", "the retired key to remove (default: all retired keys of the environment)")
+	cmd.Flags().String("vault", "", "the vault that must not still use the key (or KEYSMITH_VAULT, config vault)")
 	return cmd
 }
 
@@ -80,6 +84,9 @@ func retireRun(opts *RetireOptions) error {
 			}
 		}
 	}
+	if err := vaultUses(f, opts.Env, ids); err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if err := res.File.Remove(opts.Env, id); err != nil {
 			return cmdutil.WithHint(fmt.Errorf("%w: %w", err, cmdutil.ErrNotFound), "see the keys with: keysmith key list")
@@ -90,6 +97,26 @@ func retireRun(opts *RetireOptions) error {
 	}
 	for _, id := range ids {
 		f.IO.Infof("%s: removed retired key %s from %s", opts.Env, id, res.Path)
+	}
+	return nil
+}
+
+// vaultUses refuses to retire a key that still locks the configured vault:
+// after "key rotate" the vault keeps the old key until "vault rotate-master".
+func vaultUses(f *cmdutil.Factory, env string, ids []masterkey.ID) error {
+	v, err := vault.Open(f.Config.Vault, vault.Options{})
+	if errors.Is(err, vault.ErrNoVault) {
+		return nil
+	} else if err != nil {
+		return cmdutil.WithHint(fmt.Errorf("cannot check whether the vault %q uses the key: %w", f.Config.Vault, err),
+			"name another vault with --vault, or move it away if it is not in use")
+	}
+	defer v.Close()
+	for _, id := range ids {
+		if v.Env() == env && v.KeyID() == id {
+			return cmdutil.WithHint(fmt.Errorf("the vault %q is still locked with key %s", f.Config.Vault, id),
+				fmt.Sprintf("move it to the current key first: keysmith vault rotate-master -e %s", env))
+		}
 	}
 	return nil
 }
