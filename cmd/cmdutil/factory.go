@@ -72,12 +72,15 @@ func (f *Factory) Keys(env string, policy KeyPolicy) (*keysource.Resolved, error
 		return res, nil
 	}
 	if errors.Is(err, keysource.ErrNoKey) && env == "dev" && policy == CreateDev && !r.Explicit() {
-		res, cerr := keysource.CreateKey(r.DefaultKeyFile, env, f.Rand)
+		// existingOK: another keysmith process may have created it since.
+		res, cerr := keysource.CreateKey(r.DefaultKeyFile, env, f.Rand, true)
 		if cerr != nil {
 			return nil, fmt.Errorf("creating a dev key: %w", cerr)
 		}
-		f.IO.Infof("created a new dev key (ID %s) in %s", res.Current.ID(), res.Path)
-		f.IO.Infof("back it up: without it nothing encrypted for dev can be decrypted")
+		if res.Created { // said even with -q: the user must know to back it up
+			fmt.Fprintf(f.IO.ErrOut, "keysmith: created a new dev key (ID %s) in %s\n", res.Current.ID(), res.Path)
+			fmt.Fprintf(f.IO.ErrOut, "keysmith: back it up: without it nothing encrypted for dev can be decrypted\n")
+		}
 		return res, nil
 	}
 	return nil, keyHint(err, env, r)

@@ -42,7 +42,7 @@ replace one.`,
 func generateRun(opts *GenerateOptions) error {
 	f := opts.F
 	path := keyFilePath(f)
-	res, err := keysource.CreateKey(path, opts.Env, f.Rand)
+	res, err := keysource.CreateKey(path, opts.Env, f.Rand, false)
 	if err != nil {
 		if _, ok := err.(*keysource.InsecureError); ok {
 			return cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", path))

@@ -87,12 +87,14 @@ func retireRun(opts *RetireOptions) error {
 	if err := vaultUses(f, opts.Env, ids); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := res.File.Remove(opts.Env, id); err != nil {
-			return cmdutil.WithHint(fmt.Errorf("%w: %w", err, cmdutil.ErrNotFound), "see the keys with: keysmith key list")
+	if _, err := keysource.Update(res.Path, func(kf *masterkey.File) error {
+		for _, id := range ids {
+			if err := kf.Remove(opts.Env, id); err != nil {
+				return cmdutil.WithHint(fmt.Errorf("%w: %w", err, cmdutil.ErrNotFound), "see the keys with: keysmith key list")
+			}
 		}
-	}
-	if err := keysource.WriteFile(res.Path, res.File); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -55,11 +55,13 @@ func rotateRun(opts *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	old, err := res.File.Rotate(opts.Env, nk)
-	if err != nil {
+	// Rotate on the file as it is under the lock, not as it was read: a key
+	// another process added meanwhile is kept.
+	var old masterkey.Key
+	if _, err := keysource.Update(res.Path, func(kf *masterkey.File) (err error) {
+		old, err = kf.Rotate(opts.Env, nk)
 		return err
-	}
-	if err := keysource.WriteFile(res.Path, res.File); err != nil {
+	}); err != nil {
 		return err
 	}
 	if f.JSON() {

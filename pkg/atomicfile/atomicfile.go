@@ -13,8 +13,12 @@ import (
 )
 
 // WriteFile replaces path with data atomically. An existing file keeps its
-// permission bits; a new file gets mode perm.
+// permission bits; a new file gets mode perm. A symbolic link is followed:
+// the file it points to is replaced and the link stays a link.
 func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+	if path, err = Resolve(path); err != nil {
+		return err
+	}
 	mode := perm
 	if st, err := os.Stat(path); err == nil {
 		if !st.Mode().IsRegular() {
@@ -51,6 +55,19 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// Resolve follows symbolic links in path. A path that does not exist yet is
+// returned as it is (its directory's links are followed when it is created).
+func Resolve(path string) (string, error) {
+	p, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, lerr := os.Lstat(path); lerr == nil {
+			return "", fmt.Errorf("%q is a symbolic link to a file that does not exist", path)
+		}
+		return path, nil
+	}
+	return p, err
 }
 
 // CreateExclusive writes data to a new file at path with mode perm, failing

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestWriteFileKeepsMode(t *testing.T) {
@@ -68,5 +69,67 @@ func TestCreateExclusive(t *testing.T) {
 	st, _ := os.Stat(p)
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v", st.Mode().Perm())
+	}
+}
+
+func TestWriteFileFollowsSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "config", "env_dev.env")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, ".env.dev")
+	if err := os.Symlink(filepath.Join("config", "env_dev.env"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(real); string(got) != "new" {
+		t.Fatalf("target = %q, want new", got)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the link was replaced by a file")
+	}
+	if st, _ := os.Stat(real); st.Mode().Perm() != 0o640 {
+		t.Fatalf("target mode %v", st.Mode().Perm())
+	}
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink(filepath.Join(dir, "nowhere"), dangling)
+	if err := WriteFile(dangling, []byte("x"), 0o600); err == nil {
+		t.Fatal("wrote through a dangling link")
+	}
+}
+
+func TestLockDirSerializes(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "keys")
+	unlock, err := LockDir(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{})
+	go func() {
+		u, err := LockDir(p)
+		if err != nil {
+			t.Error(err)
+		} else {
+			u()
+		}
+		close(got)
+	}()
+	select {
+	case <-got:
+		t.Fatal("second lock taken while the first is held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("second lock never taken")
 	}
 }

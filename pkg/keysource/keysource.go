@@ -242,15 +242,6 @@ func fromFile(path, env string, src Source) (*Resolved, error) {
 	return &Resolved{Env: env, Current: k, Retired: f.Retired(env), Source: src, Path: path, File: f}, nil
 }
 
-// WriteFile writes a key file atomically with mode 0600, creating its
-// directory (0700) if needed.
-func WriteFile(path string, f *masterkey.File) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, f.Bytes(), 0o600)
-}
-
 // LoadOrEmpty reads a key file, or returns an empty one if it does not exist.
 func LoadOrEmpty(path string) (*masterkey.File, error) {
 	f, err := ReadFile(path)
@@ -260,22 +251,72 @@ func LoadOrEmpty(path string) (*masterkey.File, error) {
 	return f, err
 }
 
-// CreateKey generates a key for env and adds it to the key file at path,
-// creating the file if needed. It fails if env already has a key there.
-func CreateKey(path, env string, rand io.Reader) (*Resolved, error) {
+// Update changes the key file at path under an exclusive lock: it reads the
+// file (or starts an empty one), calls change, and writes the result
+// atomically. Two keysmith processes updating one key file never lose each
+// other's keys.
+func Update(path string, change func(*masterkey.File) error) (*masterkey.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	unlock, err := atomicfile.LockDir(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	f, err := LoadOrEmpty(path)
 	if err != nil {
 		return nil, err
 	}
-	k, err := masterkey.Generate(rand)
+	if err := change(f); err != nil {
+		return nil, err
+	}
+	return f, atomicfile.WriteFile(path, f.Bytes(), 0o600)
+}
+
+// ErrKeyExists: the environment already has a key in the key file.
+var ErrKeyExists = errors.New("environment already has a key")
+
+// KeyExistsError is ErrKeyExists with the environment and the key's ID.
+type KeyExistsError struct {
+	Env string
+	ID  masterkey.ID
+}
+
+func (e *KeyExistsError) Error() string {
+	return fmt.Sprintf("environment %q already has a key (ID %s)", e.Env, e.ID)
+}
+
+// Is makes errors.Is(err, ErrKeyExists) true.
+func (e *KeyExistsError) Is(target error) bool { return target == ErrKeyExists }
+
+// CreateKey generates a key for env and adds it to the key file at path,
+// creating the file if needed, under the key file's lock. If env already
+// has a key there it fails with ErrKeyExists, unless existingOK: then that
+// key is returned (Created false), so that processes racing to create the
+// first dev key all end up with the same one.
+func CreateKey(path, env string, rand io.Reader, existingOK bool) (*Resolved, error) {
+	var (
+		k       masterkey.Key
+		created bool
+	)
+	f, err := Update(path, func(f *masterkey.File) error {
+		if cur, ok := f.Current(env); ok {
+			if !existingOK {
+				return &KeyExistsError{Env: env, ID: cur.ID()}
+			}
+			k = cur
+			return nil
+		}
+		var err error
+		if k, err = masterkey.Generate(rand); err != nil {
+			return err
+		}
+		created = true
+		return f.Add(env, k)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Add(env, k); err != nil {
-		return nil, err
-	}
-	if err := WriteFile(path, f); err != nil {
-		return nil, err
-	}
-	return &Resolved{Env: env, Current: k, Source: Source{KindDefaultFile, path}, Path: path, File: f, Created: true}, nil
+	return &Resolved{Env: env, Current: k, Retired: f.Retired(env), Source: Source{KindDefaultFile, path}, Path: path, File: f, Created: created}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -149,7 +150,7 @@ func TestRealCommandWithoutShell(t *testing.T) {
 
 func TestCreateKey(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sub", "keys")
-	res, err := CreateKey(p, "dev", nil)
+	res, err := CreateKey(p, "dev", nil, false)
 	if err != nil || !res.Created {
 		t.Fatal(err)
 	}
@@ -157,14 +158,59 @@ func TestCreateKey(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v %v", st.Mode(), err)
 	}
-	if _, err := CreateKey(p, "dev", nil); err == nil {
+	if _, err := CreateKey(p, "dev", nil, false); !errors.Is(err, ErrKeyExists) {
 		t.Fatal("second dev key created")
 	}
-	if _, err := CreateKey(p, "prod", nil); err != nil {
+	again, err := CreateKey(p, "dev", nil, true)
+	if err != nil || again.Created || !again.Current.Equal(res.Current) {
+		t.Fatalf("existingOK: %v %+v", err, again)
+	}
+	if _, err := CreateKey(p, "prod", nil, false); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := ReadFile(p)
 	if len(f.Entries()) != 2 {
 		t.Fatal("keys lost")
+	}
+}
+
+// TestCreateKeyConcurrent: many processes' worth of goroutines creating keys
+// at once lose none, and racing first-use creations agree on one dev key.
+func TestCreateKeyConcurrent(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "keys")
+	envs := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	devIDs := make(chan string, len(envs))
+	var wg sync.WaitGroup
+	for _, env := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := CreateKey(p, env, nil, false); err != nil {
+				t.Error(err)
+			}
+			res, err := CreateKey(p, "dev", nil, true)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			devIDs <- res.Current.ID().String()
+		}()
+	}
+	wg.Wait()
+	close(devIDs)
+	f, err := ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.Entries()); n != len(envs)+1 {
+		t.Fatalf("%d keys in the file, want %d", n, len(envs)+1)
+	}
+	first := ""
+	for id := range devIDs {
+		if first == "" {
+			first = id
+		} else if id != first {
+			t.Fatalf("racing first-use creations got different dev keys: %s, %s", first, id)
+		}
 	}
 }
