@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/atomicfile"
 	"github.com/keysmith/keysmith/pkg/dotenv"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 	"github.com/keysmith/keysmith/pkg/value"
@@ -71,29 +72,52 @@ func encryptFileRun(opts *EncryptFileOptions) error {
 // written.
 func rewriteFiles(f *cmdutil.Factory, files []string, dry bool, verb string, policy cmdutil.KeyPolicy,
 	change func(*dotenv.File, *value.Keyring) ([]secretfile.Change, error)) error {
-	type pending struct {
-		file *dotenv.File
-		res  FileChanges
-	}
-	var all []pending
-	for _, path := range files {
-		ef, err := cmdutil.ReadEnvFile(path)
-		if err != nil {
+	// Check every file and resolve every key before taking any lock:
+	// creating a first dev key takes the key file's lock, and a bad file
+	// must stop the run before a key is created or a file written.
+	envs := make([]string, len(files))
+	for i, path := range files {
+		if _, err := cmdutil.ReadEnvFile(path); err != nil {
 			return err
 		}
 		env, err := f.FileEnv(path)
 		if err != nil {
 			return err
 		}
+		envs[i] = env
+	}
+	rings := make([]*value.Keyring, len(files))
+	for i, env := range envs {
 		kr, err := f.Keyring(env, policy)
 		if err != nil {
 			return err
 		}
-		changes, err := change(ef, kr)
+		rings[i] = kr
+	}
+	// Then read, change and write under the directories' locks, so a
+	// concurrent keysmith writing the same file loses nothing.
+	if !dry {
+		unlock, err := atomicfile.LockDirs(files)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	type pending struct {
+		file *dotenv.File
+		res  FileChanges
+	}
+	var all []pending
+	for i, path := range files {
+		ef, err := cmdutil.ReadEnvFile(path)
+		if err != nil {
+			return err
+		}
+		changes, err := change(ef, rings[i])
 		if err != nil {
 			return cmdutil.EntryHint(path, err)
 		}
-		all = append(all, pending{ef, FileChanges{File: path, Env: env, Changes: nonNil(changes)}})
+		all = append(all, pending{ef, FileChanges{File: path, Env: envs[i], Changes: nonNil(changes)}})
 	}
 	results := make([]FileChanges, 0, len(all))
 	for _, p := range all {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/atomicfile"
 	"github.com/keysmith/keysmith/pkg/dotenv"
 )
 
@@ -56,11 +57,9 @@ terminal). A file that does not exist is created with mode 0600.`,
 
 func setRun(opts *SetOptions) error {
 	f := opts.F
-	ef, err := cmdutil.ReadEnvFile(opts.File)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, cmdutil.ErrNotFound) {
-		ef, err = dotenv.Parse(nil)
-	}
-	if err != nil {
+	// Check the file parses before asking for the secret; it is read again
+	// under the lock below.
+	if _, err := readOrEmpty(opts.File); err != nil {
 		return err
 	}
 	m, err := f.Matcher()
@@ -90,6 +89,17 @@ func setRun(opts *SetOptions) error {
 		}
 		encrypted = true
 	}
+	// Read, change one line and write under the directory's lock: a
+	// concurrent "secrets set" on the same file keeps its line too.
+	unlock, err := atomicfile.LockDir(opts.File)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ef, err := readOrEmpty(opts.File)
+	if err != nil {
+		return err
+	}
 	if err := ef.Set(opts.Name, stored); err != nil {
 		return err
 	}
@@ -105,4 +115,14 @@ func setRun(opts *SetOptions) error {
 	}
 	f.IO.Infof("%s: set %s (%s)", opts.File, opts.Name, state)
 	return nil
+}
+
+// readOrEmpty reads a .env file; a file that does not exist is empty (set
+// creates it).
+func readOrEmpty(path string) (*dotenv.File, error) {
+	ef, err := cmdutil.ReadEnvFile(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, cmdutil.ErrNotFound) {
+		return dotenv.Parse(nil)
+	}
+	return ef, err
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // WriteFile replaces path with data atomically. An existing file keeps its
@@ -108,4 +109,37 @@ func syncDir(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// LockDirs takes LockDir on the directories of all paths, each once, in a
+// fixed order (so two processes locking overlapping sets cannot deadlock).
+func LockDirs(paths []string) (unlock func(), err error) {
+	dirs := map[string]string{} // resolved directory -> a path in it
+	for _, p := range paths {
+		r, err := Resolve(p)
+		if err != nil {
+			return nil, err
+		}
+		dirs[filepath.Dir(r)] = r
+	}
+	keys := make([]string, 0, len(dirs))
+	for d := range dirs {
+		keys = append(keys, d)
+	}
+	sort.Strings(keys)
+	var unlocks []func()
+	release := func() {
+		for i := len(unlocks) - 1; i >= 0; i-- {
+			unlocks[i]()
+		}
+	}
+	for _, d := range keys {
+		u, err := LockDir(dirs[d])
+		if err != nil {
+			release()
+			return nil, err
+		}
+		unlocks = append(unlocks, u)
+	}
+	return release, nil
 }
