@@ -81,6 +81,9 @@ It encrypts single values in .env files as environment-prefixed ciphertexts
 			}
 			f.Config = cfg
 			f.IO.Quiet = cfg.Quiet
+			for _, w := range cfg.Warnings {
+				f.IO.Warnf("%s", w)
+			}
 			return nil
 		},
 		Args: cmdutil.NoArgsGroup,

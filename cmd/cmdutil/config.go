@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -29,8 +30,9 @@ type Config struct {
 	Legacy         map[string]LegacyConfig
 	Roles          []string
 
-	ConfigDir string // $XDG_CONFIG_HOME/keysmith
-	DataDir   string // $XDG_DATA_HOME/keysmith
+	Warnings  []string // about the config files, printed once by the root command
+	ConfigDir string   // $XDG_CONFIG_HOME/keysmith
+	DataDir   string   // $XDG_DATA_HOME/keysmith
 	Files     []string
 
 	keyCommands map[string][]string
@@ -64,6 +66,9 @@ func (c *Config) KeyCommandFor(env string) []string {
 	return c.keyCommands[env]
 }
 
+// knownSettings are the top-level keys a config file may set (docs/config.md).
+var knownSettings = []string{"env", "key_file", "key_command", "output", "quiet", "vault", "tenant", "secret_patterns", "legacy", "roles"}
+
 // flagKeys maps config keys to the flags that set them and their types. A
 // flag of the same name but another type is not bound: "run --vault" is a
 // switch, not the vault path.
@@ -92,9 +97,31 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("reading config: %w", err)
 		}
-		err = v.MergeConfig(f)
+		fv := viper.New()
+		fv.SetConfigType("yaml")
+		err = fv.ReadConfig(f)
 		f.Close()
 		if err != nil {
+			return nil, &UsageError{fmt.Errorf("config file %q: %w", p, err)}
+		}
+		settings := fv.AllSettings()
+		for k := range settings {
+			if !slices.Contains(knownSettings, k) {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("config file %q: unknown setting %q ignored (known: %s)", p, k, strings.Join(knownSettings, ", ")))
+			}
+		}
+		if p == "keysmith.yaml" {
+			// A file in the working directory usually comes with the
+			// repository: it must not choose the master key or run a
+			// command (a pre-commit "secrets check" would run it).
+			for _, k := range []string{"key_command", "key_file"} {
+				if _, ok := settings[k]; ok {
+					delete(settings, k)
+					c.Warnings = append(c.Warnings, fmt.Sprintf("%q sets %s, which is ignored there: key sources come only from flags, KEYSMITH_* variables and %s", p, k, filepath.Join(c.ConfigDir, "config.yaml")))
+				}
+			}
+		}
+		if err := v.MergeConfigMap(settings); err != nil {
 			return nil, &UsageError{fmt.Errorf("config file %q: %w", p, err)}
 		}
 		c.Files = append(c.Files, p)
