@@ -76,6 +76,12 @@ func (f *Factory) FileEnv(path string) (string, error) {
 	named, ok := secretfile.EnvFromFilename(path)
 	if f.Config.EnvFrom == "default" {
 		if ok {
+			if named != f.Config.Env {
+				if f.inferred == nil {
+					f.inferred = map[string]string{}
+				}
+				f.inferred[named] = path // see checkEnvAgnostic
+			}
 			return named, nil
 		}
 		return f.Config.Env, nil

@@ -101,8 +101,10 @@ func ExitCode(err error) int {
 		return ExitWrongEnv
 	case errors.Is(err, vault.ErrWrongEnvironment):
 		return ExitWrongEnv
-	case errors.Is(err, vault.ErrWrongKey), errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrAuditTampered):
+	case errors.Is(err, vault.ErrWrongKey), errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrAuditTampered), errors.Is(err, vault.ErrCorrupt):
 		return ExitAuth
+	case errors.Is(err, vault.ErrNotVault): // --vault names a file that is not a vault
+		return ExitUsage
 	case errors.Is(err, vault.ErrNoVault), errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNoTenant):
 		return ExitNotFound
 	case errors.Is(err, vault.ErrInvalidName):

@@ -29,6 +29,7 @@ type Factory struct {
 	Config *Config
 
 	keyrings map[string]*value.Keyring
+	inferred map[string]string // environments known only from a file name -> that file
 }
 
 // New returns a Factory for the real process.
@@ -84,6 +85,32 @@ func (f *Factory) Keys(env string, policy KeyPolicy) (*keysource.Resolved, error
 		return res, nil
 	}
 	return nil, keyHint(err, env, r)
+}
+
+// SealingKeyring is Keyring for a command that will seal values. It refuses
+// a key that is not tied to an environment (KEYSMITH_MASTER_KEY, or a key in
+// the variable APP_KEY_SYSVAR names) for an environment only inferred from a
+// file name: with a dev key in the shell, "secrets encrypt-file env_prod.env"
+// would otherwise seal prod values under the dev key. (Opening is safe: a
+// value names the key ID it needs.)
+func (f *Factory) SealingKeyring(env string, policy KeyPolicy) (*value.Keyring, error) {
+	path, inferred := f.inferred[env]
+	if inferred {
+		res, err := f.Keys(env, policy)
+		if err != nil {
+			return nil, err
+		}
+		if res.Source.Kind == keysource.KindMasterKey || (res.Source.Kind == keysource.KindSysVar && res.File == nil) {
+			return nil, envAgnosticError(path, env, res)
+		}
+	}
+	return f.Keyring(env, policy)
+}
+
+func envAgnosticError(path, env string, res *keysource.Resolved) error {
+	return WithHint(&UsageError{Err: fmt.Errorf("%q is for environment %s (by its name), but the key in %s is not tied to an environment",
+		path, env, res.Source)},
+		fmt.Sprintf("select the environment to use that key for it: -e %s (or KEYSMITH_ENV=%s)", env, env))
 }
 
 func keyHint(err error, env string, r *keysource.Resolver) error {

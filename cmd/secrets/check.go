@@ -3,7 +3,6 @@ package secrets
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -123,10 +122,12 @@ func checkRun(opts *CheckOptions) error {
 	return nil
 }
 
-// missingKey reports whether err only says that env has no key here, the one
-// key error that check tolerates.
+// missingKey reports whether err only says that env has no key here (no
+// source configured has one), the one key error that check tolerates. A
+// configured source that does not exist (a --key-file or key command path
+// with a typo) is an error: the gate must not pass unopened values.
 func missingKey(err error) bool {
-	return errors.Is(err, keysource.ErrNoKey) || errors.Is(err, fs.ErrNotExist)
+	return errors.Is(err, keysource.ErrNoKey)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

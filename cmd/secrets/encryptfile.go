@@ -88,7 +88,7 @@ func rewriteFiles(f *cmdutil.Factory, files []string, dry bool, verb string, pol
 	}
 	rings := make([]*value.Keyring, len(files))
 	for i, env := range envs {
-		kr, err := f.Keyring(env, policy)
+		kr, err := f.SealingKeyring(env, policy)
 		if err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func setRun(opts *SetOptions) error {
 		if err != nil {
 			return err
 		}
-		kr, err := f.Keyring(env, cmdutil.CreateDev)
+		kr, err := f.SealingKeyring(env, cmdutil.CreateDev)
 		if err != nil {
 			return err
 		}

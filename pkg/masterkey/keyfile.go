@@ -49,7 +49,8 @@ func (e *LineError) Error() string {
 func (e *LineError) Unwrap() error { return ErrKeyFile }
 
 // ParseFile parses a key file: lines "env = <key>" or "env.retired = <key>",
-// '#' comments and blank lines. name is used in error messages only.
+// each optionally followed by a "# comment", '#' comment lines and blank
+// lines. name is used in error messages only.
 func ParseFile(data []byte, name string) (*File, error) {
 	f := &File{eol: "\n"}
 	if bytes.Contains(data, []byte("\r\n")) {
@@ -80,6 +81,9 @@ func ParseFile(data []byte, name string) (*File, error) {
 		if !ValidEnv(env) {
 			// The text before '=' is not echoed: on a malformed line it may be key material.
 			return nil, &LineError{name, n, "environment name is not valid (want [a-z][a-z0-9_-]*)"}
+		}
+		if i := strings.IndexByte(rhs, '#'); i >= 0 {
+			rhs = rhs[:i] // a trailing comment: keys never contain '#'
 		}
 		key, err := Parse(rhs)
 		if err != nil {

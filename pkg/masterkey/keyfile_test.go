@@ -13,7 +13,7 @@ const (
 )
 
 func TestParseFile(t *testing.T) {
-	src := "# keys\n\ndev = " + k1 + "\nprod=" + k3 + "  \ndev.retired = " + k2 + "\n"
+	src := "# keys\n\ndev = " + k1 + "\nprod=" + k3 + "  \ndev.retired = " + k2 + "   # old dev key, 2026-01\n"
 	f, err := ParseFile([]byte(src), "keys")
 	if err != nil {
 		t.Fatal(err)
