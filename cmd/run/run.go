@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -50,6 +51,8 @@ tampered value) happens before the command starts.
 
 Variables already in the environment win, unless --override. Without -f, the
 first of env_<env>.env, .env.<env> and .env in the current directory is used.
+The command never gets keysmith's own credentials: KEYSMITH_MASTER_KEY,
+KEYSMITH_TOKEN and KEYSMITH_PASSPHRASE are removed from its environment.
 
 With --vault, the current version of every secret of the vault tenant
 (--tenant, KEYSMITH_TENANT or default) is added too, after any -f files; with
@@ -59,8 +62,12 @@ KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.
 
 With --schema FILE and a service token (--token-file F or KEYSMITH_TOKEN), the
 command gets exactly the secrets the schema declares, read from the vault as
-that service. If any is missing or not granted, keysmith lists every one and
-exits (8 pending approval, 7 refused) without starting the command.`,
+that service; they replace variables of the same name, and the key sources
+(APP_KEY_SYSVAR and the variable it names, KEYSMITH_KEY_FILE,
+KEYSMITH_KEY_COMMAND) are removed too, so the command can read nothing more
+through keysmith. If any secret is missing or not granted, keysmith lists
+every one and exits (8 pending approval, 7 refused) without starting the
+command.`,
 		Example: `  $ keysmith run -f env_dev.env -- ./server --port 8080
   $ keysmith run -e prod -f env_prod.env --override -- python app.py
   $ keysmith run --vault --tenant acme --prefix APP_ -- ./server
@@ -144,9 +151,42 @@ func runRun(opts *RunOptions) error {
 
 // execWith replaces keysmith with the command; it returns only on failure.
 func execWith(opts *RunOptions, argv0 string, vars map[string]string) error {
-	env := Merge(os.Environ(), vars, opts.Override)
+	for k, v := range vars {
+		if strings.IndexByte(v, 0) >= 0 {
+			return cmdutil.Usagef("%s holds a NUL byte, which no environment variable can carry", k)
+		}
+	}
+	drop := keysmithCredentials
+	override := opts.Override
+	if opts.Schema != "" {
+		// Exactly the schema's secrets: no way for the command to read more
+		// through keysmith, and the vault's values win over the environment.
+		drop = append(append([]string{}, drop...), "APP_KEY_SYSVAR", "KEYSMITH_KEY_FILE", "KEYSMITH_KEY_COMMAND")
+		if named := opts.F.Getenv("APP_KEY_SYSVAR"); named != "" {
+			drop = append(drop, named)
+		}
+		override = true
+	}
+	env := Merge(Without(os.Environ(), drop), vars, override)
 	err := opts.Exec(argv0, opts.Command, env)
 	return fmt.Errorf("starting %q: %w", opts.Command[0], err)
+}
+
+// keysmithCredentials are variables that let a process act as keysmith: the
+// master key, a service token, a backup or device passphrase. The command
+// keysmith starts gets plaintext values, never these.
+var keysmithCredentials = []string{"KEYSMITH_MASTER_KEY", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE"}
+
+// Without returns environ less the named variables.
+func Without(environ, names []string) []string {
+	out := environ[:0:0]
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // Merge adds vars to environ. Existing variables win unless override.
