@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 )
 
 // JSON reports whether --output json was asked for.
@@ -38,8 +40,18 @@ func NewTable(w io.Writer, header ...string) *Table {
 	return t
 }
 
-// Row adds a row.
-func (t *Table) Row(cols ...string) { fmt.Fprintln(t.w, strings.Join(cols, "\t")) }
+// Row adds a row. Control characters in a column (a newline or an escape
+// sequence in a description somebody else wrote) are shown escaped, so they
+// cannot forge rows or drive the terminal.
+func (t *Table) Row(cols ...string) {
+	for i, c := range cols {
+		if strings.IndexFunc(c, unicode.IsControl) >= 0 {
+			q := strconv.Quote(c)
+			cols[i] = q[1 : len(q)-1]
+		}
+	}
+	fmt.Fprintln(t.w, strings.Join(cols, "\t"))
+}
 
 // Flush writes the table out.
 func (t *Table) Flush() error { return t.w.Flush() }
