@@ -128,10 +128,19 @@ func runRun(opts *RunOptions) error {
 		files = []string{path}
 	}
 	vars := map[string]string{}
+	m, err := f.Matcher()
+	if err != nil {
+		return err
+	}
 	for _, path := range files {
 		_, opened, err := f.OpenEnvFile(path)
 		if err != nil {
 			return err
+		}
+		for _, v := range opened {
+			if !v.Encrypted && v.Value != "" && m.IsSecret(v.Name) {
+				f.IO.Warnf("%s:%d: %s is a secret stored in plaintext (encrypt it: keysmith secrets encrypt-file %s)", path, v.Line, v.Name, path)
+			}
 		}
 		for _, v := range opened {
 			vars[v.Name] = v.Value

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/dotenv"
 	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 	"github.com/keysmith/keysmith/pkg/value"
@@ -74,7 +75,15 @@ func checkRun(opts *CheckOptions) error {
 	tried := map[string]*value.Keyring{}
 	for _, path := range opts.Files {
 		ef, err := cmdutil.ReadEnvFile(path)
-		if err != nil {
+		var syntax *dotenv.SyntaxError
+		if errors.As(err, &syntax) {
+			// A file that does not parse is a finding like the others: the
+			// rest of this run still checks the other files.
+			rep.Files++
+			rep.Problems = append(rep.Problems, CheckProblem{File: path,
+				Problem: secretfile.Problem{Line: syntax.Line, Kind: secretfile.KindSyntax, Reason: "syntax error: " + syntax.Msg + " (see docs/dotenv.md)"}})
+			continue
+		} else if err != nil {
 			return err
 		}
 		rep.Files++
@@ -110,7 +119,11 @@ func checkRun(opts *CheckOptions) error {
 		}
 	} else {
 		for _, p := range rep.Problems {
-			fmt.Fprintf(f.IO.Out, "%s:%d: %s: %s\n", p.File, p.Line, p.Name, p.Reason)
+			if p.Name == "" {
+				fmt.Fprintf(f.IO.Out, "%s:%d: %s\n", p.File, p.Line, p.Reason)
+			} else {
+				fmt.Fprintf(f.IO.Out, "%s:%d: %s: %s\n", p.File, p.Line, p.Name, p.Reason)
+			}
 		}
 	}
 	if n := len(rep.Problems); n > 0 {

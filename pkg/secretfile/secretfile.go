@@ -222,6 +222,7 @@ const (
 	KindWrongEnv  = "wrong-environment"
 	KindMalformed = "malformed"
 	KindNoOpen    = "does-not-open"
+	KindSyntax    = "syntax" // the file does not parse (reported by the check command)
 )
 
 // Problem is one finding of Check. It never holds a value.
