@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode"
+	"unicode/utf8"
 )
 
 // JSON reports whether --output json was asked for.
@@ -55,3 +57,20 @@ func (t *Table) Row(cols ...string) {
 
 // Flush writes the table out.
 func (t *Table) Flush() error { return t.w.Flush() }
+
+// SecretValue carries a plaintext in JSON output: "value" when it is UTF-8
+// text, else "value_base64" (standard base64), so binary secrets survive a
+// JSON round trip instead of turning into U+FFFD.
+type SecretValue struct {
+	Value  *string `json:"value,omitempty"`
+	Base64 string  `json:"value_base64,omitempty"`
+}
+
+// NewSecretValue wraps a plaintext for JSON output.
+func NewSecretValue(b []byte) SecretValue {
+	if utf8.Valid(b) {
+		s := string(b)
+		return SecretValue{Value: &s}
+	}
+	return SecretValue{Base64: base64.StdEncoding.EncodeToString(b)}
+}

@@ -72,7 +72,11 @@ func decryptRun(opts *DecryptOptions) error {
 		return decryptHint(err)
 	}
 	if f.JSON() {
-		return f.PrintJSON(map[string]string{"env": kr.Env(), "name": opts.Name, "value": string(pt)})
+		return f.PrintJSON(struct {
+			Env  string `json:"env"`
+			Name string `json:"name"`
+			cmdutil.SecretValue
+		}{kr.Env(), opts.Name, cmdutil.NewSecretValue(pt)})
 	}
 	return writePlain(f, pt)
 }

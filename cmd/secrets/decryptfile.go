@@ -21,10 +21,10 @@ type DecryptFileOptions struct {
 
 // DecryptedVar is one variable in the JSON of "secrets decrypt-file".
 type DecryptedVar struct {
-	Name      string `json:"name"`
-	Value     string `json:"value"`
-	Line      int    `json:"line"`
-	Encrypted bool   `json:"encrypted"`
+	Name string `json:"name"`
+	cmdutil.SecretValue
+	Line      int  `json:"line"`
+	Encrypted bool `json:"encrypted"`
 }
 
 // NewCmdDecryptFile returns "secrets decrypt-file".
@@ -62,7 +62,7 @@ func decryptFileRun(opts *DecryptFileOptions) error {
 	if f.JSON() && (opts.Out == "" || opts.Out == "-") {
 		out := make([]DecryptedVar, 0, len(vars))
 		for _, v := range vars {
-			out = append(out, DecryptedVar{Name: v.Name, Value: v.Value, Line: v.Line, Encrypted: v.Encrypted})
+			out = append(out, DecryptedVar{Name: v.Name, SecretValue: cmdutil.NewSecretValue([]byte(v.Value)), Line: v.Line, Encrypted: v.Encrypted})
 		}
 		return f.PrintJSON(out)
 	}

@@ -64,7 +64,11 @@ func getRun(opts *GetOptions) error {
 		}
 	}
 	if f.JSON() {
-		return f.PrintJSON(map[string]any{"name": e.Name, "value": string(pt), "encrypted": value.IsEncrypted(e.Value)})
+		return f.PrintJSON(struct {
+			Name string `json:"name"`
+			cmdutil.SecretValue
+			Encrypted bool `json:"encrypted"`
+		}{e.Name, cmdutil.NewSecretValue(pt), value.IsEncrypted(e.Value)})
 	}
 	return writePlain(f, pt)
 }
