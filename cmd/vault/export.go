@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/atomicfile"
+	passphrasegen "github.com/keysmith/keysmith/pkg/passphrase"
+	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // ExportOptions are the inputs of "vault export".
@@ -31,9 +34,14 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 		Long: `Write every version of every secret of every tenant to an age-encrypted file
 (https://age-encryption.org), for the age recipients given with -r, or else
 for a passphrase: KEYSMITH_PASSPHRASE, a hidden prompt on a terminal (asked
-twice), or standard input. The backup does not depend on the master key:
-keep the passphrase or identity as safe as the key. The audit trail is not
-exported. An existing file is not replaced without --force.`,
+twice), or standard input. A passphrase needs at least 12 characters: use
+four or more random words (the error for a shorter one suggests one). The
+backup does not depend on the master key: keep the passphrase or identity as
+safe as the key. An existing file is not replaced without --force.
+
+The backup holds the tenants and every version of every secret. It does not
+hold the audit trail, devices, device keys and secrets, service tokens,
+grants, access requests or stubs: a warning counts the ones left out.`,
 		Example: `  $ keysmith vault export -o vault-2026-05.age -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
   $ KEYSMITH_PASSPHRASE=... keysmith vault export -o backup.age`,
 		Args: cmdutil.NoArgs,
@@ -71,6 +79,10 @@ func exportRun(opts *ExportOptions) error {
 	if err != nil {
 		return secretHint(err, f, "")
 	}
+	omitted, err := v.NotInBackup()
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, recips...)
 	if err != nil {
@@ -94,12 +106,27 @@ func exportRun(opts *ExportOptions) error {
 	for _, t := range b.Tenants {
 		n += len(t.Secrets)
 	}
+	if len(omitted) > 0 {
+		parts := make([]string, len(omitted))
+		for i, o := range omitted {
+			parts[i] = cmdutil.Plural(o.Count, o.What)
+		}
+		f.IO.Warnf("the backup does not include %s: they stay only in %q; back up the vault file itself to keep them", strings.Join(parts, ", "), v.Path())
+	}
 	if f.JSON() {
-		return f.PrintJSON(map[string]any{"file": opts.Output, "tenants": len(b.Tenants), "versions": n})
+		if omitted == nil {
+			omitted = []vault.Omitted{}
+		}
+		return f.PrintJSON(map[string]any{"file": opts.Output, "tenants": len(b.Tenants), "versions": n, "not_included": omitted})
 	}
 	f.IO.Infof("wrote %s of %s to %q", cmdutil.Plural(n, "version"), cmdutil.Plural(len(b.Tenants), "tenant"), opts.Output)
 	return nil
 }
+
+// MinPassphrase is the fewest characters "vault export" accepts in a
+// backup passphrase: the backup is exposed to offline guessing, so a
+// short one protects nothing. Four random words are more than this.
+const MinPassphrase = 12
 
 func recipients(f *cmdutil.Factory, rs []string) ([]age.Recipient, error) {
 	if len(rs) > 0 {
@@ -112,6 +139,14 @@ func recipients(f *cmdutil.Factory, rs []string) ([]age.Recipient, error) {
 	pass, err := passphrase(f, true)
 	if err != nil {
 		return nil, err
+	}
+	if n := utf8.RuneCountInString(pass); n < MinPassphrase {
+		err := &cmdutil.UsageError{Err: fmt.Errorf("the backup passphrase has %d characters, want at least %d", n, MinPassphrase)}
+		hints := []string{"use four or more random words, or encrypt to an age recipient with -r (age-keygen makes one)"}
+		if gen, gerr := passphrasegen.Generate(passphrasegen.DefaultWords); gerr == nil {
+			hints = append(hints, "for example this one, just generated: "+gen)
+		}
+		return nil, cmdutil.WithHint(err, hints...)
 	}
 	r, err := age.NewScryptRecipient(pass)
 	if err != nil {

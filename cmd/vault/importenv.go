@@ -30,7 +30,11 @@ name, in the selected tenant, all in one transaction: all land or none.
 Encrypted values (<ENV>_ENC:...) are opened with the master keys of the
 vault's environment first. Secret names (*_SECRET and config secret_patterns)
 whose value is plain text in the file are stored, with a warning: the file
-should not keep them.`,
+should not keep them.
+
+A file whose name declares an environment (env_prod.env, .env.prod) is
+imported only into a vault of that environment; another vault refuses it
+(exit 4), as the file commands refuse it with another -e.`,
 		Example: `  $ keysmith vault import-env env_dev.env
   $ keysmith vault import-env --tenant acme provisioning.env`,
 		Args: cmdutil.ExactArgs(1, "file"),
@@ -61,6 +65,13 @@ func importEnvRun(opts *ImportEnvOptions) error {
 		return err
 	}
 	defer v.Close()
+	// The rule of the file commands (cmdutil.FileEnv): a file named for an
+	// environment belongs to it, so env_prod.env never lands in a dev vault.
+	if named, ok := secretfile.EnvFromFilename(opts.File); ok && named != v.Env() {
+		return cmdutil.WithHint(
+			fmt.Errorf("%q is named for environment %s, but vault %q belongs to environment %s: %w", opts.File, named, v.Path(), v.Env(), vault.ErrWrongEnvironment),
+			fmt.Sprintf("import it into a %s vault with --vault, or rename the file if it is meant for %s", named, v.Env()))
+	}
 	res, err := unlockWith(f, v)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // PutOptions are the inputs of "vault put".
@@ -16,6 +17,9 @@ type PutOptions struct {
 	ValueSet    bool
 	FromFile    string
 	Description string
+	// DescriptionSet: --description was given, even as "" (which clears
+	// it); without it the latest version's description is kept.
+	DescriptionSet bool
 }
 
 // NewCmdPut returns "vault put".
@@ -30,13 +34,17 @@ stay readable with "vault get --version N".
 The value is read from standard input (one trailing newline is removed), from
 a hidden prompt on a terminal, from --from-file (read exactly, byte for byte)
 or from --value, which puts the secret in the process list and shell history
-and warns on a terminal.`,
+and warns on a terminal.
+
+Without --description the new version keeps the latest version's
+description; --description "" clears it.`,
 		Example: `  $ printf %s "$AMT_PASSWORD" | keysmith vault put AMT_PASSWORD --tenant acme
   $ keysmith vault put JWT_SIGNING_KEY --from-file jwt.pem --description "api tokens"`,
 		Args: cmdutil.ExactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			opts.ValueSet = cmd.Flags().Changed("value")
+			opts.DescriptionSet = cmd.Flags().Changed("description")
 			if opts.ValueSet && opts.FromFile != "" {
 				return cmdutil.Usagef("--value and --from-file cannot be used together")
 			}
@@ -48,7 +56,7 @@ and warns on a terminal.`,
 	}
 	cmd.Flags().StringVar(&opts.Value, "value", "", "the value (visible in the process list: prefer stdin)")
 	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "read the value from this file, exactly")
-	cmd.Flags().StringVar(&opts.Description, "description", "", "what the secret is for (stored in clear)")
+	cmd.Flags().StringVar(&opts.Description, "description", "", "what the secret is for, stored in clear (default: keep the latest version's)")
 	return cmd
 }
 
@@ -65,10 +73,12 @@ func putRun(opts *PutOptions) error {
 		return err
 	}
 	defer clear(pt)
-	ver, err := v.Put(f.Config.Tenant, opts.Name, pt, opts.Description)
+	item := vault.Item{Name: opts.Name, Value: pt, Description: opts.Description, ClearDescription: opts.DescriptionSet && opts.Description == ""}
+	vers, err := v.PutMany(f.Config.Tenant, []vault.Item{item}, nil)
 	if err != nil {
 		return secretHint(err, f, opts.Name)
 	}
+	ver := vers[0]
 	if f.JSON() {
 		return f.PrintJSON(map[string]any{"tenant": f.Config.Tenant, "name": opts.Name, "version": ver})
 	}

@@ -102,6 +102,7 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		if v, err = vault.Create(path, env, res.Current, options(f)); err != nil {
 			return err
 		}
+		warnOpenDir(f, path)
 		defer func() {
 			if err != nil { // leave no half-restored vault behind
 				v.Close()

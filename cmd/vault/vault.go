@@ -75,6 +75,7 @@ func OpenVault(f *cmdutil.Factory) (*vault.Vault, error) {
 		return nil, openHint(err, path)
 	}
 	if f.Config.EnvFrom != "default" && f.Config.Env != v.Env() {
+		v.AuditWrongEnvironment(f.Config.Env, f.Config.EnvFrom)
 		v.Close()
 		return nil, cmdutil.WithHint(
 			fmt.Errorf("vault %q belongs to environment %s, but %s selects %s: %w", path, v.Env(), f.Config.EnvFrom, f.Config.Env, vault.ErrWrongEnvironment),
@@ -87,8 +88,11 @@ func openHint(err error, path string) error {
 	switch {
 	case errors.Is(err, vault.ErrNoVault):
 		return cmdutil.WithHint(err, "create one with: keysmith vault init", "or choose another with --vault or KEYSMITH_VAULT")
-	case errors.Is(err, vault.ErrNotVault), errors.Is(err, vault.ErrCorrupt):
-		return cmdutil.WithHint(err, fmt.Sprintf("check --vault; restore a damaged vault from a backup with: keysmith vault restore --vault NEW.db BACKUP.age"))
+	case errors.Is(err, vault.ErrNotVault):
+		return cmdutil.WithHint(err, fmt.Sprintf("check --vault and KEYSMITH_VAULT: %q is not a file keysmith created", path),
+			"if it was a vault whose first page was destroyed, restore it from a backup with: keysmith vault restore --vault NEW.db BACKUP.age")
+	case errors.Is(err, vault.ErrCorrupt):
+		return cmdutil.WithHint(err, "restore a damaged vault from a backup with: keysmith vault restore --vault NEW.db BACKUP.age")
 	case errors.Is(err, vault.ErrTooNew):
 		return cmdutil.WithHint(err, "upgrade keysmith")
 	}
@@ -148,7 +152,13 @@ func secretHint(err error, f *cmdutil.Factory, name string) error {
 	case errors.Is(err, vault.ErrNotFound):
 		return cmdutil.WithHint(err, fmt.Sprintf("list secrets with: keysmith vault ls --tenant %s", f.Config.Tenant))
 	case errors.Is(err, vault.ErrTampered):
-		return cmdutil.WithHint(err, "the vault file was changed outside keysmith; check it with: keysmith vault audit verify", "restore it from a backup if needed")
+		// Not "vault audit verify": the audit chain covers the audit rows,
+		// not the secrets, and says "chain ok" for a tampered secret row.
+		return cmdutil.WithHint(err,
+			"the vault file was changed outside keysmith, or the row was damaged: the secret cannot be read",
+			"restore the vault from a backup made before the change: keysmith vault restore --vault NEW.db BACKUP.age")
+	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrNotVault):
+		return openHint(err, f.Config.Vault)
 	case errors.Is(err, vault.ErrInvalidName):
 		return &cmdutil.UsageError{Err: err}
 	}

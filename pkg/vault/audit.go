@@ -148,6 +148,15 @@ func (v *Vault) auditFailedUnlock(detail string) {
 	})
 }
 
+// AuditWrongEnvironment records a refused open for another environment
+// than the vault's (a command run with -e prod against a dev vault) the way
+// a failed unlock is recorded: an unkeyed "unlock" row, since the refusal
+// happens before any key is read. from says what selected the environment
+// ("-e/--env", "KEYSMITH_ENV"). Best effort.
+func (v *Vault) AuditWrongEnvironment(selected, from string) {
+	v.auditFailedUnlock(fmt.Sprintf("environment %s selected by %s, vault is %s", selected, from, v.env))
+}
+
 // AppendAudit records an event that happened outside the vault's own
 // methods (for example a command refusing to run). The vault must be
 // unlocked.

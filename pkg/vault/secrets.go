@@ -194,9 +194,13 @@ func (v *Vault) Tenants() ([]TenantInfo, error) {
 
 // Item is a secret to store.
 type Item struct {
-	Name        string
-	Value       []byte
-	Description string
+	Name  string
+	Value []byte
+	// Description is stored in clear with the new version. An empty one
+	// keeps the description of the name's latest version, unless
+	// ClearDescription is set.
+	Description      string
+	ClearDescription bool
 }
 
 // Secret is one version of a secret with its value.
@@ -217,7 +221,8 @@ type SecretInfo struct {
 	DEKVersion  int    `json:"dek_version"`
 }
 
-// Put stores value as a new version of name and returns the version.
+// Put stores value as a new version of name and returns the version. An
+// empty description keeps the one of the latest version.
 func (v *Vault) Put(tenantName, name string, value []byte, description string) (int, error) {
 	vers, err := v.PutMany(tenantName, []Item{{Name: name, Value: value, Description: description}}, nil)
 	if err != nil {
@@ -248,7 +253,9 @@ func (v *Vault) PutMany(tenantName string, items []Item, progress func(done, tot
 			return err
 		}
 		now := v.timestamp()
-		next, err := tx.Prepare("SELECT coalesce(max(version), 0) + 1 FROM secrets WHERE tenant_id = ? AND name = ?")
+		// The next version, and the latest version's description (kept
+		// when the item has none).
+		next, err := tx.Prepare("SELECT version + 1, description FROM secrets WHERE tenant_id = ? AND name = ? ORDER BY version DESC LIMIT 1")
 		if err != nil {
 			return err
 		}
@@ -262,15 +269,19 @@ func (v *Vault) PutMany(tenantName string, items []Item, progress func(done, tot
 		a := v.auditor(tx)
 		defer a.close()
 		for i, it := range items {
-			var ver int
-			if err := next.QueryRow(t.id, it.Name).Scan(&ver); err != nil {
+			ver, prevDesc := 1, ""
+			if err := next.QueryRow(t.id, it.Name).Scan(&ver, &prevDesc); err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
+			}
+			desc := it.Description
+			if desc == "" && !it.ClearDescription {
+				desc = prevDesc
 			}
 			sealed, err := sealValue(dek, t.id, it.Name, ver, t.dekVersion, it.Value)
 			if err != nil {
 				return err
 			}
-			if _, err := ins.Exec(t.id, it.Name, ver, t.dekVersion, sealed, it.Description, now, v.opts.Actor); err != nil {
+			if _, err := ins.Exec(t.id, it.Name, ver, t.dekVersion, sealed, desc, now, v.opts.Actor); err != nil {
 				return err
 			}
 			if err := v.fillStub(tx, t.id, it.Name); err != nil {

@@ -315,8 +315,14 @@ func (v *Vault) load() error {
 }
 
 // CheckIntegrity runs SQLite's quick_check over the whole file: a truncated
-// or damaged file fails with ErrCorrupt.
-func (v *Vault) CheckIntegrity() error { return quickCheck(context.Background(), v.db) }
+// or damaged file fails with ErrCorrupt, naming the file and the first
+// problem SQLite found, on one line.
+func (v *Vault) CheckIntegrity() error {
+	if err := quickCheck(context.Background(), v.db); err != nil {
+		return fmt.Errorf("%q: %w", v.path, err)
+	}
+	return nil
+}
 
 func quickCheck(ctx context.Context, db *sql.DB) error {
 	var res string
@@ -324,9 +330,26 @@ func quickCheck(ctx context.Context, db *sql.DB) error {
 		return dbErr(err)
 	}
 	if res != "ok" {
-		return fmt.Errorf("%w: %s", ErrCorrupt, res)
+		return fmt.Errorf("%w: %s", ErrCorrupt, checkSummary(res))
 	}
 	return nil
+}
+
+// checkSummary turns a quick_check report, which is several lines ("*** in
+// database main ***", then one line per problem), into its first problem
+// on one line of at most 100 bytes.
+func checkSummary(res string) string {
+	for line := range strings.Lines(res) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "***") {
+			continue
+		}
+		if len(line) > 100 {
+			line = strings.ToValidUTF8(line[:100], "") + "..."
+		}
+		return line
+	}
+	return "quick_check failed"
 }
 
 // Close closes the vault, checkpointing the WAL when it can.
