@@ -30,12 +30,16 @@ func NewCmdChallenge(f *cmdutil.Factory, runF func(*ChallengeOptions) error) *co
 		Use:   "challenge <device> [--ttl <duration>]",
 		Short: "Issue a one-time challenge for a device to sign",
 		Long: `Issue a random 32-byte nonce for the device, stored in the vault with an
-expiry (--ttl, default 5m, at most 24h), and print it as 64 lowercase hex
-digits. The device signs it with "device sign" (or openssl,
-docs/device-format.md section 8); "device verify" accepts the signature once,
-before the expiry, from an active key of that device.`,
+expiry (--ttl, default 5m, at most 24h), and print it as the device ID, a
+".", and the nonce as 64 lowercase hex digits: DEVICE_ID.NONCE. The device
+signs it with "device sign --key KEY.pem CHALLENGE", which reads the device
+ID from it (or with openssl, docs/device-format.md section 8); "device verify"
+accepts the signature once, before the expiry, from an active key of that
+device at its current role.`,
 		Example: `  $ keysmith device challenge web-01
-  Q2hhbGxlbmdlLW5vbmNlLTMyLWJ5dGVzLWV4YW1wbGU
+  keysmith: challenge for device web-01, valid until 2026-01-02T03:09:05.000000000Z; answer it on the device with:
+  keysmith:   keysmith device sign --key KEY.pem dev_5d0c3a9e1b7f2468.9f3c1a0e5b7d2c4e6a8f0b1d3c5e7a9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c
+  dev_5d0c3a9e1b7f2468.9f3c1a0e5b7d2c4e6a8f0b1d3c5e7a9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c
   $ keysmith device challenge web-01 --ttl 30s --output json`,
 		Args: cmdutil.ExactArgs(1, "device"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,12 +68,15 @@ func challengeRun(opts *ChallengeOptions) error {
 	if err != nil {
 		return deviceHint(err, f)
 	}
-	enc := devicecred.EncodeChallenge(c.Nonce)
+	enc, err := devicecred.EncodeChallenge(c.DeviceID, c.Nonce)
+	if err != nil {
+		return err
+	}
 	if f.JSON() {
 		return f.PrintJSON(map[string]any{"device": c.Device, "device_id": c.DeviceID, "challenge": enc, "expires_at": c.ExpiresAt})
 	}
 	f.IO.Infof("challenge for device %s, valid until %s; answer it on the device with:", c.Device, c.ExpiresAt)
-	f.IO.Infof("  keysmith device sign --key KEY.pem --device %s %s", c.DeviceID, enc)
+	f.IO.Infof("  keysmith device sign --key KEY.pem %s", enc)
 	_, err = f.IO.Out.Write([]byte(enc + "\n"))
 	return err
 }

@@ -51,7 +51,8 @@ that a device holds its key, once per challenge. Device secrets (AMT and
 MEBx passwords, Wi-Fi keys, ...) are sealed under the tenant's data key.
 
 Roles are "server", "releaser" and "backup-restore" unless the config sets
-"roles"; "untrusted" is never accepted. Commands and the report format are
+"roles"; "untrusted" is never accepted, and a "roles" list that names it or
+an invalid role is a usage error. Commands and the report format are
 documented in docs/device.md.`,
 		Example: `  $ keysmith device provision --role server --name web-01 --passphrase-file web-01.pass
   $ keysmith device reveal web-01-server-3f2a9c81d0e4.pem.age -o web-01.key.pem
@@ -73,34 +74,50 @@ documented in docs/device.md.`,
 }
 
 // checkRole accepts a configured role other than "untrusted"; anything else
-// is a usage error listing the valid roles.
+// is a usage error listing the valid roles. An invalid role list in the
+// config is a usage error naming the config key.
 func checkRole(f *cmdutil.Factory, role string) error {
-	valid := validRoles(f)
+	valid, err := validRoles(f)
+	if err != nil {
+		return err
+	}
 	list := strings.Join(valid, ", ")
 	switch {
 	case role == "":
 		return cmdutil.Usagef("--role is required: one of %s", list)
 	case role == untrustedRole:
 		return cmdutil.Usagef("role %q cannot hold a device credential: valid roles are %s", role, list)
-	case !slices.Contains(valid, role) || !vault.ValidRole(role):
+	case !slices.Contains(valid, role):
 		return cmdutil.WithHint(cmdutil.Usagef("unknown role %q: valid roles are %s", role, list),
 			"roles come from the config key \"roles\" (default server, releaser, backup-restore)")
 	}
 	return nil
 }
 
-func validRoles(f *cmdutil.Factory) []string {
+// validRoles returns the configured roles (cmdutil.DefaultRoles when the
+// config sets none). Every entry must be a role name and none may be
+// "untrusted": a config that says otherwise is refused rather than
+// silently trimmed, so that a typo does not quietly change who may hold a
+// credential.
+func validRoles(f *cmdutil.Factory) ([]string, error) {
 	roles := cmdutil.DefaultRoles
 	if f.Config != nil && len(f.Config.Roles) > 0 {
 		roles = f.Config.Roles
 	}
-	var out []string
+	var bad []string
 	for _, r := range roles {
-		if r != untrustedRole && vault.ValidRole(r) {
-			out = append(out, r)
+		switch {
+		case r == untrustedRole:
+			bad = append(bad, fmt.Sprintf("%q can never hold a device credential", r))
+		case !vault.ValidRole(r):
+			bad = append(bad, fmt.Sprintf("%q is not a role name ([a-z0-9][a-z0-9_.-]*, at most 63 bytes)", r))
 		}
 	}
-	return out
+	if len(bad) > 0 {
+		return nil, cmdutil.WithHint(cmdutil.Usagef("config key \"roles\" is invalid: %s", strings.Join(bad, "; ")),
+			"fix \"roles\" in the config file (default server, releaser, backup-restore)")
+	}
+	return roles, nil
 }
 
 // deviceHint adds hints to errors about devices, keys and device secrets.
@@ -125,11 +142,18 @@ func deviceHint(err error, f *cmdutil.Factory) error {
 	return err
 }
 
+// Hints of mustNotExist: what was left undone.
+const (
+	nothingStored  = "nothing was stored"
+	nothingWritten = "nothing was written"
+)
+
 // mustNotExist fails if anything is at path: an output is never replaced.
-func mustNotExist(path, what string) error {
+// undone says what the failure left undone, for the hint.
+func mustNotExist(path, what, undone string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return cmdutil.WithHint(fmt.Errorf("%s %q: %w", what, path, fs.ErrExist),
-			"keysmith never overwrites a key or passphrase file: move it away or choose another name; nothing was stored")
+			"keysmith never overwrites a key or passphrase file: move it away or choose another name; "+undone)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -137,10 +161,10 @@ func mustNotExist(path, what string) error {
 }
 
 // writeNew writes data to a new file at path, mode 0600 (O_EXCL).
-func writeNew(path string, data []byte, what string) error {
+func writeNew(path string, data []byte, what, undone string) error {
 	err := atomicfile.CreateExclusive(path, data, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return mustNotExist(path, what)
+		return mustNotExist(path, what, undone)
 	} else if err != nil {
 		return fmt.Errorf("writing %s %q: %w", what, path, err)
 	}

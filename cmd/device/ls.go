@@ -23,11 +23,19 @@ func NewCmdLs(f *cmdutil.Factory, runF func(*LsOptions) error) *cobra.Command {
 		Short: "List devices: name, ID, role, UUID, active keys",
 		Long: `List the tenant's devices by name, optionally only those at --role: device
 ID, current role, hardware UUID, number of active keys and when each was
-created.`,
+created. --role must be one of the configured roles (config key "roles",
+default server, releaser, backup-restore).
+A --role that is not configured is a usage error (exit 2), not an empty
+list.`,
 		Example: `  $ keysmith device ls
   $ keysmith device ls --role releaser --output json`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("role") {
+				if err := checkRole(f, opts.Role); err != nil {
+					return err
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}

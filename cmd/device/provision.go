@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -42,8 +43,9 @@ func NewCmdProvision(f *cmdutil.Factory, runF func(*ProvisionOptions) error) *co
 		Short: "Mint a device keypair and hand the private key out once, sealed",
 		Long: `Mint an ECDSA P-256 keypair for a new device (--name, with an optional
 hardware --uuid such as the AMT UUID) or one more key for an existing device
-(--device: its ID, name or UUID; a different --role changes the device's role,
-which is audited). The vault stores only the public key (DER SPKI) and its
+(--device: its ID, name or UUID). A different --role changes the device's
+role and revokes its active keys at other roles in the same transaction,
+audited: a device holds keys at its current role only. The vault stores only the public key (DER SPKI) and its
 fingerprint, as an active key at the role: valid at once.
 
 The private key (PKCS#8 PEM) is written once, as a binary age file with one
@@ -146,6 +148,10 @@ func (o *ProvisionOptions) validate(batch bool) error {
 			return cmdutil.Usagef("--out - and --output json both write to standard output: choose one")
 		}
 	}
+	if o.PassphraseFile == "-" {
+		return cmdutil.WithHint(cmdutil.Usagef("--passphrase-file - is not standard output: it writes a new file"),
+			"to get the passphrase on standard output use --output json; on a terminal it is shown on standard error")
+	}
 	if o.PassphraseFile == "" && !f.JSON() && !f.IO.ErrTTY {
 		return cmdutil.WithHint(cmdutil.Usagef("standard error is not a terminal: refusing to print the passphrase where it may be logged"),
 			"write it to a new 0600 file with --passphrase-file FILE",
@@ -229,12 +235,12 @@ func provisionRun(opts *ProvisionOptions) error {
 		out = defaultKeyFile(plan[0].Name, opts.Role, fp)
 	}
 	if out != "-" {
-		if err := mustNotExist(out, "output file"); err != nil {
+		if err := mustNotExist(out, "output file", nothingStored); err != nil {
 			return err
 		}
 	}
 	if opts.PassphraseFile != "" {
-		if err := mustNotExist(opts.PassphraseFile, "passphrase file"); err != nil {
+		if err := mustNotExist(opts.PassphraseFile, "passphrase file", nothingStored); err != nil {
 			return err
 		}
 	}
@@ -252,13 +258,13 @@ func provisionRun(opts *ProvisionOptions) error {
 		}
 	}
 	if out != "-" {
-		if err := writeNew(out, sk.sealed, "output file"); err != nil {
+		if err := writeNew(out, sk.sealed, "output file", nothingStored); err != nil {
 			return err
 		}
 		written = append(written, out)
 	}
 	if opts.PassphraseFile != "" {
-		if err := writeNew(opts.PassphraseFile, []byte(sk.passphrase+"\n"), "passphrase file"); err != nil {
+		if err := writeNew(opts.PassphraseFile, []byte(sk.passphrase+"\n"), "passphrase file", nothingStored); err != nil {
 			cleanup()
 			return err
 		}
@@ -289,6 +295,7 @@ func provisionRun(opts *ProvisionOptions) error {
 		}
 		if r.PrevRole != "" {
 			doc["previous_role"] = r.PrevRole
+			doc["revoked_keys"] = append([]string{}, r.RevokedKeys...)
 		}
 		if opts.PassphraseFile != "" {
 			doc["passphrase_file"] = opts.PassphraseFile
@@ -304,6 +311,9 @@ func provisionRun(opts *ProvisionOptions) error {
 	f.IO.Infof("%s %s (%s) at role %s", what, r.Name, r.DeviceID, r.Role)
 	if r.PrevRole != "" {
 		f.IO.Infof("device %s changed role: %s -> %s", r.Name, r.PrevRole, r.Role)
+		if len(r.RevokedKeys) > 0 {
+			f.IO.Infof("revoked its %s at role %s: %s", cmdutil.Plural(len(r.RevokedKeys), "active key"), r.PrevRole, strings.Join(r.RevokedKeys, ", "))
+		}
 	}
 	f.IO.Infof("key %s, fingerprint %s", r.KeyID, r.Fingerprint)
 	if out != "-" {

@@ -285,12 +285,38 @@ func TestBatchNames(t *testing.T) {
 }
 
 func TestCheckRole(t *testing.T) {
-	f := &cmdutil.Factory{Config: &cmdutil.Config{Roles: []string{"server", "untrusted", "kiosk"}}}
+	f := &cmdutil.Factory{Config: &cmdutil.Config{Roles: []string{"server", "kiosk"}}}
 	for role, ok := range map[string]bool{"server": true, "kiosk": true, "untrusted": false, "releaser": false, "": false, "Server": false} {
 		err := checkRole(f, role)
 		var u *cmdutil.UsageError
 		if ok != (err == nil) || (err != nil && !errors.As(err, &u)) {
 			t.Errorf("checkRole(%q) = %v", role, err)
+		}
+	}
+	if err := checkRole(&cmdutil.Factory{Config: &cmdutil.Config{}}, "releaser"); err != nil {
+		t.Errorf("default roles: %v", err)
+	}
+}
+
+// TestConfiguredRolesValidated: a role list with an invalid entry or
+// "untrusted" is refused whole, naming the config key, whatever role is
+// asked for.
+func TestConfiguredRolesValidated(t *testing.T) {
+	for _, c := range []struct {
+		roles []string
+		want  string
+	}{
+		{[]string{"kiosk", "untrusted"}, `config key "roles" is invalid: "untrusted" can never hold a device credential`},
+		{[]string{"kiosk", "Bad Role"}, `config key "roles" is invalid: "Bad Role" is not a role name`},
+		{[]string{"kiosk", ""}, `"" is not a role name`},
+		{[]string{"Kiosk"}, `"Kiosk" is not a role name`},
+		{[]string{"untrusted", "Bad Role"}, `"untrusted" can never hold a device credential; "Bad Role" is not a role name`},
+	} {
+		f := &cmdutil.Factory{Config: &cmdutil.Config{Roles: c.roles}}
+		err := checkRole(f, "kiosk")
+		var u *cmdutil.UsageError
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("roles %q: checkRole = %v, want a usage error %q", c.roles, err, c.want)
 		}
 	}
 }

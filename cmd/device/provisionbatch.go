@@ -87,7 +87,7 @@ func provisionBatchRun(opts *ProvisionOptions) error {
 		return deviceHint(err, f)
 	}
 	manifestPath := filepath.Join(opts.OutDir, ManifestName)
-	if err := mustNotExist(manifestPath, "manifest"); err != nil {
+	if err := mustNotExist(manifestPath, "manifest", nothingStored); err != nil {
 		return err
 	}
 
@@ -100,7 +100,7 @@ func provisionBatchRun(opts *ProvisionOptions) error {
 			return err
 		}
 		files[i] = defaultKeyFile(names[i], opts.Role, fingerprintOf(minted[i]))
-		if err := mustNotExist(filepath.Join(opts.OutDir, files[i]), "output file"); err != nil {
+		if err := mustNotExist(filepath.Join(opts.OutDir, files[i]), "output file", nothingStored); err != nil {
 			return err
 		}
 	}
@@ -147,13 +147,13 @@ func provisionBatchRun(opts *ProvisionOptions) error {
 	}
 	for i, sk := range sealed {
 		p := filepath.Join(opts.OutDir, files[i])
-		if err := writeNew(p, sk.sealed, "output file"); err != nil {
+		if err := writeNew(p, sk.sealed, "output file", nothingStored); err != nil {
 			cleanup()
 			return err
 		}
 		written = append(written, p)
 	}
-	if err := writeNew(manifestPath, append(manJSON, '\n'), "manifest"); err != nil {
+	if err := writeNew(manifestPath, append(manJSON, '\n'), "manifest", nothingStored); err != nil {
 		cleanup()
 		return err
 	}

@@ -35,7 +35,11 @@ a terminal. It needs no vault: it runs on the device.
 
 The passphrase comes from --passphrase-file (one trailing newline removed),
 else from KEYSMITH_PASSPHRASE, else from a hidden prompt on a terminal.
-"age -d FILE" opens the same file.`,
+"age -d FILE" opens the same file.
+
+Before writing anything it checks that the file holds a P-256 private key
+(PEM): an age file of anything else is refused (exit 2) and nothing is
+written. A wrong passphrase or a damaged file is exit 3.`,
 		Example: `  $ keysmith device reveal web-01-server-3f2a9c81d0e4.pem.age -o /etc/keysmith/device.key.pem
   Passphrase for web-01-server-3f2a9c81d0e4.pem.age:
   $ KEYSMITH_PASSPHRASE=unpaved-hazard-quartet-sprung keysmith device reveal key.age > key.pem`,
@@ -63,7 +67,7 @@ func revealRun(opts *RevealOptions) error {
 		return err
 	}
 	if opts.Out != "" {
-		if err := mustNotExist(opts.Out, "output file"); err != nil {
+		if err := mustNotExist(opts.Out, "output file", nothingWritten); err != nil {
 			return err
 		}
 	}
@@ -82,8 +86,15 @@ func revealRun(opts *RevealOptions) error {
 		return fmt.Errorf("%q: %w", opts.File, err)
 	}
 	defer clear(pem)
+	// The passphrase opened the file; make sure it is a device key before
+	// writing anything: an age file of something else is refused, not
+	// printed.
+	if _, err := devicecred.ParsePrivatePEM(pem); err != nil {
+		return cmdutil.WithHint(&cmdutil.UsageError{Err: fmt.Errorf("%q opened, but it does not hold a P-256 device private key: %w", opts.File, err)},
+			"device reveal opens only the .pem.age files written by keysmith device provision; nothing was written")
+	}
 	if opts.Out != "" {
-		if err := writeNew(opts.Out, pem, "output file"); err != nil {
+		if err := writeNew(opts.Out, pem, "output file", nothingWritten); err != nil {
 			return err
 		}
 		f.IO.Infof("wrote the private key to %q", opts.Out)

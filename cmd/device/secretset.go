@@ -74,19 +74,17 @@ func secretSetRun(opts *SecretSetOptions) error {
 			return err
 		}
 		val, source = []byte(p), "generated:amt"
-	case opts.ValueSet && opts.Value != "-":
-		if opts.Value == "" {
-			return cmdutil.Usagef("--value is empty")
-		}
-		if f.IO.InTTY || f.IO.ErrTTY {
-			f.IO.Warnf("--value puts the secret in the process list and shell history; prefer --value - and standard input")
-		}
-		val = []byte(opts.Value)
 	default:
-		val, err = f.IO.ReadSecret(fmt.Sprintf("Value of %s for %s: ", opts.Name, opts.Device))
+		// The shared secret-input path: --value (warned about on a
+		// terminal), else a hidden prompt on a terminal, else standard input.
+		val, err = f.ReadSecretInput(cmdutil.SecretInput{
+			Value:    opts.Value,
+			ValueSet: opts.ValueSet && opts.Value != "-",
+			Prompt:   fmt.Sprintf("Value of %s for %s: ", opts.Name, opts.Device),
+			Example:  "keysmith device secret set DEVICE NAME --value -",
+		})
 		if errors.Is(err, cmdutil.ErrNoInput) {
-			return cmdutil.WithHint(&cmdutil.UsageError{Err: err}, "pipe the value in: printf %s \"$VALUE\" | keysmith device secret set DEVICE NAME --value -",
-				"or generate an AMT password with --generate amt")
+			return cmdutil.WithHint(err, "or generate an AMT password with --generate amt")
 		} else if err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package device
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,11 +28,17 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(*VerifyOptions) error) *cobra.Co
 		Use:   "verify <device> --challenge <challenge> --signature <signature>",
 		Short: "Check a device's answer to a challenge, once",
 		Long: `Check that the signature answers a challenge issued for the device, with an
-active key of that device, before the challenge expired. On success the
-challenge is consumed in the same transaction: verifying it again fails as a
-replay. Exit 0 means the device proved possession of an active key; every
-refusal (bad signature, revoked key, expired, replayed or unknown challenge)
-is exit 3.`,
+active key of that device at the device's current role, before the challenge
+expired. On success the challenge is consumed in the same transaction:
+verifying it again fails as a replay.
+
+--challenge is the challenge as "device challenge" printed it
+(DEVICE_ID.NONCE); the bare 64-hex-digit nonce is accepted too.
+
+Exit 0 means the device proved possession of an active key. Every refusal
+(bad signature, revoked key or one at another role, expired, replayed or
+unknown challenge) is exit 3; a malformed challenge or signature, or a
+challenge that names another device ID than <device>, is exit 2.`,
 		Example: `  $ keysmith device verify web-01 --challenge "$C" --signature "$S"
   keysmith: verified device web-01 (dev_5d0c3a9e1b7f2468): key key_8c1f2e3d4a5b6c7d at role server`,
 		Args: cmdutil.ExactArgs(1, "device"),
@@ -52,9 +60,12 @@ is exit 3.`,
 
 func verifyRun(opts *VerifyOptions) error {
 	f := opts.F
-	nonce, err := devicecred.DecodeChallenge(opts.Challenge)
+	id, nonce, err := devicecred.DecodeChallenge(opts.Challenge)
 	if err != nil {
 		return &cmdutil.UsageError{Err: err}
+	}
+	if id != "" && strings.HasPrefix(opts.Device, vault.DeviceIDPrefix) && id != opts.Device {
+		return cmdutil.Usagef("the challenge was issued for device %s, not %s", id, opts.Device)
 	}
 	sig, err := devicecred.DecodeSignature(opts.Signature)
 	if err != nil {
@@ -73,7 +84,9 @@ func verifyRun(opts *VerifyOptions) error {
 		case errors.Is(err, vault.ErrChallengeReplayed):
 			return cmdutil.WithHint(err, "each challenge is answered once; issue a new one with: keysmith device challenge "+opts.Device)
 		case errors.Is(err, devicecred.ErrBadSignature):
-			return cmdutil.WithHint(err, "the device signs with: keysmith device sign --key KEY.pem --device DEVICE_ID CHALLENGE (the dev_... ID, not the name)")
+			return cmdutil.WithHint(err, "the device signs with: keysmith device sign --key KEY.pem CHALLENGE (the challenge as device challenge printed it)")
+		case errors.Is(err, vault.ErrNoChallenge) && id != "":
+			return cmdutil.WithHint(err, fmt.Sprintf("the challenge names device %s; check that it is %s", id, opts.Device))
 		}
 		return deviceHint(err, f)
 	}

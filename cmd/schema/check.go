@@ -16,10 +16,14 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(*ServiceOptions) error) *cobra.Co
 	cmd := &cobra.Command{
 		Use:   "check <schema> --service <name> [--tenant <tenant>]",
 		Short: "Exit 6 listing every declared secret that is missing or not granted: the gate before a deploy",
-		Long: `Check that every secret the schema declares exists in the tenant and is
-granted to the service. Each one that is missing, not granted, denied or
-revoked is listed on standard output, and the command exits 6. It changes
-nothing, reads no secret and needs no key.`,
+		Long: `Check that the service has an approved token and that every secret the
+schema declares exists in the tenant and is granted to the service. Each
+problem is listed on standard output, and the command exits 6: a service
+without an approved token (none created, only pending, denied or revoked
+ones) is listed as "(token)  no approved token (...)", since it can read
+nothing whatever it was granted; each declared secret that is missing, not
+granted, denied or revoked is listed by name. It changes nothing, reads no
+secret and needs no key.`,
 		Example: `  $ keysmith schema check secrets.schema.combined.json --service orders && ./deploy.sh`,
 		Args:    serviceArgs(opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,16 +49,28 @@ func checkRun(opts *ServiceOptions) error {
 	}
 	defer v.Close()
 	tenant := f.Config.Tenant
+	tokenProb, err := v.ServiceTokenProblem(opts.Service)
+	if err != nil {
+		return err
+	}
 	probs, err := v.CheckAccess(tenant, opts.Service, s.Names())
 	if err != nil {
 		return err
 	}
+	ok := tokenProb == "" && len(probs) == 0
 	if f.JSON() {
-		if err := f.PrintJSON(map[string]any{"service": opts.Service, "tenant": tenant, "ok": len(probs) == 0, "declared": len(s.Secrets), "problems": probs}); err != nil {
+		doc := map[string]any{"service": opts.Service, "tenant": tenant, "ok": ok, "declared": len(s.Secrets), "problems": probs}
+		if tokenProb != "" {
+			doc["token_problem"] = tokenProb
+		}
+		if err := f.PrintJSON(doc); err != nil {
 			return err
 		}
-	} else if len(probs) > 0 {
+	} else if !ok {
 		t := cmdutil.NewTable(f.IO.Out, "NAME", "PROBLEM", "REQUEST")
+		if tokenProb != "" {
+			t.Row(tokenRow, tokenProb, "-")
+		}
 		for _, p := range probs {
 			req := "-"
 			if p.Request != 0 {
@@ -66,17 +82,34 @@ func checkRun(opts *ServiceOptions) error {
 			return err
 		}
 	}
+	if ok {
+		if !f.JSON() {
+			f.IO.Infof("ok: all %s exist and are granted to %s in tenant %s, and it has an approved token", declared(s), opts.Service, tenant)
+		}
+		return nil
+	}
+	var what []string
+	var hints []string
+	if tokenProb != "" {
+		what = append(what, fmt.Sprintf("service %s has %s", opts.Service, tokenProb))
+		hints = append(hints, "create a token with: keysmith token create --service "+opts.Service+", then approve it: keysmith token approve ID")
+	}
 	if len(probs) > 0 {
 		names := make([]string, len(probs))
 		for i, p := range probs {
 			names[i] = p.Name
 		}
-		return cmdutil.WithHint(fmt.Errorf("service %s cannot read %d of %s in tenant %s: %s: %w", opts.Service, len(probs), declared(s), tenant, strings.Join(names, ", "), cmdutil.ErrProblems),
-			"record them with: keysmith schema apply "+opts.File+" --service "+opts.Service,
+		w := fmt.Sprintf("service %s cannot read %d of %s in tenant %s: %s", opts.Service, len(probs), declared(s), tenant, strings.Join(names, ", "))
+		if tokenProb != "" {
+			w = fmt.Sprintf("cannot read %d of %s in tenant %s: %s", len(probs), declared(s), tenant, strings.Join(names, ", "))
+		}
+		what = append(what, w)
+		hints = append(hints, "record them with: keysmith schema apply "+opts.File+" --service "+opts.Service,
 			"then fill stubs (keysmith vault ls --missing) and approve requests (keysmith access ls --pending)")
 	}
-	if !f.JSON() {
-		f.IO.Infof("ok: all %s exist and are granted to %s in tenant %s", declared(s), opts.Service, tenant)
-	}
-	return nil
+	return cmdutil.WithHint(fmt.Errorf("%s: %w", strings.Join(what, " and "), cmdutil.ErrProblems), hints...)
 }
+
+// tokenRow names the token problem in the table: never a secret name, which
+// is an environment variable name.
+const tokenRow = "(token)"

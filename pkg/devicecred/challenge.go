@@ -115,28 +115,70 @@ func VerifyChallenge(pub *ecdsa.PublicKey, deviceID string, nonce, sig []byte) e
 	return nil
 }
 
-// EncodeChallenge returns nonce as lowercase hex (64 characters for
-// ChallengeSize bytes). Hex, unlike base64url, never starts with '-', so a
-// challenge is always safe as a command-line argument.
-func EncodeChallenge(nonce []byte) string {
-	return hex.EncodeToString(nonce)
+// ChallengeSeparator separates the device ID from the nonce in a challenge
+// on the command line: "dev_5d0c3a9e1b7f2468.<64 hex digits>". It occurs in
+// neither part (ValidChallengeID, hex) and needs no quoting in a shell.
+const ChallengeSeparator = "."
+
+// maxChallengeIDLen bounds the device ID part of an encoded challenge.
+const maxChallengeIDLen = 64
+
+// ValidChallengeID reports whether id can travel in an encoded challenge:
+// 1 to 64 of A-Z a-z 0-9 _ -, not starting with '-' (so the challenge is
+// never mistaken for a flag). keysmith's device IDs ("dev_" and 16 hex
+// digits) always can.
+func ValidChallengeID(id string) bool {
+	if id == "" || len(id) > maxChallengeIDLen || id[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// EncodeChallenge returns the challenge as it travels on the command line:
+// deviceID, ChallengeSeparator, and the nonce as lowercase hex (64
+// characters for ChallengeSize bytes). It starts with the device ID, so it
+// never starts with '-' and is always safe as a positional argument; "device
+// sign" reads the device ID from it.
+func EncodeChallenge(deviceID string, nonce []byte) (string, error) {
+	if !ValidChallengeID(deviceID) {
+		return "", fmt.Errorf("device ID %q cannot travel in a challenge (want 1 to %d of A-Z a-z 0-9 _ -, not starting with -)", deviceID, maxChallengeIDLen)
+	}
+	if len(nonce) != ChallengeSize {
+		return "", fmt.Errorf("challenge is %d bytes, want %d", len(nonce), ChallengeSize)
+	}
+	return deviceID + ChallengeSeparator + hex.EncodeToString(nonce), nil
 }
 
 // DecodeChallenge parses the output of EncodeChallenge, ignoring surrounding
-// whitespace, and checks that it holds exactly ChallengeSize bytes.
-func DecodeChallenge(s string) ([]byte, error) {
+// whitespace, and checks that the nonce holds exactly ChallengeSize bytes. A
+// bare nonce (64 lowercase hex digits, no device ID) is accepted too; its
+// deviceID is "".
+func DecodeChallenge(s string) (deviceID string, nonce []byte, err error) {
 	s = strings.TrimSpace(s)
-	if strings.ToLower(s) != s {
-		return nil, errors.New("challenge is not lowercase hex")
+	h := s
+	if id, rest, ok := strings.Cut(s, ChallengeSeparator); ok {
+		if !ValidChallengeID(id) {
+			return "", nil, fmt.Errorf("challenge does not start with a device ID (want DEVICE_ID%sHEX_NONCE)", ChallengeSeparator)
+		}
+		deviceID, h = id, rest
 	}
-	nonce, err := hex.DecodeString(s)
+	if strings.ToLower(h) != h {
+		return "", nil, errors.New("challenge nonce is not lowercase hex")
+	}
+	nonce, err = hex.DecodeString(h)
 	if err != nil {
-		return nil, errors.New("challenge is not lowercase hex")
+		return "", nil, errors.New("challenge nonce is not lowercase hex")
 	}
 	if len(nonce) != ChallengeSize {
-		return nil, fmt.Errorf("challenge is %d bytes, want %d", len(nonce), ChallengeSize)
+		return "", nil, fmt.Errorf("challenge nonce is %d bytes, want %d", len(nonce), ChallengeSize)
 	}
-	return nonce, nil
+	return deviceID, nonce, nil
 }
 
 // EncodeSignature returns sig as base64url without padding.

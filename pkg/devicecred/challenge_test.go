@@ -34,15 +34,19 @@ func TestChallengeKnownAnswer(t *testing.T) {
 		t.Errorf("VerifyChallenge(openssl signature) = %v", err)
 	}
 
-	if got, want := EncodeChallenge(nonce), hex.EncodeToString(mustVector(t, v, "challenge.nonce")); got != want {
-		t.Errorf("EncodeChallenge = %q, want %q", got, want)
+	if got, err := EncodeChallenge(string(id), nonce); err != nil || got != string(id)+"."+hex.EncodeToString(mustVector(t, v, "challenge.nonce")) {
+		t.Errorf("EncodeChallenge = %q, %v", got, err)
 	}
 	if got, want := EncodeSignature(sig), string(mustVector(t, v, "challenge.signature.b64url")); got != want {
 		t.Errorf("EncodeSignature = %q, want %q", got, want)
 	}
-	gotNonce, err := DecodeChallenge(hex.EncodeToString(mustVector(t, v, "challenge.nonce")))
-	if err != nil || !bytes.Equal(gotNonce, nonce) {
-		t.Errorf("DecodeChallenge = %x, %v; want %x", gotNonce, err, nonce)
+	gotID, gotNonce, err := DecodeChallenge(hex.EncodeToString(mustVector(t, v, "challenge.nonce")))
+	if err != nil || gotID != "" || !bytes.Equal(gotNonce, nonce) {
+		t.Errorf("DecodeChallenge(bare nonce) = %q, %x, %v; want \"\", %x", gotID, gotNonce, err, nonce)
+	}
+	gotID, gotNonce, err = DecodeChallenge("device-0001." + hex.EncodeToString(mustVector(t, v, "challenge.nonce")) + "\n")
+	if err != nil || gotID != "device-0001" || !bytes.Equal(gotNonce, nonce) {
+		t.Errorf("DecodeChallenge = %q, %x, %v; want device-0001, %x", gotID, gotNonce, err, nonce)
 	}
 	gotSig, err := DecodeSignature(string(mustVector(t, v, "challenge.signature.b64url")) + "\n")
 	if err != nil || !bytes.Equal(gotSig, sig) {
@@ -96,9 +100,13 @@ func TestSignVerifyChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dnonce, err := DecodeChallenge(EncodeChallenge(nonce))
+	enc, err := EncodeChallenge(id, nonce)
 	if err != nil {
 		t.Fatal(err)
+	}
+	did, dnonce, err := DecodeChallenge(enc)
+	if err != nil || did != id {
+		t.Fatal(did, err)
 	}
 	if err := VerifyChallenge(&priv.PublicKey, id, dnonce, dsig); err != nil {
 		t.Fatalf("VerifyChallenge after encoding = %v", err)
@@ -147,20 +155,40 @@ func TestSignVerifyChallenge(t *testing.T) {
 }
 
 func TestDecodeChallengeRejects(t *testing.T) {
-	good := EncodeChallenge(make([]byte, ChallengeSize))
+	good, err := EncodeChallenge("dev_5d0c3a9e1b7f2468", make([]byte, ChallengeSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := good[len("dev_5d0c3a9e1b7f2468."):]
 	for _, in := range []string{
 		"",
-		good[:63],                          // odd length
-		good[:62],                          // 31 bytes
-		good + "00",                        // 33 bytes
-		strings.Replace(good, "0", "A", 1), // upper case
-		strings.Replace(good, "0", "g", 1), // not hex
-		"-" + good[1:],                     // what base64url could start with
+		bare[:63],                          // odd length
+		bare[:62],                          // 31 bytes
+		bare + "00",                        // 33 bytes
+		strings.Replace(bare, "0", "A", 1), // upper case
+		strings.Replace(bare, "0", "g", 1), // not hex
+		"-" + bare[1:],                     // what base64url could start with
 		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", // the old base64url form
+		good[:len(good)-1],                            // 31.5 bytes
+		"." + bare,                                    // empty device ID
+		"-dev_5d0c3a9e1b7f2468." + bare,               // a flag
+		"dev 1." + bare,                               // space in the ID
+		"dev.1." + bare,                               // a second separator
+		"dev_5d0c3a9e1b7f2468.AB" + bare[2:],          // upper-case nonce
+		strings.Repeat("a", 65) + "." + bare,          // ID too long
+		"dev_5d0c3a9e1b7f2468.",
 	} {
-		if b, err := DecodeChallenge(in); err == nil {
-			t.Errorf("DecodeChallenge(%q) = %x, want error", in, b)
+		if id, b, err := DecodeChallenge(in); err == nil {
+			t.Errorf("DecodeChallenge(%q) = %q, %x, want error", in, id, b)
 		}
+	}
+	for _, id := range []string{"", "-x", "a.b", "a b", strings.Repeat("a", 65), "é"} {
+		if c, err := EncodeChallenge(id, make([]byte, ChallengeSize)); err == nil {
+			t.Errorf("EncodeChallenge(%q) = %q, want error", id, c)
+		}
+	}
+	if c, err := EncodeChallenge("d", make([]byte, 31)); err == nil {
+		t.Errorf("EncodeChallenge(31 bytes) = %q, want error", c)
 	}
 	for _, in := range []string{"", "MEU", strings.Repeat("A", 200)} {
 		if b, err := DecodeSignature(in); err == nil {

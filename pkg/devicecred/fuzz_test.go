@@ -1,8 +1,8 @@
 package devicecred
 
 import (
-	"bytes"
 	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -30,21 +30,36 @@ func FuzzParsePrivatePEM(f *testing.F) {
 func FuzzDecodeChallenge(f *testing.F) {
 	v := vectors(f)
 	f.Add(hex.EncodeToString(mustVector(f, v, "challenge.nonce")))
+	f.Add("device-0001." + hex.EncodeToString(mustVector(f, v, "challenge.nonce")))
 	f.Add(string(mustVector(f, v, "challenge.nonce.b64url")))
 	f.Add(string(mustVector(f, v, "challenge.signature.b64url")))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		if nonce, err := DecodeChallenge(s); err == nil {
-			if len(nonce) != ChallengeSize {
-				t.Fatalf("DecodeChallenge(%q) returned %d bytes", s, len(nonce))
-			}
-			// One encoding per value: re-encoding gives the trimmed input.
-			if again, _ := DecodeChallenge(EncodeChallenge(nonce)); !bytes.Equal(again, nonce) {
-				t.Fatal("EncodeChallenge does not round-trip")
-			}
-			if EncodeChallenge(nonce) != string(bytes.TrimSpace([]byte(s))) {
+		id, nonce, err := DecodeChallenge(s)
+		if err != nil {
+			return
+		}
+		if len(nonce) != ChallengeSize {
+			t.Fatalf("DecodeChallenge(%q) returned %d bytes", s, len(nonce))
+		}
+		trimmed := strings.TrimSpace(s)
+		if strings.HasPrefix(trimmed, "-") {
+			t.Fatalf("DecodeChallenge accepted %q, which starts with -", s)
+		}
+		if id == "" {
+			// A bare nonce: one encoding per value.
+			if hex.EncodeToString(nonce) != trimmed {
 				t.Fatalf("DecodeChallenge accepted a non-canonical %q", s)
 			}
+			return
+		}
+		// One encoding per value: re-encoding gives the trimmed input.
+		enc, err := EncodeChallenge(id, nonce)
+		if err != nil {
+			t.Fatalf("EncodeChallenge(%q) after DecodeChallenge(%q): %v", id, s, err)
+		}
+		if enc != trimmed {
+			t.Fatalf("DecodeChallenge accepted a non-canonical %q", s)
 		}
 	})
 }

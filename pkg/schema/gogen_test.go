@@ -34,8 +34,9 @@ func TestGenerateGoErrors(t *testing.T) {
 			t.Errorf("package %q accepted", pkg)
 		}
 	}
-	// A description cannot escape its comment.
-	s = mustParse(t, `{"properties": {"A": {"type": "string", "description": "x\nfunc init() { panic(1) }"}}}`)
+	// A description cannot escape its comment. Parse refuses the newline;
+	// GenerateGo does not rely on it.
+	s = &Schema{Secrets: []Secret{{Name: "A", Description: "x\nfunc init() { panic(1) }"}}}
 	out, err := GenerateGo(s, GoOptions{Package: "p", Source: "evil\nfunc init() {}"})
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,12 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+
+	"github.com/keysmith/keysmith/pkg/strictjson"
 )
 
 // MaxSize is the largest schema Parse reads.
@@ -66,10 +70,14 @@ func invalid(format string, a ...any) error {
 // Parse reads a schema: a JSON object whose "properties" map each secret
 // name to {"type": "string", "description": "..."}. Duplicate keys,
 // unknown keys, a type other than "string", names that are not environment
-// variable names and trailing data are errors.
+// variable names, control characters in any text and trailing data are
+// errors.
 func Parse(data []byte) (*Schema, error) {
 	if len(data) > MaxSize {
 		return nil, invalid("larger than %d bytes", MaxSize)
+	}
+	if err := strictjson.CheckKeys(data, false); err != nil {
+		return nil, invalid("%v", err)
 	}
 	top, err := members(data, "the schema")
 	if err != nil {
@@ -103,6 +111,9 @@ func Parse(data []byte) (*Schema, error) {
 			if err := json.Unmarshal(m.value, &s); err != nil {
 				return nil, invalid("%q must be a string, not %s", m.key, clip(m.value))
 			}
+			if err := checkText(strconv.Quote(m.key), s); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if props == nil {
@@ -130,6 +141,9 @@ func Parse(data []byte) (*Schema, error) {
 			var str string
 			if err := json.Unmarshal(f.value, &str); err != nil {
 				return nil, invalid("secret %s: %q must be a string, not %s", p.key, f.key, clip(f.value))
+			}
+			if err := checkText("secret "+p.key+": "+strconv.Quote(f.key), str); err != nil {
+				return nil, err
 			}
 			switch f.key {
 			case "type":
@@ -162,7 +176,8 @@ type member struct {
 }
 
 // members returns the members of the JSON object in data, in order,
-// refusing anything but one object and duplicate keys.
+// refusing anything but one object. Parse has refused duplicate keys
+// (strictjson.CheckKeys) before.
 func members(data []byte, what string) ([]member, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -173,7 +188,6 @@ func members(data []byte, what string) ([]member, error) {
 		return nil, invalid("%s must be a JSON object, not %s", what, clip(data))
 	}
 	var out []member
-	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -183,10 +197,6 @@ func members(data []byte, what string) ([]member, error) {
 		if !ok {
 			return nil, invalid("%s: object key is not a string", what)
 		}
-		if seen[key] {
-			return nil, invalid("%s: key %q appears twice", what, key)
-		}
-		seen[key] = true
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return nil, invalid("%s: %s: %v", what, key, eofErr(err))
@@ -200,6 +210,19 @@ func members(data []byte, what string) ([]member, error) {
 		return nil, invalid("%s: data after the object", what)
 	}
 	return out, nil
+}
+
+// checkText refuses control characters (C0, DEL, C1) and the Unicode
+// bidirectional controls in a description, title or other text: they end up
+// on an operator's terminal (vault ls --missing, schema check), where a
+// newline forges a table row and an escape sequence rewrites the screen.
+func checkText(what, s string) error {
+	for i, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return invalid("%s contains the control character %U at byte %d (no newlines, tabs, escapes or bidi controls)", what, r, i)
+		}
+	}
+	return nil
 }
 
 func eofErr(err error) error {

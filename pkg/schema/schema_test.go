@@ -57,6 +57,15 @@ func TestParseErrors(t *testing.T) {
 		{`{"properties": {}, "required": ["B"]}`, `"B" is required but not declared`},
 		{`{"properties": {"A": {"type": "string"}}`, `unexpected end of JSON`},
 		{`{"properties": {}, "title": 1}`, `"title" must be a string`},
+		{`{"properties": {"A": {"type": "string"}, "a": {"type": "string"}, "A": {"type": "string"}}}`, `key "A" appears twice in the object at /properties`},
+		{`{"properties": {"A": {"type": "string", "type": "string"}}}`, `key "type" appears twice in the object at /properties/A`},
+		{`{"properties": {"A": {"type": "string", "description": "db\nFAKE_ROW  orders"}}}`, `secret A: "description" contains the control character U+000A`},
+		{`{"properties": {"A": {"type": "string", "description": "\u001b]0;pwned\u0007"}}}`, `control character U+001B`},
+		{`{"properties": {"A": {"type": "string", "title": "x\ty"}}}`, `secret A: "title" contains the control character U+0009`},
+		{`{"properties": {"A": {"type": "string", "description": "\u009b2J"}}}`, `control character U+009B`},
+		{`{"properties": {"A": {"type": "string", "description": "abc\u202edcba"}}}`, `control character U+202E`},
+		{`{"properties": {}, "title": "a\rb"}`, `"title" contains the control character U+000D`},
+		{`{"properties": {}, "description": "\u007f"}`, `"description" contains the control character U+007F`},
 	} {
 		_, err := Parse([]byte(c.in))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {

@@ -992,6 +992,38 @@ func (v *Vault) CheckAccess(tenantName, service string, names []string) ([]Acces
 	return out, nil
 }
 
+// ServiceTokenProblem says why service could not authenticate now: "" when
+// it has an approved token, else "no approved token", followed by the
+// states of the tokens it does have ("no approved token (1 revoked, 1
+// pending)"). Without an approved token a service reads nothing, whatever
+// it was granted. It needs no key and writes no audit row.
+func (v *Vault) ServiceTokenProblem(service string) (string, error) {
+	rows, err := v.db.Query("SELECT status, count(*) FROM service_tokens WHERE service = ? GROUP BY status ORDER BY status", service)
+	if err != nil {
+		return "", dbErr(err)
+	}
+	defer rows.Close()
+	var have []string
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return "", dbErr(err)
+		}
+		if status == TokenApproved {
+			return "", nil
+		}
+		have = append(have, fmt.Sprintf("%d %s", n, status))
+	}
+	if err := rows.Err(); err != nil {
+		return "", dbErr(err)
+	}
+	if len(have) == 0 {
+		return "no approved token (none created)", nil
+	}
+	return "no approved token (" + strings.Join(have, ", ") + ")", nil
+}
+
 // svcDetail starts the detail of every service-access audit row:
 // "service NAME: rest". AuditRecord.ServiceName reads it back.
 func svcDetail(service, rest string) string {

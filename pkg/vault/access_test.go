@@ -516,3 +516,35 @@ func TestTokenDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServiceTokenProblem: a service without an approved token reads
+// nothing, so the deploy gate reports it.
+func TestServiceTokenProblem(t *testing.T) {
+	v, _, _ := newVault(t)
+	want := func(service, reason string) {
+		t.Helper()
+		if got, err := v.ServiceTokenProblem(service); err != nil || got != reason {
+			t.Fatalf("ServiceTokenProblem(%s) = %q, %v; want %q", service, got, err, reason)
+		}
+	}
+	want("orders", "no approved token (none created)")
+	_, t1, err := v.CreateToken("orders", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("orders", "no approved token (1 pending)")
+	if _, err := v.ApproveToken(t1.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("orders", "")
+	want("billing", "no approved token (none created)")
+	if _, err := v.RevokeToken(t1.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("orders", "no approved token (1 revoked)")
+	_, t2, _ := v.CreateToken("orders", "")
+	if _, err := v.DenyToken(t2.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("orders", "no approved token (1 denied, 1 revoked)")
+}

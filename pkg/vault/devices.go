@@ -7,6 +7,7 @@ package vault
 // makes it.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/hkdf"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/seal"
+	"github.com/keysmith/keysmith/pkg/strictjson"
 )
 
 // deviceActions are the audit actions of the device records (docs/device.md).
@@ -55,6 +57,12 @@ var (
 	ErrInvalidReport     = errors.New("invalid provisioning report")
 )
 
+// ErrKeyOtherRole is a key that is active but not at its device's current
+// role (left by a role change before keysmith revoked those): it proves
+// nothing, like a revoked key, and errors.Is(err, ErrKeyRevoked) holds for
+// it too.
+var ErrKeyOtherRole = fmt.Errorf("%w (not at the device's current role)", ErrKeyRevoked)
+
 // Key origins and statuses, as stored.
 const (
 	KeyProvisioned = "provisioned" // minted by keysmith, private key handed out once
@@ -80,10 +88,21 @@ const (
 )
 
 // ValidDeviceName reports whether s can name a device: letters, digits and
-// _ . -, not starting with punctuation, at most 63 bytes, and not starting
-// with "dev_" or "key_". Names end up in file names, so no "/".
+// _ . -, not starting with punctuation, at most 63 bytes, not starting with
+// "dev_" or "key_" in any case, and not a hardware UUID in any form
+// NormalizeUUID accepts. Commands find a device by ID, UUID or name, so a
+// name must not look like the other two. Names end up in file names, so no
+// "/".
 func ValidDeviceName(s string) bool {
-	return deviceNameRE().MatchString(s) && !strings.HasPrefix(s, DeviceIDPrefix) && !strings.HasPrefix(s, KeyIDPrefix)
+	if !deviceNameRE().MatchString(s) {
+		return false
+	}
+	lower := strings.ToLower(s)
+	if strings.HasPrefix(lower, DeviceIDPrefix) || strings.HasPrefix(lower, KeyIDPrefix) {
+		return false
+	}
+	_, err := NormalizeUUID(s)
+	return err != nil
 }
 
 // ValidRole reports whether s has the shape of a role name. Which roles are
@@ -158,7 +177,10 @@ type KeyResult struct {
 	Role        string `json:"role"`
 	Fingerprint string `json:"fingerprint"`
 	PrevRole    string `json:"previous_role,omitempty"` // set when an existing device changed role
-	NewDevice   bool   `json:"new_device"`
+	// RevokedKeys are the key IDs a role change revoked: the device's
+	// active keys at other roles.
+	RevokedKeys []string `json:"revoked_keys,omitempty"`
+	NewDevice   bool     `json:"new_device"`
 }
 
 var (
@@ -205,15 +227,17 @@ func (v *Vault) deviceTx(tenantName, ref string, fn func(tx *sql.Tx, t *tenant, 
 	})
 }
 
-// findDevice resolves ref within the tenant: a device ID, else a name, else
-// a hardware UUID.
+// findDevice resolves ref within the tenant: a device ID, else a hardware
+// UUID (when ref parses as one), else a name. Names never look like IDs or
+// UUIDs (ValidDeviceName); the UUID goes before the name so that a device
+// named so by an older keysmith cannot shadow another's UUID.
 func (v *Vault) findDevice(q querier, t *tenant, ref string) (*DeviceInfo, error) {
-	for _, col := range []string{"device_id", "name", "device_uuid"} {
+	for _, col := range []string{"device_id", "device_uuid", "name"} {
 		arg := ref
 		if col == "device_uuid" {
 			u, err := NormalizeUUID(ref)
 			if err != nil {
-				break
+				continue
 			}
 			arg = u
 		}
@@ -255,7 +279,8 @@ func (v *Vault) CheckDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResu
 
 // AddDeviceKeys stores every requested key, creating devices as needed, in
 // one transaction: all or none. A key on an existing device at another role
-// changes the device's role, recorded as a "device-role" audit row.
+// changes the device's role and revokes its active keys at other roles,
+// recorded as a "device-role" audit row.
 func (v *Vault) AddDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResult, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
@@ -277,7 +302,10 @@ func (v *Vault) AddDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResult
 				action = "device-enroll"
 			}
 			if len(reqs) == 1 {
-				object = reqs[0].Device + reqs[0].Name
+				object = reqs[0].Name
+				if reqs[0].Device != "" {
+					object = v.deviceObject(tenantName, reqs[0].Device)
+				}
 			}
 		}
 		v.auditDeviceFailure(action, tenantName, object, err)
@@ -311,10 +339,15 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				if _, err := tx.Exec("UPDATE devices SET role = ? WHERE id = ?", r.Role, ref); err != nil {
 					return nil, err
 				}
+				// A device holds keys at its current role only: the keys of
+				// the old role stop proving anything in this transaction.
+				if res.RevokedKeys, err = revokeKeysNotAtRole(tx, ref, r.Role, now); err != nil {
+					return nil, err
+				}
 			}
 		} else {
 			if !ValidDeviceName(r.Name) {
-				return nil, fmt.Errorf("%w: device %q (letters, digits and _.-, at most 63 bytes, not starting with %s or %s)", ErrInvalidName, r.Name, DeviceIDPrefix, KeyIDPrefix)
+				return nil, fmt.Errorf("%w: device %q (letters, digits and _.-, at most 63 bytes, not starting with %s or %s, not a UUID)", ErrInvalidName, r.Name, DeviceIDPrefix, KeyIDPrefix)
 			}
 			var uuid any
 			if r.UUID != "" {
@@ -390,8 +423,12 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				return nil, err
 			}
 			if res.PrevRole != "" {
+				revoked := "none"
+				if len(res.RevokedKeys) > 0 {
+					revoked = strings.Join(res.RevokedKeys, " ")
+				}
 				if err := a.append(auditRow{Action: "device-role", Tenant: t.name, Object: res.Name, Success: true,
-					Detail: fmt.Sprintf("device %s, role %s -> %s", res.DeviceID, res.PrevRole, r.Role)}); err != nil {
+					Detail: fmt.Sprintf("device %s, role %s -> %s, revoked keys: %s", res.DeviceID, res.PrevRole, r.Role, revoked)}); err != nil {
 					return nil, err
 				}
 			}
@@ -399,6 +436,32 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// revokeKeysNotAtRole revokes the device's active keys at any role but
+// role and returns their key IDs, oldest first.
+func revokeKeysNotAtRole(tx *sql.Tx, deviceRef int64, role, now string) ([]string, error) {
+	rows, err := tx.Query("SELECT key_id FROM device_keys WHERE device_ref = ? AND status = 'active' AND role <> ? ORDER BY id", deviceRef, role)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec("UPDATE device_keys SET status = 'revoked', revoked_at = ? WHERE device_ref = ? AND status = 'active' AND role <> ?", now, deviceRef, role); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // checkSPKI accepts only the canonical DER SPKI of a P-256 key.
@@ -554,7 +617,7 @@ func (v *Vault) RemoveDevice(tenantName, ref string) (*DeviceInfo, error) {
 			Detail: fmt.Sprintf("device %s, %d keys, %d secret versions", d.ID, keys, secrets)})
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-rm", tenantName, ref, err)
+		v.auditDeviceFailure("device-rm", tenantName, v.deviceObject(tenantName, ref), err)
 		return nil, err
 	}
 	v.checkpoint()
@@ -595,17 +658,18 @@ func (v *Vault) IssueChallenge(tenantName, ref string, ttl time.Duration) (*Chal
 			Detail: fmt.Sprintf("device %s, expires %s", d.ID, c.ExpiresAt)})
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-challenge", tenantName, ref, err)
+		v.auditDeviceFailure("device-challenge", tenantName, v.deviceObject(tenantName, ref), err)
 		return nil, err
 	}
 	return out, nil
 }
 
 // VerifyChallenge checks sig over the challenge message of nonce and the
-// device's ID against the device's active keys. It succeeds once per
-// nonce: the nonce is consumed in the same transaction. It fails with
-// ErrNoChallenge, ErrChallengeExpired, ErrChallengeReplayed, ErrKeyRevoked
-// (the signature is by a revoked key of the device) or
+// device's ID against the device's active keys at its current role. It
+// succeeds once per nonce: the nonce is consumed in the same transaction.
+// It fails with ErrNoChallenge, ErrChallengeExpired, ErrChallengeReplayed,
+// ErrKeyRevoked (the signature is by a revoked key of the device),
+// ErrKeyOtherRole (by an active key at another role) or
 // devicecred.ErrBadSignature.
 func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*DeviceKey, error) {
 	if err := v.mustUnlocked(); err != nil {
@@ -631,7 +695,7 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 		if err != nil {
 			return err
 		}
-		var revoked *DeviceKey
+		var revoked, otherRole *DeviceKey
 		for i := range keys {
 			k := &keys[i]
 			pub, err := x509.ParsePKIXPublicKey(k.SPKI)
@@ -642,16 +706,24 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 			if !ok || devicecred.VerifyChallenge(ec, d.ID, nonce, sig) != nil {
 				continue
 			}
-			if k.Status != KeyActive {
+			switch {
+			case k.Status != KeyActive:
 				revoked = k
-				continue
+			case k.Role != d.Role:
+				otherRole = k
+			default:
+				out = k
 			}
-			out = k
-			break
+			if out != nil {
+				break
+			}
 		}
 		if out == nil {
 			if revoked != nil {
 				return fmt.Errorf("%w: the signature is by key %s of device %s, revoked at %s", ErrKeyRevoked, revoked.KeyID, d.Name, revoked.RevokedAt)
+			}
+			if otherRole != nil {
+				return fmt.Errorf("%w: the signature is by key %s of device %s at role %s; the device is at role %s", ErrKeyOtherRole, otherRole.KeyID, d.Name, otherRole.Role, d.Role)
 			}
 			return fmt.Errorf("%w: no active key of device %s (%s) made it", devicecred.ErrBadSignature, d.Name, d.ID)
 		}
@@ -668,7 +740,7 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s", d.ID, out.KeyID, out.Fingerprint)})
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-verify", tenantName, ref, err)
+		v.auditDeviceFailure("device-verify", tenantName, v.deviceObject(tenantName, ref), err)
 		return nil, err
 	}
 	return out, nil
@@ -758,7 +830,7 @@ func (v *Vault) SetDeviceSecret(tenantName, ref, name string, value []byte, sour
 		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-secret-set", tenantName, ref, err)
+		v.auditDeviceFailure("device-secret-set", tenantName, v.deviceObject(tenantName, ref), err)
 		return 0, err
 	}
 	return ver, nil
@@ -797,7 +869,7 @@ func (v *Vault) GetDeviceSecret(tenantName, ref, name string) (*DeviceSecret, er
 			Detail: fmt.Sprintf("device %s, secret %s version %d", d.ID, s.Name, s.Version)})
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-secret-get", tenantName, ref, err)
+		v.auditDeviceFailure("device-secret-get", tenantName, v.deviceObject(tenantName, ref), err)
 		return nil, err
 	}
 	return out, nil
@@ -903,7 +975,8 @@ type ReportSecret struct {
 // MaxReportSize bounds a report file.
 const MaxReportSize = 1 << 20
 
-// ParseReport reads and validates a report: known fields only, a valid
+// ParseReport reads and validates a report: known fields only, no key
+// twice in an object (ignoring case, as the decoder does), a valid
 // request_id and UUID, at least one secret, valid and distinct names,
 // non-empty values.
 func ParseReport(r io.Reader) (*Report, error) {
@@ -914,7 +987,13 @@ func ParseReport(r io.Reader) (*Report, error) {
 	if len(data) > MaxReportSize {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidReport, MaxReportSize)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	// encoding/json keeps the last of two equal keys and matches keys to
+	// fields ignoring case: {"secrets": [...], "Secrets": [...]} would drop
+	// the first list without a word.
+	if err := strictjson.CheckKeys(data, true); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidReport, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var rep Report
 	if err := dec.Decode(&rep); err != nil {
@@ -1064,6 +1143,22 @@ func (v *Vault) ApplyReport(tenantName string, rep *Report) (*ReportResult, erro
 	return out, nil
 }
 
+// deviceObject names, for the audit row of a failed operation, the device
+// ref (an ID, name or UUID as the user typed it) resolves to: its name, so
+// that every row about a device names it alike. A ref that resolves to no
+// device is returned as given.
+func (v *Vault) deviceObject(tenantName, ref string) string {
+	t, err := v.tenant(v.db, tenantName)
+	if err != nil {
+		return ref
+	}
+	d, err := v.findDevice(v.db, t, ref)
+	if err != nil {
+		return ref
+	}
+	return d.Name
+}
+
 // auditDeviceFailure records a failed device operation with the reason a
 // script or an auditor cares about. Best effort, like auditFailure.
 func (v *Vault) auditDeviceFailure(action, tenantName, object string, cause error) {
@@ -1074,6 +1169,7 @@ func (v *Vault) auditDeviceFailure(action, tenantName, object string, cause erro
 		{ErrChallengeReplayed, "replayed challenge"},
 		{ErrChallengeExpired, "expired challenge"},
 		{ErrNoChallenge, "unknown challenge"},
+		{ErrKeyOtherRole, "key at another role"},
 		{ErrKeyRevoked, "revoked key"},
 		{devicecred.ErrBadSignature, "bad signature"},
 		{ErrNoDevice, "no such device"},

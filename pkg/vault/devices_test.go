@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,18 +137,125 @@ func TestAddDeviceKeysAllOrNothing(t *testing.T) {
 	}
 }
 
-func TestRoleChangeAudited(t *testing.T) {
+// TestRoleChangeRevokesOldRoleKeys: a key at another role changes the
+// device's role and revokes its active keys at other roles in the same
+// transaction, audited; a challenge then verifies only with a key at the
+// new role.
+func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 	v, _, _ := newVault(t)
-	_, s1 := newKey(t)
+	pem1, s1 := newKey(t)
 	_, s2 := newKey(t)
+	pem3, s3 := newKey(t)
 	r := addKey(t, v, KeyRequest{Name: "rel", Role: "server", SPKI: s1, Origin: KeyProvisioned})
-	r2 := addKey(t, v, KeyRequest{Device: r.DeviceID, Role: "releaser", SPKI: s2, Origin: KeyProvisioned})
-	if r2.PrevRole != "server" || r2.NewDevice {
-		t.Fatalf("%+v", r2)
+	r2 := addKey(t, v, KeyRequest{Device: r.DeviceID, Role: "server", SPKI: s2, Origin: KeyProvisioned})
+	if r2.PrevRole != "" || len(r2.RevokedKeys) != 0 {
+		t.Fatalf("same role: %+v", r2)
+	}
+	r3 := addKey(t, v, KeyRequest{Device: "rel", Role: "releaser", SPKI: s3, Origin: KeyProvisioned})
+	if r3.PrevRole != "server" || r3.NewDevice || strings.Join(r3.RevokedKeys, ",") != r.KeyID+","+r2.KeyID {
+		t.Fatalf("role change: %+v", r3)
+	}
+	d, err := v.Device(DefaultTenant, "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Role != "releaser" || d.ActiveKeys != 1 || d.Keys[0].Status != KeyRevoked || d.Keys[0].RevokedAt == "" ||
+		d.Keys[1].Status != KeyRevoked || d.Keys[2].Status != KeyActive || d.Keys[2].KeyID != r3.KeyID {
+		t.Fatalf("device after role change: %+v", d)
 	}
 	rows, err := v.Audit(AuditFilter{Action: "device-role"})
-	if err != nil || len(rows) != 1 || rows[0].Detail != "device "+r.DeviceID+", role server -> releaser" {
-		t.Fatalf("audit %+v, %v", rows, err)
+	want := "device " + r.DeviceID + ", role server -> releaser, revoked keys: " + r.KeyID + " " + r2.KeyID
+	if err != nil || len(rows) != 1 || rows[0].Detail != want {
+		t.Fatalf("audit %+v, %v; want detail %q", rows, err, want)
+	}
+
+	verify := func(pem []byte) (*DeviceKey, error) {
+		t.Helper()
+		priv, err := devicecred.ParsePrivatePEM(pem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := v.IssueChallenge(DefaultTenant, "rel", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := devicecred.SignChallenge(priv, r.DeviceID, c.Nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.VerifyChallenge(DefaultTenant, "rel", c.Nonce, sig)
+	}
+	if _, err := verify(pem1); !errors.Is(err, ErrKeyRevoked) {
+		t.Fatalf("old-role key after the role change: %v", err)
+	}
+	if k, err := verify(pem3); err != nil || k.KeyID != r3.KeyID || k.Role != "releaser" {
+		t.Fatalf("new-role key: %+v, %v", k, err)
+	}
+
+	// A key left active at another role (by a keysmith before this rule)
+	// does not verify either.
+	if _, err := v.db.Exec("UPDATE device_keys SET status = 'active', revoked_at = NULL WHERE key_id = ?", r.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = verify(pem1)
+	if !errors.Is(err, ErrKeyOtherRole) || !errors.Is(err, ErrKeyRevoked) || !strings.Contains(err.Error(), "at role server; the device is at role releaser") {
+		t.Fatalf("active key at the old role: %v", err)
+	}
+	rows, err = v.Audit(AuditFilter{Action: "device-verify"})
+	if err != nil || len(rows) == 0 || rows[len(rows)-1].Detail != "key at another role" {
+		t.Fatalf("audit of the refusal: %+v, %v", rows, err)
+	}
+}
+
+// TestDeviceNamesDoNotShadow: a name may not look like a device ID, key ID
+// or UUID, which lookups try too; failure audit rows name the device, not
+// the UUID as typed.
+func TestDeviceNamesDoNotShadow(t *testing.T) {
+	v, _, _ := newVault(t)
+	_, s1 := newKey(t)
+	r := addKey(t, v, KeyRequest{Name: "web-01", UUID: "4c4c4544-0042-3510-8052-b3c04f4a4e32", Role: "server", SPKI: s1, Origin: KeyProvisioned})
+	for _, name := range []string{
+		"4c4c4544-0042-3510-8052-b3c04f4a4e32", "4C4C4544-0042-3510-8052-B3C04F4A4E32", "4c4c4544004235108052b3c04f4a4e32",
+		"00000000-0000-0000-0000-000000000001", r.DeviceID, "DEV_0123456789abcdef", "Key_0123456789abcdef", "dev_x", "key_",
+	} {
+		if ValidDeviceName(name) {
+			t.Errorf("ValidDeviceName(%q) = true", name)
+		}
+		_, spki := newKey(t)
+		if _, err := v.AddDeviceKeys(DefaultTenant, []KeyRequest{{Name: name, Role: "server", SPKI: spki, Origin: KeyProvisioned}}); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("device named %q: %v, want ErrInvalidName", name, err)
+		}
+	}
+	for _, name := range []string{"web-01", "4c4c4544", "dev-01", "device_7", "deadbeefdeadbeefdeadbeefdeadbee", "a-b-c-d-e"} {
+		if !ValidDeviceName(name) {
+			t.Errorf("ValidDeviceName(%q) = false", name)
+		}
+	}
+	// A device named like another's UUID by an older keysmith does not
+	// shadow it: the UUID wins, the name still finds it by ID.
+	if _, err := v.db.Exec(`INSERT INTO devices (tenant_id, device_id, name, role, created_at, created_by)
+		SELECT tenant_id, 'dev_00000000000000ff', '4c4c4544-0042-3510-8052-b3c04f4a4e32', role, created_at, created_by FROM devices WHERE device_id = ?`, r.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := v.Device(DefaultTenant, "4c4c4544-0042-3510-8052-b3c04f4a4e32"); err != nil || d.ID != r.DeviceID {
+		t.Fatalf("lookup by UUID: %+v, %v", d, err)
+	}
+	if _, err := v.db.Exec(`DELETE FROM devices WHERE device_id = 'dev_00000000000000ff'`); err != nil {
+		t.Fatal(err)
+	}
+
+	// A failure on a device given by UUID is audited under the device's name.
+	if _, err := v.GetDeviceSecret(DefaultTenant, "4C4C4544004235108052B3C04F4A4E32", "NOPE"); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyChallenge(DefaultTenant, "4C4C4544004235108052B3C04F4A4E32", make([]byte, 32), make([]byte, 70)); !errors.Is(err, ErrNoChallenge) {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"device-secret-get", "device-verify"} {
+		rows, err := v.Audit(AuditFilter{Action: action})
+		if err != nil || len(rows) != 1 || rows[0].Success || rows[0].Object != "web-01" {
+			t.Errorf("%s audit: %+v, %v; want one failure with object web-01", action, rows, err)
+		}
 	}
 }
 
@@ -319,4 +427,23 @@ func TestRemoveDevice(t *testing.T) {
 	}
 	// The same key can be stored again once its device is gone.
 	addKey(t, v, KeyRequest{Name: "x", Role: "server", SPKI: spki, Origin: KeyProvisioned})
+}
+
+// TestParseReportDuplicateKeys: encoding/json keeps the last of two equal
+// keys and folds case, so a report with a key twice is refused before it
+// is decoded, at every level.
+func TestParseReportDuplicateKeys(t *testing.T) {
+	const u = `"device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32"`
+	for _, c := range []struct{ in, want string }{
+		{`{"request_id":"r",` + u + `,"secrets":[{"name":"A","value":"1"}],"Secrets":[{"name":"B","value":"2"}]}`, `keys "secrets" and "Secrets" differ only in case`},
+		{`{"request_id":"a","request_id":"b",` + u + `,"secrets":[{"name":"A","value":"1"}]}`, `key "request_id" appears twice in the top-level object`},
+		{`{"request_id":"r",` + u + `,` + u + `,"secrets":[{"name":"A","value":"1"}]}`, `key "device_uuid" appears twice`},
+		{`{"request_id":"r",` + u + `,"secrets":[{"name":"A","value":"1"},{"name":"B","NAME":"C","value":"2"}]}`, `keys "name" and "NAME" differ only in case in the object at /secrets/1`},
+		{`{"request_id":"r",` + u + `,"secrets":[{"name":"A","value":"1","Value":"2"}]}`, `in the object at /secrets/0`},
+	} {
+		_, err := ParseReport(bytes.NewBufferString(c.in))
+		if !errors.Is(err, ErrInvalidReport) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseReport(%s) = %v, want %q", c.in, err, c.want)
+		}
+	}
 }
