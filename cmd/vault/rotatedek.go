@@ -1,6 +1,8 @@
 package vault
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
@@ -40,14 +42,18 @@ func rotateDEKRun(opts *RotateDEKOptions) error {
 	}
 	defer v.Close()
 	prog := newProgress(f, "re-sealing")
-	ver, n, err := v.RotateDEK(f.Config.Tenant, prog.update)
+	res, err := v.RotateDEK(f.Config.Tenant, prog.update)
 	prog.done()
 	if err != nil {
 		return secretHint(err, f, "")
 	}
 	if f.JSON() {
-		return f.PrintJSON(map[string]any{"tenant": f.Config.Tenant, "dek_version": ver, "resealed": n})
+		return f.PrintJSON(map[string]any{"tenant": f.Config.Tenant, "dek_version": res.DEKVersion, "resealed": res.Secrets, "resealed_device_secrets": res.DeviceSecrets})
 	}
-	f.IO.Infof("tenant %s has data key version %d; re-sealed %s", f.Config.Tenant, ver, cmdutil.Plural(n, "version"))
+	msg := fmt.Sprintf("tenant %s has data key version %d; re-sealed %s", f.Config.Tenant, res.DEKVersion, cmdutil.Plural(res.Secrets, "version"))
+	if res.DeviceSecrets > 0 {
+		msg += fmt.Sprintf(" and %s", cmdutil.Plural(res.DeviceSecrets, "device secret version"))
+	}
+	f.IO.Infof("%s", msg)
 	return nil
 }

@@ -95,7 +95,7 @@ func BenchmarkRotateDEK10000(b *testing.B) {
 	v, _ := benchVault(b, 10000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := v.RotateDEK("default", nil); err != nil {
+		if _, err := v.RotateDEK("default", nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -346,7 +346,7 @@ func TestDeviceSecretsBound(t *testing.T) {
 	if _, err := v.SetDeviceSecret(DefaultTenant, "a", "WIFI", []byte("psk"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := v.RotateDEK(DefaultTenant, nil); err != nil {
+	if _, err := v.RotateDEK(DefaultTenant, nil); err != nil {
 		t.Fatal(err)
 	}
 	s, err := reopen(t, path, k).GetDeviceSecret(DefaultTenant, "a", "WIFI")

@@ -199,7 +199,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	needles = append(needles, dek, v.unlocked.audit)
-	if _, _, err := v.RotateDEK("default", nil); err != nil {
+	if _, err := v.RotateDEK("default", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.db.QueryRow("SELECT wrapped FROM deks").Scan(&wrapped); err != nil {

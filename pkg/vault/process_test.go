@@ -69,7 +69,7 @@ func childRotate() int {
 		return 1
 	}
 	at, _ := strconv.Atoi(os.Getenv("SIGNAL_AT"))
-	_, _, err = v.RotateDEK("default", func(done, total int) {
+	_, err = v.RotateDEK("default", func(done, total int) {
 		if done == at {
 			fmt.Println("reached")
 			os.Stdout.Sync()

@@ -14,11 +14,12 @@ import (
 // moment leaves either the old state or the new, and every secret opens.
 // The old data key is then deleted. progress, if not nil, is called as rows
 // are re-sealed. It returns the new DEK version and the number of rows.
-func (v *Vault) RotateDEK(tenantName string, progress func(done, total int)) (int, int, error) {
+func (v *Vault) RotateDEK(tenantName string, progress func(done, total int)) (RotateDEKResult, error) {
 	if err := v.mustUnlocked(); err != nil {
-		return 0, 0, err
+		return RotateDEKResult{}, err
 	}
 	var newVer, done int
+	var res RotateDEKResult
 	err := v.write(context.Background(), func(tx *sql.Tx) error {
 		t, err := v.tenant(tx, tenantName)
 		if err != nil {
@@ -92,9 +93,11 @@ func (v *Vault) RotateDEK(tenantName string, progress func(done, total int)) (in
 				last = r.id
 			}
 		}
-		if _, err := v.resealDeviceSecrets(tx, t, newVer, newDEK); err != nil { // devices.go
+		devices, err := v.resealDeviceSecrets(tx, t, newVer, newDEK) // devices.go
+		if err != nil {
 			return err
 		}
+		res.DeviceSecrets = devices
 		if _, err := tx.Exec("UPDATE tenants SET dek_version = ? WHERE id = ?", newVer, t.id); err != nil {
 			return err
 		}
@@ -107,15 +110,23 @@ func (v *Vault) RotateDEK(tenantName string, progress func(done, total int)) (in
 			}
 		}
 		return v.appendAudit(tx, auditRow{Action: "rotate-dek", Tenant: t.name, Object: t.name, Success: true,
-			Detail: fmt.Sprintf("DEK version %d, %d versions re-sealed", newVer, done)})
+			Detail: fmt.Sprintf("DEK version %d, %d secret versions and %d device secret versions re-sealed", newVer, done, res.DeviceSecrets)})
 	})
 	if err != nil {
 		v.unlocked.deks = map[int64]map[int]*seal.AEAD{}
 		v.auditFailure("rotate-dek", tenantName, tenantName, err)
-		return 0, 0, err
+		return RotateDEKResult{}, err
 	}
 	v.checkpoint()
-	return newVer, done, nil
+	res.DEKVersion, res.Secrets = newVer, done
+	return res, nil
+}
+
+// RotateDEKResult says what RotateDEK did.
+type RotateDEKResult struct {
+	DEKVersion    int // the tenant's new data key version
+	Secrets       int // secret versions re-sealed
+	DeviceSecrets int // device secret versions re-sealed
 }
 
 // RotateMaster re-wraps every tenant's data keys and the audit key under
