@@ -28,7 +28,7 @@ trap 'rm -rf "$W"' EXIT
 # Hand-written notes after the marker line survive a re-run.
 MARKER='<!-- notes: kept by scripts/bench.sh -->'
 NOTES=""
-if [ -f "$OUT" ] && grep -qF "$MARKER" "$OUT"; then NOTES=$(sed -n "/$MARKER/,\$p" "$OUT"); fi
+if [ -f "$OUT" ] && grep -qF "$MARKER" "$OUT"; then NOTES=$(awk -v m="$MARKER" 'index($0, m) { keep = 1 } keep' "$OUT"); fi
 go build -o "$W/keysmith" .
 KS="$W/keysmith"
 export HOME="$W/home" XDG_CONFIG_HOME="$W/home/.config"
