@@ -30,9 +30,7 @@ the audit trail. See docs/service-access.md.`,
 		Args: cmdutil.NoArgsGroup,
 		RunE: cmdutil.ShowHelp,
 	}
-	pf := cmd.PersistentFlags()
-	pf.String("vault", "", "vault file (or KEYSMITH_VAULT; default $XDG_DATA_HOME/keysmith/vault.db)")
-	pf.String("tenant", "", "tenant (or KEYSMITH_TENANT; default \"default\")")
+	cmdutil.AddVaultFlags(cmd, true)
 	cmd.AddCommand(NewCmdLs(f, nil), NewCmdApprove(f, nil), NewCmdDeny(f, nil), NewCmdGrant(f, nil), NewCmdRevoke(f, nil))
 	return cmd
 }

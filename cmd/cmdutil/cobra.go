@@ -114,3 +114,14 @@ func Plural(n int, thing string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
 }
+
+// AddVaultFlags registers the persistent --vault flag (and --tenant when
+// withTenant) on a command group that works on the vault. Load binds them
+// to Config.Vault and Config.Tenant.
+func AddVaultFlags(cmd *cobra.Command, withTenant bool) {
+	pf := cmd.PersistentFlags()
+	pf.String("vault", "", "vault file (or KEYSMITH_VAULT; default $XDG_DATA_HOME/keysmith/vault.db)")
+	if withTenant {
+		pf.String("tenant", "", "tenant (or KEYSMITH_TENANT; default \"default\")")
+	}
+}

@@ -61,9 +61,7 @@ documented in docs/device.md.`,
 		Args: cmdutil.NoArgsGroup,
 		RunE: cmdutil.ShowHelp,
 	}
-	pf := cmd.PersistentFlags()
-	pf.String("vault", "", "vault file (or KEYSMITH_VAULT; default $XDG_DATA_HOME/keysmith/vault.db)")
-	pf.String("tenant", "", "tenant (or KEYSMITH_TENANT; default \"default\")")
+	cmdutil.AddVaultFlags(cmd, true)
 	cmd.AddCommand(
 		NewCmdProvision(f, nil), NewCmdReveal(f, nil),
 		NewCmdLs(f, nil), NewCmdShow(f, nil), NewCmdRevoke(f, nil), NewCmdRm(f, nil),

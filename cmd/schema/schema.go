@@ -36,9 +36,7 @@ docs/service-access.md, "Schema format".`,
 		Args: cmdutil.NoArgsGroup,
 		RunE: cmdutil.ShowHelp,
 	}
-	pf := cmd.PersistentFlags()
-	pf.String("vault", "", "vault file (or KEYSMITH_VAULT; default $XDG_DATA_HOME/keysmith/vault.db)")
-	pf.String("tenant", "", "tenant (or KEYSMITH_TENANT; default \"default\")")
+	cmdutil.AddVaultFlags(cmd, true)
 	cmd.AddCommand(NewCmdCombine(f, nil), NewCmdApply(f, nil), NewCmdCheck(f, nil), NewCmdGenGo(f, nil))
 	return cmd
 }

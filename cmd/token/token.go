@@ -31,7 +31,7 @@ revoke the old one. See docs/service-access.md.`,
 		Args: cmdutil.NoArgsGroup,
 		RunE: cmdutil.ShowHelp,
 	}
-	cmd.PersistentFlags().String("vault", "", "vault file (or KEYSMITH_VAULT; default $XDG_DATA_HOME/keysmith/vault.db)")
+	cmdutil.AddVaultFlags(cmd, false)
 	cmd.AddCommand(NewCmdCreate(f, nil), NewCmdLs(f, nil), NewCmdApprove(f, nil), NewCmdDeny(f, nil), NewCmdRevoke(f, nil))
 	return cmd
 }

@@ -37,9 +37,7 @@ another one only to be told it is the wrong one.`,
 		Args: cmdutil.NoArgsGroup,
 		RunE: cmdutil.ShowHelp,
 	}
-	pf := cmd.PersistentFlags()
-	pf.String("vault", "", "vault file (or KEYSMITH_VAULT; default $XDG_DATA_HOME/keysmith/vault.db)")
-	pf.String("tenant", "", "tenant (or KEYSMITH_TENANT; default \"default\")")
+	cmdutil.AddVaultFlags(cmd, true)
 	cmd.AddCommand(
 		NewCmdInit(f, nil), NewCmdInfo(f, nil),
 		NewCmdPut(f, nil), NewCmdGet(f, nil), NewCmdLs(f, nil), NewCmdRm(f, nil), NewCmdHistory(f, nil),
