@@ -63,7 +63,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		Long: `keysmith keeps secrets out of plaintext for developers, operators and CI.
 
 It encrypts single values in .env files as environment-prefixed ciphertexts
-(DEV_ENC:..., PROD_ENC:...), each environment under its own 256-bit master key.`,
+(DEV_ENC:..., PROD_ENC:...), each environment under its own 256-bit master key;
+keeps secrets in a local vault encrypted at rest, with an audit trail and
+service tokens; and mints device keypairs whose private key is handed back once
+as an age file under a fresh passphrase. Documentation: docs/ in the source.`,
 		Example: `  $ echo -n 's3cret' | keysmith secrets encrypt
   DEV_ENC:AQE...
   $ keysmith secrets encrypt-file env_dev.env
