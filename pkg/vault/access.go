@@ -138,6 +138,9 @@ func (v *Vault) CreateToken(service, serviceVersion string) (string, *Token, err
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, t.Service, t.ServiceVersion, tokenHash(tok), t.Status, t.CreatedAt, t.CreatedBy); err != nil {
 			return err
 		}
+		if err := v.sealRow(tx, macTokens, t.ID); err != nil {
+			return err
+		}
 		return v.appendAudit(tx, auditRow{Action: "token-create", Object: id, Success: true, Detail: svcDetail(service, "version "+orNone(serviceVersion)+", pending")})
 	})
 	if err != nil {
@@ -204,12 +207,18 @@ func (v *Vault) decideToken(id, action, to string, from ...string) (*Token, erro
 		} else if err != nil {
 			return err
 		}
+		if err := v.checkRow(tx, macTokens, id); err != nil {
+			return err
+		}
 		if !contains(from, t.Status) {
 			refused = fmt.Errorf("service token %s of service %s is %s: %w", id, t.Service, t.Status, ErrDecided)
 			return v.appendAudit(tx, auditRow{Action: action, Object: id, Success: false, Detail: svcDetail(t.Service, "token is "+t.Status)})
 		}
 		now := v.timestamp()
 		if _, err := tx.Exec("UPDATE service_tokens SET status = ?, decided_at = ?, decided_by = ? WHERE id = ?", to, now, v.opts.Actor, id); err != nil {
+			return err
+		}
+		if err := v.sealRow(tx, macTokens, id); err != nil {
 			return err
 		}
 		old := t.Status
@@ -248,6 +257,10 @@ func (v *Vault) authenticate(tx *sql.Tx, tok string) (*Token, string, error) {
 	}
 	if subtle.ConstantTimeCompare(tokenHash(tok), stored) != 1 {
 		return nil, "unknown token " + id, nil
+	}
+	// The hash and the status decide: both must authenticate.
+	if err := v.checkRow(tx, macTokens, id); err != nil {
+		return nil, "", err
 	}
 	now := v.timestamp()
 	if _, err := tx.Exec("UPDATE service_tokens SET last_used = ?, use_count = use_count + 1 WHERE id = ?", now, id); err != nil {
@@ -439,6 +452,11 @@ func (v *Vault) decideRequest(id int64, action, to, grant string) (*AccessReques
 		if err := tx.QueryRow("SELECT name FROM tenants WHERE id = ?", tenantID).Scan(&r.Tenant); err != nil {
 			return err
 		}
+		// The request's service and name become a grant: they must be the
+		// ones a service (or an operator) asked for.
+		if err := v.checkRow(tx, macRequests, id); err != nil {
+			return err
+		}
 		if r.Status != RequestPending {
 			refused = fmt.Errorf("access request %d (%s for %s) is %s: %w", id, r.Service, r.Name, r.Status, ErrDecided)
 			return v.appendAudit(tx, auditRow{Action: action, Tenant: r.Tenant, Object: r.Name, Success: false,
@@ -446,6 +464,9 @@ func (v *Vault) decideRequest(id int64, action, to, grant string) (*AccessReques
 		}
 		now := v.timestamp()
 		if _, err := tx.Exec("UPDATE access_requests SET status = ?, decided_at = ?, decided_by = ? WHERE id = ?", to, now, v.opts.Actor, id); err != nil {
+			return err
+		}
+		if err := v.sealRow(tx, macRequests, id); err != nil {
 			return err
 		}
 		r.Status, r.DecidedAt, r.DecidedBy = to, now, v.opts.Actor
@@ -462,14 +483,29 @@ func (v *Vault) decideRequest(id int64, action, to, grant string) (*AccessReques
 }
 
 // setGrant creates or updates the grant of (tenant, service, name),
-// keeping its counters.
+// keeping its counters, and seals it: the operator's decision sets every
+// field the MAC covers.
 func (v *Vault) setGrant(tx *sql.Tx, tenantID int64, service, name, status string) error {
 	_, err := tx.Exec(`INSERT INTO grants (tenant_id, service, name, status, decided_at, decided_by) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, service, name) DO UPDATE SET status = excluded.status, decided_at = excluded.decided_at, decided_by = excluded.decided_by`,
 		tenantID, service, name, status, v.timestamp(), v.opts.Actor)
-	return err
+	if err != nil {
+		return err
+	}
+	return v.sealRow(tx, macGrants, tenantID, service, name)
 }
 
+// checkedGrantStatus is grantStatus for a decision: the grant row, if
+// any, must authenticate.
+func (v *Vault) checkedGrantStatus(tx *sql.Tx, tenantID int64, service, name string) (string, error) {
+	if err := v.checkRow(tx, macGrants, tenantID, service, name); err != nil {
+		return "", err
+	}
+	return grantStatus(tx, tenantID, service, name)
+}
+
+// grantStatus reads a grant's status without authenticating it: for
+// key-less views only (CheckAccess).
 func grantStatus(q querier, tenantID int64, service, name string) (string, error) {
 	var s string
 	err := q.QueryRow("SELECT status FROM grants WHERE tenant_id = ? AND service = ? AND name = ?", tenantID, service, name).Scan(&s)
@@ -505,6 +541,9 @@ func (v *Vault) GrantAccess(tenantName, service, name string) (int64, error) {
 		detail := "grant active"
 		if approved != 0 {
 			if _, err := tx.Exec("UPDATE access_requests SET status = 'approved', decided_at = ?, decided_by = ? WHERE id = ?", v.timestamp(), v.opts.Actor, approved); err != nil {
+				return err
+			}
+			if err := v.sealRow(tx, macRequests, approved); err != nil {
 				return err
 			}
 			detail += fmt.Sprintf(", request %d approved", approved)
@@ -543,6 +582,9 @@ func (v *Vault) RevokeAccess(tenantName, service, name string) error {
 		} else if n == 0 {
 			refused = fmt.Errorf("service %s has no active grant for %q in tenant %s: %w", service, name, t.name, ErrNoRecord)
 			return v.appendAudit(tx, auditRow{Action: "access-revoke", Tenant: t.name, Object: name, Success: false, Detail: svcDetail(service, "no active grant")})
+		}
+		if err := v.sealRow(tx, macGrants, t.id, service, name); err != nil {
+			return err
 		}
 		return v.appendAudit(tx, auditRow{Action: "access-revoke", Tenant: t.name, Object: name, Success: true, Detail: svcDetail(service, "grant revoked")})
 	})
@@ -716,7 +758,7 @@ func (v *Vault) serviceRead(tok, tenantName string, names []string, version int)
 		var ok []found
 		var problems []AccessProblem
 		for _, n := range names {
-			g, err := grantStatus(tx, t.id, svc, n)
+			g, err := v.checkedGrantStatus(tx, t.id, svc, n)
 			if err != nil {
 				return err
 			}
@@ -847,6 +889,9 @@ func (v *Vault) ensureRequest(tx *sql.Tx, a *auditor, t *tenant, service, name, 
 	if n == 0 {
 		return id, nil
 	}
+	if err := v.sealRow(tx, macRequests, id); err != nil {
+		return 0, err
+	}
 	return id, a.append(auditRow{Action: "access-request", Tenant: t.name, Object: name, Success: true, Detail: svcDetail(service, fmt.Sprintf("request %d (%s)", id, origin))})
 }
 
@@ -907,7 +952,7 @@ func (v *Vault) DeclareAccess(tenantName, service string, decls []Declared) (*De
 					res.Stubbed = append(res.Stubbed, d.Name)
 				}
 			}
-			g, err := grantStatus(tx, t.id, service, d.Name)
+			g, err := v.checkedGrantStatus(tx, t.id, service, d.Name)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -20,12 +21,15 @@ const (
 	labelAuditKey   = "keysmith/v1/vault/audit-key"
 	labelAuditRow   = "keysmith/v1/vault/audit"
 	labelAuditNoMAC = "keysmith/v1/vault/audit-unkeyed"
+	labelRowKey     = "keysmith/v1/vault/row-key" // HKDF info of the row MAC key
+	labelRowPrefix  = "keysmith/v1/vault/row/"    // row MAC label: prefix + table
 )
 
 // keys are what Unlock derives and unwraps. They live in memory only.
 type keys struct {
 	kek   *seal.AEAD
 	audit []byte                       // HMAC key of the audit chain
+	row   []byte                       // HMAC key of the row MACs, from audit
 	deks  map[int64]map[int]*seal.AEAD // tenant ID -> DEK version -> AEAD
 	rand  io.Reader
 }
@@ -35,6 +39,7 @@ func (k *keys) wipe() {
 		return
 	}
 	clear(k.audit)
+	clear(k.row)
 	k.deks = nil
 }
 
@@ -79,9 +84,54 @@ func valueAD(tenantID int64, name string, version, dekVersion int) []byte {
 	return seal.AD(labelValue, be64(tenantID), []byte(name), be64(int64(version)), be64(int64(dekVersion)))
 }
 
-// auditKeyAD binds the wrapped audit key to its vault.
-func auditKeyAD(vaultID []byte) []byte {
+// auditKeyAD binds the wrapped audit key to its vault. A vault whose rows
+// are all authenticated (docs/vault.md, "Row authentication") wraps it with
+// rowMACs true, which adds the field "row-macs": the form of the wrapped key
+// says, under the KEK, whether a row without a MAC may be trusted once
+// (before the upgrade) or is tampering (after it).
+func auditKeyAD(vaultID []byte, rowMACs bool) []byte {
+	if rowMACs {
+		return seal.AD(labelAuditKey, vaultID, []byte(rowMACsField))
+	}
 	return seal.AD(labelAuditKey, vaultID)
+}
+
+// rowMACsField marks the audit key of a vault with row MACs.
+const rowMACsField = "row-macs"
+
+// setAudit installs the unwrapped audit key and derives the row MAC key
+// from it: HKDF-SHA256(audit key, no salt, info "keysmith/v1/vault/row-key"),
+// 32 bytes. The row MAC key changes only when the audit key does, which
+// rotate-master never does (it re-wraps the audit key).
+func (k *keys) setAudit(audit []byte) error {
+	row, err := hkdf.Key(sha256.New, audit, nil, labelRowKey, 32)
+	if err != nil {
+		return err
+	}
+	k.audit, k.row = audit, row
+	return nil
+}
+
+// rowMAC authenticates one row of an authorisation table:
+// HMAC-SHA256(row key, AD("keysmith/v1/vault/row/" + table, fields...)).
+// Integer fields are 8 bytes big-endian, text and blobs their bytes.
+func rowMAC(key []byte, table string, fields []any) ([]byte, error) {
+	enc := make([][]byte, len(fields))
+	for i, f := range fields {
+		switch f := f.(type) {
+		case int64:
+			enc[i] = be64(f)
+		case string:
+			enc[i] = []byte(f)
+		case []byte:
+			enc[i] = f
+		default:
+			return nil, fmt.Errorf("%w: %s: field %d has type %T", ErrTampered, table, i+1, f)
+		}
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(seal.AD(labelRowPrefix+table, enc...))
+	return m.Sum(nil), nil
 }
 
 // wrapDEK seals a DEK under the KEK.

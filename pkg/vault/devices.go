@@ -341,7 +341,7 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				}
 				// A device holds keys at its current role only: the keys of
 				// the old role stop proving anything in this transaction.
-				if res.RevokedKeys, err = revokeKeysNotAtRole(tx, ref, r.Role, now); err != nil {
+				if res.RevokedKeys, err = v.revokeKeysNotAtRole(tx, ref, r.Role, now); err != nil {
 					return nil, err
 				}
 			}
@@ -406,8 +406,16 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 			} else if !keyIDRE().MatchString(res.KeyID) {
 				return nil, fmt.Errorf("%w: key ID %q", ErrInvalidName, res.KeyID)
 			}
-			if _, err := tx.Exec(`INSERT INTO device_keys (tenant_id, device_ref, key_id, spki, fingerprint, role, origin, status, created_at, created_by)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`, t.id, ref, res.KeyID, r.SPKI, res.Fingerprint, r.Role, r.Origin, now, v.opts.Actor); err != nil {
+			x, err := tx.Exec(`INSERT INTO device_keys (tenant_id, device_ref, key_id, spki, fingerprint, role, origin, status, created_at, created_by)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`, t.id, ref, res.KeyID, r.SPKI, res.Fingerprint, r.Role, r.Origin, now, v.opts.Actor)
+			if err != nil {
+				return nil, err
+			}
+			keyRow, err := x.LastInsertId()
+			if err != nil {
+				return nil, err
+			}
+			if err := v.sealRow(tx, macDeviceKeys, keyRow); err != nil {
 				return nil, err
 			}
 		} else if store {
@@ -439,8 +447,10 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 }
 
 // revokeKeysNotAtRole revokes the device's active keys at any role but
-// role and returns their key IDs, oldest first.
-func revokeKeysNotAtRole(tx *sql.Tx, deviceRef int64, role, now string) ([]string, error) {
+// role and returns their key IDs, oldest first. Revoking never fails on a
+// row MAC: it only takes a key out of use, and the revoked row is sealed
+// anew.
+func (v *Vault) revokeKeysNotAtRole(tx *sql.Tx, deviceRef int64, role, now string) ([]string, error) {
 	rows, err := tx.Query("SELECT key_id FROM device_keys WHERE device_ref = ? AND status = 'active' AND role <> ? ORDER BY id", deviceRef, role)
 	if err != nil {
 		return nil, err
@@ -460,6 +470,11 @@ func revokeKeysNotAtRole(tx *sql.Tx, deviceRef int64, role, now string) ([]strin
 	}
 	if _, err := tx.Exec("UPDATE device_keys SET status = 'revoked', revoked_at = ? WHERE device_ref = ? AND status = 'active' AND role <> ?", now, deviceRef, role); err != nil {
 		return nil, err
+	}
+	for _, id := range ids {
+		if _, err := v.sealRows(tx, macDeviceKeys, "device_keys.key_id = ?", id); err != nil {
+			return nil, err
+		}
 	}
 	return ids, nil
 }
@@ -587,6 +602,10 @@ func (v *Vault) RevokeDeviceKey(tenantName, ref string) (*DeviceKey, error) {
 		if _, err := tx.Exec("UPDATE device_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", k.RevokedAt, keyRow); err != nil {
 			return err
 		}
+		// Not verified first: revoking only takes a key out of use.
+		if err := v.sealRow(tx, macDeviceKeys, keyRow); err != nil {
+			return err
+		}
 		return v.appendAudit(tx, auditRow{Action: "device-revoke", Tenant: t.name, Object: k.Device, Success: true,
 			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s", k.DeviceID, k.KeyID, k.Fingerprint)})
 	})
@@ -690,6 +709,10 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 		now := v.timestamp()
 		if now >= expires {
 			return fmt.Errorf("%w: it expired at %s", ErrChallengeExpired, expires)
+		}
+		// Every key of the device must authenticate before any decides.
+		if err := v.checkRows(tx, macDeviceKeys, "device_keys.device_ref = ?", d.ref); err != nil {
+			return err
 		}
 		keys, err := v.deviceKeys(tx, d, "")
 		if err != nil {

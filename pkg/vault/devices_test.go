@@ -197,6 +197,11 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 	if _, err := v.db.Exec("UPDATE device_keys SET status = 'active', revoked_at = NULL WHERE key_id = ?", r.KeyID); err != nil {
 		t.Fatal(err)
 	}
+	// ... whose row that keysmith wrote with the key (sealed here; without
+	// the key it is tampering: TestRowMACTamper).
+	if _, err := v.sealRows(v.db, macDeviceKeys, "device_keys.key_id = ?", r.KeyID); err != nil {
+		t.Fatal(err)
+	}
 	_, err = verify(pem1)
 	if !errors.Is(err, ErrKeyOtherRole) || !errors.Is(err, ErrKeyRevoked) || !strings.Contains(err.Error(), "at role server; the device is at role releaser") {
 		t.Fatalf("active key at the old role: %v", err)

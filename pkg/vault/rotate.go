@@ -184,7 +184,8 @@ func (v *Vault) RotateMaster(newKey masterkey.Key) error {
 			}
 			count++
 		}
-		wrappedAudit, err := nk.kek.Seal(nil, v.unlocked.audit, auditKeyAD(v.vaultID))
+		// write ran ensureRowMACs first: the vault has row MACs.
+		wrappedAudit, err := nk.kek.Seal(nil, v.unlocked.audit, auditKeyAD(v.vaultID, true))
 		if err != nil {
 			return err
 		}
@@ -201,7 +202,9 @@ func (v *Vault) RotateMaster(newKey masterkey.Key) error {
 		v.auditFailure("rotate-master", "", v.path, err)
 		return err
 	}
-	nk.audit, nk.deks = v.unlocked.audit, v.unlocked.deks
+	// The audit key is only re-wrapped, so the row MAC key derived from it,
+	// and every row MAC, stay valid.
+	nk.audit, nk.row, nk.deks = v.unlocked.audit, v.unlocked.row, v.unlocked.deks
 	v.unlocked, v.keyID = nk, newID
 	v.checkpoint()
 	return nil

@@ -58,13 +58,22 @@ func (v *Vault) Unlock(mk masterkey.Key) error {
 	if err := v.db.QueryRow("SELECT value FROM meta WHERE key = 'audit_key'").Scan(&wrapped); err != nil {
 		return dbErr(err)
 	}
-	ak, err := k.kek.Open(nil, wrapped, auditKeyAD(v.vaultID))
+	// The audit key of a vault with row MACs opens with the "row-macs" AD;
+	// that of a vault written before schema 5, without it.
+	rowMACs := true
+	ak, err := k.kek.Open(nil, wrapped, auditKeyAD(v.vaultID, true))
+	if err != nil {
+		rowMACs = false
+		ak, err = k.kek.Open(nil, wrapped, auditKeyAD(v.vaultID, false))
+	}
 	if err != nil {
 		v.auditFailedUnlock("key ID " + mk.ID().String() + ": audit key does not unwrap")
 		return fmt.Errorf("%w: the audit key does not unwrap with key ID %s", ErrTampered, mk.ID())
 	}
-	k.audit = ak
-	v.unlocked = k
+	if err := k.setAudit(ak); err != nil {
+		return err
+	}
+	v.unlocked, v.rowMACs = k, rowMACs
 	return nil
 }
 

@@ -85,6 +85,7 @@ type Vault struct {
 	keyID   masterkey.ID
 
 	unlocked *keys
+	rowMACs  bool // every authorisation row carries a MAC: a missing one is tampering
 }
 
 // Info describes a vault. It needs no key.
@@ -205,11 +206,13 @@ func Create(path, env string, key masterkey.Key, opts Options) (v *Vault, err er
 	if _, err := io.ReadFull(opts.Rand, auditKey); err != nil {
 		return v, err
 	}
-	wrappedAudit, err := k.kek.Seal(nil, auditKey, auditKeyAD(vaultID))
+	wrappedAudit, err := k.kek.Seal(nil, auditKey, auditKeyAD(vaultID, true))
 	if err != nil {
 		return v, err
 	}
-	k.audit = auditKey
+	if err := k.setAudit(auditKey); err != nil {
+		return v, err
+	}
 	now := v.timestamp()
 	id := key.ID()
 	err = v.write(ctx, func(tx *sql.Tx) error {
@@ -234,6 +237,7 @@ func Create(path, env string, key masterkey.Key, opts Options) (v *Vault, err er
 		return v, err
 	}
 	v.schema = latestVersion(migrationFS)
+	v.rowMACs = true
 	return v, nil
 }
 
@@ -421,16 +425,32 @@ const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
 // write runs fn in one IMMEDIATE transaction: all of it happens or none.
+// The first unlocked write of an open vault first makes sure every row of
+// the authorisation tables carries a MAC (ensureRowMACs).
 func (v *Vault) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := v.db.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(err)
 	}
+	checked := false
+	if v.unlocked != nil && !v.rowMACs {
+		if err := v.ensureRowMACs(tx); err != nil {
+			tx.Rollback()
+			return dbErr(err)
+		}
+		checked = true
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return dbErr(err)
 	}
-	return dbErr(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return dbErr(err)
+	}
+	if checked {
+		v.rowMACs = true
+	}
+	return nil
 }
 
 // dbErr maps SQLite's "not a database" and "corrupt" codes to sentinels.
