@@ -762,16 +762,7 @@ func (v *Vault) serviceRead(tok, tenantName string, names []string, version int)
 			if err != nil {
 				return err
 			}
-			q := "SELECT " + infoCols + ", s.sealed FROM secrets s WHERE s.tenant_id = ? AND s.name = ?"
-			args := []any{t.id, n}
-			if version > 0 {
-				q += " AND s.version = ?"
-				args = append(args, version)
-			} else {
-				q += " ORDER BY s.version DESC LIMIT 1"
-			}
-			var sealed []byte
-			si, err := scanInfo(tx.QueryRow(q, args...), t.name, &sealed)
+			si, sealed, err := secretRow(tx, t, n, version)
 			exists := err == nil && (version > 0 || si.DeletedAt == "")
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err

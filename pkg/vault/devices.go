@@ -534,14 +534,7 @@ func (v *Vault) Devices(tenantName, role string) ([]DeviceInfo, error) {
 // Device returns one device (by ID, name or UUID) with all its keys, oldest
 // first.
 func (v *Vault) Device(tenantName, ref string) (*DeviceInfo, error) {
-	if err := v.mustUnlocked(); err != nil {
-		return nil, err
-	}
-	t, err := v.tenant(v.db, tenantName)
-	if err != nil {
-		return nil, err
-	}
-	d, err := v.findDevice(v.db, t, ref)
+	_, d, err := v.deviceRead(tenantName, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -901,14 +894,7 @@ func (v *Vault) GetDeviceSecret(tenantName, ref, name string) (*DeviceSecret, er
 // DeviceSecrets lists the latest version of each of the device's secrets,
 // by name. It reads no values.
 func (v *Vault) DeviceSecrets(tenantName, ref string) ([]DeviceSecretInfo, error) {
-	if err := v.mustUnlocked(); err != nil {
-		return nil, err
-	}
-	t, err := v.tenant(v.db, tenantName)
-	if err != nil {
-		return nil, err
-	}
-	d, err := v.findDevice(v.db, t, ref)
+	t, d, err := v.deviceRead(tenantName, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -1171,15 +1157,31 @@ func (v *Vault) ApplyReport(tenantName string, rep *Report) (*ReportResult, erro
 // that every row about a device names it alike. A ref that resolves to no
 // device is returned as given.
 func (v *Vault) deviceObject(tenantName, ref string) string {
+	if _, d, err := v.lookupDevice(tenantName, ref); err == nil {
+		return d.Name
+	}
+	return ref
+}
+
+// deviceRead finds the tenant and the device ref names, outside a write
+// transaction, for commands that only read; the vault must be unlocked.
+func (v *Vault) deviceRead(tenantName, ref string) (*tenant, *DeviceInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, nil, err
+	}
+	return v.lookupDevice(tenantName, ref)
+}
+
+func (v *Vault) lookupDevice(tenantName, ref string) (*tenant, *DeviceInfo, error) {
 	t, err := v.tenant(v.db, tenantName)
 	if err != nil {
-		return ref
+		return nil, nil, err
 	}
 	d, err := v.findDevice(v.db, t, ref)
 	if err != nil {
-		return ref
+		return nil, nil, err
 	}
-	return d.Name
+	return t, d, nil
 }
 
 // auditDeviceFailure records a failed device operation with the reason a

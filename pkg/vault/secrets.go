@@ -322,6 +322,22 @@ func itemNames(items []Item) string {
 
 const infoCols = "s.name, s.version, s.description, s.created_at, s.created_by, coalesce(s.deleted_at, ''), s.dek_version"
 
+// secretRow reads one version of a secret (version > 0) or its latest
+// version, with the sealed value; sql.ErrNoRows when there is none.
+func secretRow(q querier, t *tenant, name string, version int) (SecretInfo, []byte, error) {
+	query := "SELECT " + infoCols + ", s.sealed FROM secrets s WHERE s.tenant_id = ? AND s.name = ?"
+	args := []any{t.id, name}
+	if version > 0 {
+		query += " AND s.version = ?"
+		args = append(args, version)
+	} else {
+		query += " ORDER BY s.version DESC LIMIT 1"
+	}
+	var sealed []byte
+	si, err := scanInfo(q.QueryRow(query, args...), t.name, &sealed)
+	return si, sealed, err
+}
+
 func scanInfo(sc interface{ Scan(...any) error }, tenant string, extra ...any) (SecretInfo, error) {
 	si := SecretInfo{Tenant: tenant}
 	err := sc.Scan(append([]any{&si.Name, &si.Version, &si.Description, &si.CreatedAt, &si.CreatedBy, &si.DeletedAt, &si.DEKVersion}, extra...)...)
@@ -341,16 +357,7 @@ func (v *Vault) Get(tenantName, name string, version int) (*Secret, error) {
 		if err != nil {
 			return err
 		}
-		q := "SELECT " + infoCols + ", s.sealed FROM secrets s WHERE s.tenant_id = ? AND s.name = ?"
-		args := []any{t.id, name}
-		if version > 0 {
-			q += " AND s.version = ?"
-			args = append(args, version)
-		} else {
-			q += " ORDER BY s.version DESC LIMIT 1"
-		}
-		var sealed []byte
-		si, err := scanInfo(tx.QueryRow(q, args...), t.name, &sealed)
+		si, sealed, err := secretRow(tx, t, name, version)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && version == 0 && si.DeletedAt != "") {
 			what := fmt.Sprintf("%q in tenant %s", name, t.name)
 			if version > 0 {
