@@ -78,16 +78,85 @@ func checkChallengeInput(deviceID string, nonce []byte) error {
 // SignChallenge signs ChallengeMessage(deviceID, nonce) with ECDSA over
 // SHA-256 and returns the ASN.1 DER signature (SEQUENCE of INTEGER r, s).
 func SignChallenge(priv *ecdsa.PrivateKey, deviceID string, nonce []byte) ([]byte, error) {
+	if err := checkChallengeInput(deviceID, nonce); err != nil {
+		return nil, err
+	}
+	return signMessage(priv, ChallengeMessage(deviceID, nonce))
+}
+
+// VerifyChallenge checks that sig is a valid ASN.1 DER ECDSA-SHA256
+// signature by pub over ChallengeMessage(deviceID, nonce). A signature that
+// does not verify yields an error wrapping ErrBadSignature.
+func VerifyChallenge(pub *ecdsa.PublicKey, deviceID string, nonce, sig []byte) error {
+	if err := checkChallengeInput(deviceID, nonce); err != nil {
+		return err
+	}
+	return verifyMessage(pub, ChallengeMessage(deviceID, nonce), sig)
+}
+
+// BoundChallengeLabel starts the message of a challenge answered over a TLS
+// connection keysmith terminates itself: the answer also signs the
+// connection's channel binding, so it cannot be relayed to another
+// connection (docs/device-format.md §8.1).
+const BoundChallengeLabel = "keysmith/v1/device-challenge-tls"
+
+// ChannelBindingSize is the length of the RFC 9266 tls-exporter value.
+const ChannelBindingSize = 32
+
+// ChannelBindingLabel is the RFC 9266 exporter label.
+const ChannelBindingLabel = "EXPORTER-Channel-Binding"
+
+// ChallengeMessageBound is ChallengeMessage with BoundChallengeLabel and the
+// connection's ChannelBindingSize-byte tls-exporter value appended:
+//
+//	"keysmith/v1/device-challenge-tls" 0x00
+//	uint32 big-endian len(deviceID) || deviceID
+//	nonce (32 bytes) || binding (32 bytes)
+func ChallengeMessageBound(deviceID string, nonce, binding []byte) []byte {
+	msg := make([]byte, 0, len(BoundChallengeLabel)+1+4+len(deviceID)+len(nonce)+len(binding))
+	msg = append(msg, BoundChallengeLabel...)
+	msg = append(msg, 0)
+	msg = binary.BigEndian.AppendUint32(msg, uint32(len(deviceID)))
+	msg = append(msg, deviceID...)
+	msg = append(msg, nonce...)
+	msg = append(msg, binding...)
+	return msg
+}
+
+// SignChallengeBound signs ChallengeMessageBound(deviceID, nonce, binding).
+func SignChallengeBound(priv *ecdsa.PrivateKey, deviceID string, nonce, binding []byte) ([]byte, error) {
+	if err := checkBoundInput(deviceID, nonce, binding); err != nil {
+		return nil, err
+	}
+	return signMessage(priv, ChallengeMessageBound(deviceID, nonce, binding))
+}
+
+// VerifyChallengeBound checks a signature made by SignChallengeBound.
+func VerifyChallengeBound(pub *ecdsa.PublicKey, deviceID string, nonce, binding, sig []byte) error {
+	if err := checkBoundInput(deviceID, nonce, binding); err != nil {
+		return err
+	}
+	return verifyMessage(pub, ChallengeMessageBound(deviceID, nonce, binding), sig)
+}
+
+func checkBoundInput(deviceID string, nonce, binding []byte) error {
+	if err := checkChallengeInput(deviceID, nonce); err != nil {
+		return err
+	}
+	if len(binding) != ChannelBindingSize {
+		return fmt.Errorf("channel binding is %d bytes, want %d", len(binding), ChannelBindingSize)
+	}
+	return nil
+}
+
+func signMessage(priv *ecdsa.PrivateKey, msg []byte) ([]byte, error) {
 	if priv == nil {
 		return nil, errors.New("private key is nil")
 	}
 	if err := checkP256(&priv.PublicKey); err != nil {
 		return nil, err
 	}
-	if err := checkChallengeInput(deviceID, nonce); err != nil {
-		return nil, err
-	}
-	digest := sha256.Sum256(ChallengeMessage(deviceID, nonce))
+	digest := sha256.Sum256(msg)
 	sig, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
 	if err != nil {
 		return nil, fmt.Errorf("signing challenge: %w", err)
@@ -95,20 +164,14 @@ func SignChallenge(priv *ecdsa.PrivateKey, deviceID string, nonce []byte) ([]byt
 	return sig, nil
 }
 
-// VerifyChallenge checks that sig is a valid ASN.1 DER ECDSA-SHA256
-// signature by pub over ChallengeMessage(deviceID, nonce). A signature that
-// does not verify yields an error wrapping ErrBadSignature.
-func VerifyChallenge(pub *ecdsa.PublicKey, deviceID string, nonce, sig []byte) error {
+func verifyMessage(pub *ecdsa.PublicKey, msg, sig []byte) error {
 	if err := checkP256(pub); err != nil {
-		return err
-	}
-	if err := checkChallengeInput(deviceID, nonce); err != nil {
 		return err
 	}
 	if len(sig) < minSignatureSize || len(sig) > maxSignatureSize {
 		return fmt.Errorf("%w: signature is %d bytes, want %d..%d", ErrBadSignature, len(sig), minSignatureSize, maxSignatureSize)
 	}
-	digest := sha256.Sum256(ChallengeMessage(deviceID, nonce))
+	digest := sha256.Sum256(msg)
 	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
 		return ErrBadSignature
 	}
