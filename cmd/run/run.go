@@ -5,6 +5,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,8 @@ type RunOptions struct {
 	Tenant string // vault tenant ("" = --tenant / KEYSMITH_TENANT / default)
 	Prefix string // only vault secrets whose names start with it, prefix removed
 
+	KeepKeyEnv bool // pass the key-source variables on to the command
+
 	// Exec replaces the process; tests replace it.
 	Exec func(argv0 string, argv, env []string) error
 }
@@ -51,8 +54,15 @@ tampered value) happens before the command starts.
 
 Variables already in the environment win, unless --override. Without -f, the
 first of env_<env>.env, .env.<env> and .env in the current directory is used.
-The command never gets keysmith's own credentials: KEYSMITH_MASTER_KEY,
-KEYSMITH_TOKEN and KEYSMITH_PASSPHRASE are removed from its environment.
+
+The command never gets keysmith's credentials: KEYSMITH_TOKEN and
+KEYSMITH_PASSPHRASE are removed from its environment, and so is every variable
+keysmith reads a master key from or is told where to find one:
+KEYSMITH_MASTER_KEY, KEYSMITH_KEY_FILE, KEYSMITH_KEY_COMMAND, APP_KEY_SYSVAR
+and the variable APP_KEY_SYSVAR names. --keep-key-env passes the key sources
+on (for a command that runs keysmith itself). The command still runs as your
+user: it can read what you can, including your key file
+($XDG_CONFIG_HOME/keysmith/keys) and a local vault.
 
 With --vault, the current version of every secret of the vault tenant
 (--tenant, KEYSMITH_TENANT or default) is added too, after any -f files; with
@@ -62,12 +72,20 @@ KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.
 
 With --schema FILE and a service token (--token-file F or KEYSMITH_TOKEN), the
 command gets exactly the secrets the schema declares, read from the vault as
-that service; they replace variables of the same name, and the key sources
-(APP_KEY_SYSVAR and the variable it names, KEYSMITH_KEY_FILE,
-KEYSMITH_KEY_COMMAND) are removed too, so the command can read nothing more
-through keysmith. If any secret is missing or not granted, keysmith lists
-every one and exits (8 pending approval, 7 refused) without starting the
-command.`,
+that service; they replace variables of the same name. Every KEYSMITH_*
+variable (vault, environment, tenant, token, key sources), APP_KEY_SYSVAR and
+the variable it names are removed, so the command is not pointed at a vault or
+a key. This is not a sandbox: the command runs as your user and can still read
+your key file and vault files and run keysmith with them; only a server
+(keysmith serve) on the other side of a process or machine boundary stops
+that (docs/security.md). If any secret is missing or not granted, keysmith
+lists every one and exits (8 pending approval, 7 refused) without starting the
+command. With --vault, a service token (--token-file or KEYSMITH_TOKEN) is
+refused: --vault reads as the operator.
+
+Besides the statuses below: 126 when the command exists but cannot be run (not
+executable, a directory, not an executable format), as shells use; a command
+not on PATH is 5.`,
 		Example: `  $ keysmith run -f env_dev.env -- ./server --port 8080
   $ keysmith run -e prod -f env_prod.env --override -- python app.py
   $ keysmith run --vault --tenant acme --prefix APP_ -- ./server
@@ -93,6 +111,7 @@ command.`,
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only vault secrets whose names start with this, prefix removed (with --vault)")
 	cmd.Flags().StringVar(&opts.TokenFile, "token-file", "", "file holding the service token (with --schema; or KEYSMITH_TOKEN)")
 	cmd.Flags().StringVar(&opts.Schema, "schema", "", "secrets.schema.json: start the command with exactly its secrets, read as the service")
+	cmd.Flags().BoolVar(&opts.KeepKeyEnv, "keep-key-env", false, "pass the key-source variables (KEYSMITH_MASTER_KEY, KEYSMITH_KEY_FILE, ...) on to the command")
 	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
@@ -102,15 +121,29 @@ func runRun(opts *RunOptions) error {
 	if !opts.Vault && opts.Prefix != "" {
 		return cmdutil.Usagef("--prefix goes with --vault")
 	}
+	if opts.Schema == "" && opts.Vault && (opts.TokenFile != "" || f.Getenv("KEYSMITH_TOKEN") != "") {
+		// Reading as the operator while a service token is at hand would
+		// silently read more than the service was granted.
+		from := "--token-file"
+		if opts.TokenFile == "" {
+			from = "KEYSMITH_TOKEN is set, but"
+		}
+		return cmdutil.WithHint(cmdutil.Usagef("%s --vault reads every secret of the tenant as the vault's operator, not as a service", from),
+			"to read as the service: keysmith run --schema secrets.schema.json (with the token)",
+			"to read as the operator: unset KEYSMITH_TOKEN and drop --token-file")
+	}
 	if opts.Schema == "" && opts.TokenFile != "" {
 		return cmdutil.Usagef("--token-file goes with --schema")
 	}
 	if opts.Schema != "" && (opts.Vault || len(opts.Files) > 0) {
 		return cmdutil.Usagef("--schema gives the command exactly the schema's secrets: it does not mix with -f or --vault")
 	}
-	argv0, err := exec.LookPath(opts.Command[0])
+	if opts.Schema != "" && opts.KeepKeyEnv {
+		return cmdutil.Usagef("--keep-key-env does not go with --schema, which starts the command without keysmith's variables")
+	}
+	argv0, err := lookPath(opts.Command[0])
 	if err != nil {
-		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.Command[0], cmdutil.ErrNotFound), "is it installed and on PATH?")
+		return err
 	}
 	if opts.Schema != "" {
 		vars, err := schemacmd.SchemaEnvironment(f, opts.TokenFile, opts.Schema)
@@ -165,26 +198,81 @@ func execWith(opts *RunOptions, argv0 string, vars map[string]string) error {
 			return cmdutil.Usagef("%s holds a NUL byte, which no environment variable can carry", k)
 		}
 	}
-	drop := keysmithCredentials
+	drop := append([]string{}, keysmithCredentials...)
+	if !opts.KeepKeyEnv {
+		drop = append(drop, KeySourceVars(opts.F.Getenv)...)
+	}
+	environ := Without(os.Environ(), drop)
 	override := opts.Override
 	if opts.Schema != "" {
-		// Exactly the schema's secrets: no way for the command to read more
-		// through keysmith, and the vault's values win over the environment.
-		drop = append(append([]string{}, drop...), "APP_KEY_SYSVAR", "KEYSMITH_KEY_FILE", "KEYSMITH_KEY_COMMAND")
-		if named := opts.F.Getenv("APP_KEY_SYSVAR"); named != "" {
-			drop = append(drop, named)
-		}
+		// Exactly the schema's secrets, and nothing that points the command
+		// at a vault, tenant, environment or key; the vault's values win over
+		// the environment.
+		environ = slices.DeleteFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, "KEYSMITH_") })
 		override = true
 	}
-	env := Merge(Without(os.Environ(), drop), vars, override)
+	env := Merge(environ, vars, override)
 	err := opts.Exec(argv0, opts.Command, env)
+	if errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EISDIR) {
+		return cannotRun(opts.Command[0], err)
+	}
 	return fmt.Errorf("starting %q: %w", opts.Command[0], err)
 }
 
-// keysmithCredentials are variables that let a process act as keysmith: the
-// master key, a service token, a backup or device passphrase. The command
-// keysmith starts gets plaintext values, never these.
-var keysmithCredentials = []string{"KEYSMITH_MASTER_KEY", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE"}
+// ExitCannotRun is the status of "run" for a command that exists but cannot be
+// executed: 126, as shells and env(1) use (docs/exit-codes.md).
+const ExitCannotRun = 126
+
+// lookPath finds the command. One that does not exist is not found (exit 5);
+// one that exists but is not executable (mode, a directory) is exit 126.
+func lookPath(name string) (string, error) {
+	argv0, err := exec.LookPath(name)
+	if err == nil {
+		return argv0, nil
+	}
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return "", cmdutil.WithHint(fmt.Errorf("%q: %w", name, cmdutil.ErrNotFound), "is it installed and on PATH?")
+	}
+	return "", cannotRun(name, err)
+}
+
+func cannotRun(name string, err error) error {
+	var reason string
+	hint := ""
+	st, serr := os.Stat(name)
+	switch {
+	case serr == nil && st.IsDir():
+		reason = "is a directory"
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES):
+		reason = "permission denied"
+		hint = fmt.Sprintf("make it executable: chmod +x %q", name)
+	case errors.Is(err, syscall.ENOEXEC):
+		reason = "not an executable format (a script needs a #! line)"
+	default:
+		reason = err.Error()
+	}
+	e := &cmdutil.Error{Err: fmt.Errorf("%q cannot be run: %s", name, reason), Code: ExitCannotRun}
+	if hint != "" {
+		e.Hints = []string{hint}
+	}
+	return e
+}
+
+// keysmithCredentials are variables that let a process act as keysmith: a
+// service token, a backup or device passphrase. The command keysmith starts
+// gets plaintext values, never these.
+var keysmithCredentials = []string{"KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE"}
+
+// KeySourceVars are the variables keysmith reads a master key from or that
+// tell it where one is (docs/keys.md): KEYSMITH_MASTER_KEY, KEYSMITH_KEY_FILE,
+// KEYSMITH_KEY_COMMAND, APP_KEY_SYSVAR and the variable APP_KEY_SYSVAR names.
+func KeySourceVars(getenv func(string) string) []string {
+	names := []string{"KEYSMITH_MASTER_KEY", "KEYSMITH_KEY_FILE", "KEYSMITH_KEY_COMMAND", "APP_KEY_SYSVAR"}
+	if named := getenv("APP_KEY_SYSVAR"); named != "" && !strings.ContainsAny(named, "=/") {
+		names = append(names, named)
+	}
+	return names
+}
 
 // Without returns environ less the named variables.
 func Without(environ, names []string) []string {
