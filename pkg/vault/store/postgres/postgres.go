@@ -1,0 +1,364 @@
+// Package postgres is the vault's PostgreSQL store (github.com/jackc/pgx/v5,
+// pgxpool): the team vault that several hosts share. It holds SQL and
+// nothing else: it sees sealed bytes, never a key or a plaintext. It
+// implements the PostgreSQL part of docs/vault.md ("PostgreSQL"): the
+// schema (embedded migrations, the twins of SQLite's), the migration lock,
+// the retry of serialization failures and deadlocks, and the URL rules.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Sentinel errors of opening a store, tested with errors.Is.
+var (
+	ErrNoVault  = errors.New("no vault in this database")
+	ErrExists   = errors.New("vault already exists")
+	ErrNotEmpty = errors.New("database schema is not empty")
+	ErrTooNew   = errors.New("vault schema is newer than this keysmith")
+)
+
+// lockClass is the first key of the advisory locks keysmith takes ("KSMV",
+// as SQLite's application_id); the second is a hash of the schema name, so
+// vaults in two schemas of one database do not wait for each other.
+const lockClass = 0x4b534d56
+
+// IsURL reports whether s names a PostgreSQL store rather than a file.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Redact returns the URL with its password removed (from the user info and
+// a password parameter), for errors, logs and audit rows. Something that
+// does not parse as a URL is replaced as a whole: it might hold a password
+// where a parser cannot find it.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Del("password")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Store is an open PostgreSQL vault store. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	location string // the URL without its password
+	schema   string // the first search_path entry of the URL, "" if none
+	version  int
+}
+
+// Options tune Open and Create. Zero fields get defaults.
+type Options struct {
+	// MaxConns caps the pool (default pgxpool's: max(4, GOMAXPROCS); the URL
+	// parameter pool_max_conns also sets it).
+	MaxConns int32
+}
+
+// Open connects to the vault the URL names, applying pending migrations
+// (under the migration lock: a concurrent opener waits, then finds the
+// schema current). A database without a vault is ErrNoVault; a schema newer
+// than this binary is ErrTooNew.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	return open(ctx, rawURL, opts, false)
+}
+
+// Create makes a new vault's schema: in the database the URL names, or in
+// the schema its search_path names (created if missing). It refuses a
+// schema that already holds a vault (ErrExists) or any other table
+// (ErrNotEmpty).
+func Create(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	return open(ctx, rawURL, opts, true)
+}
+
+func open(ctx context.Context, rawURL string, opts Options, create bool) (*Store, error) {
+	loc := Redact(rawURL)
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	s := &Store{location: loc, schema: firstSchema(cfg.ConnConfig.RuntimeParams["search_path"])}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
+	}
+	if err := s.migrate(ctx, create); err != nil {
+		s.pool.Close()
+		return nil, s.wrap(err, rawURL)
+	}
+	return s, nil
+}
+
+// wrap prefixes err with the redacted location unless it already says it,
+// and makes sure no part of the raw URL's password survives in it.
+func (s *Store) wrap(err error, rawURL string) error {
+	return fmt.Errorf("%s: %w", s.location, redactErr(err, rawURL))
+}
+
+// redactErr replaces err by its message with the URL's password cut out
+// when the message contains it (pgx does not put passwords in errors, but a
+// wrapped driver or network error must not be trusted to keep it so). The
+// sentinel kinds are kept.
+func redactErr(err error, rawURL string) error {
+	u, perr := url.Parse(rawURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// firstSchema returns the first schema of a search_path value, unquoted.
+func firstSchema(sp string) string {
+	first, _, _ := strings.Cut(sp, ",")
+	first = strings.TrimSpace(first)
+	if len(first) >= 2 && first[0] == '"' && first[len(first)-1] == '"' {
+		first = strings.ReplaceAll(first[1:len(first)-1], `""`, `"`)
+	}
+	if first == "$user" {
+		return ""
+	}
+	return first
+}
+
+// Location is the store's URL without its password.
+func (s *Store) Location() string { return s.location }
+
+// SchemaVersion is the schema version after Open's migrations.
+func (s *Store) SchemaVersion() int { return s.version }
+
+// Pool is the connection pool (for the store's own packages and tests).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var ms []migration
+	for i, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(base[:4])
+		if err != nil || v != i+1 {
+			return nil, fmt.Errorf("migration %q out of sequence", base)
+		}
+		b, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// LatestVersion is the schema version this binary creates.
+func LatestVersion() int {
+	ms, err := migrations()
+	if err != nil {
+		panic(err)
+	}
+	return len(ms)
+}
+
+// readVersion reads the schema version from keysmith_schema (one row);
+// its absence means no vault, version 0.
+func readVersion(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (int, error) {
+	var exists bool
+	if err := q.QueryRow(ctx, "SELECT to_regclass('keysmith_schema') IS NOT NULL").Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	var v int
+	err := q.QueryRow(ctx, "SELECT version FROM keysmith_schema").Scan(&v)
+	return v, err
+}
+
+func (s *Store) migrate(ctx context.Context, create bool) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	latest := len(ms)
+	if !create {
+		// The common case costs one query and no lock.
+		v, err := readVersion(ctx, s.pool)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(v, latest, create); err != nil || v == latest {
+			s.version = v
+			return err
+		}
+	}
+	return s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if create && s.schema != "" {
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+				return err
+			}
+		}
+		// One migrator per schema: the lock is held until commit; a second
+		// opener waits here and then reads the version the first wrote.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))", lockClass); err != nil {
+			return err
+		}
+		var cur *string
+		if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
+			return err
+		}
+		if cur == nil {
+			if create {
+				return fmt.Errorf("%w: no schema to create the vault in (search_path %q)", ErrNotEmpty, s.schema)
+			}
+			return ErrNoVault
+		}
+		v, err := readVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(v, latest, create); err != nil {
+			return err
+		}
+		if create {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("%w: schema %q holds %d tables", ErrNotEmpty, *cur, n)
+			}
+			if _, err := tx.Exec(ctx, "CREATE TABLE keysmith_schema (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), version INTEGER NOT NULL)"); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO keysmith_schema (version) VALUES (0)"); err != nil {
+				return err
+			}
+		}
+		for _, m := range ms[v:] {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, "UPDATE keysmith_schema SET version = $1", m.version); err != nil {
+				return err
+			}
+		}
+		s.version = latest
+		return nil
+	})
+}
+
+func checkVersion(v, latest int, create bool) error {
+	switch {
+	case create && v > 0:
+		return ErrExists
+	case !create && v == 0:
+		return ErrNoVault
+	case v > latest:
+		return fmt.Errorf("%w: schema version %d, this keysmith knows up to %d (upgrade keysmith)", ErrTooNew, v, latest)
+	}
+	return nil
+}
+
+// maxAttempts bounds the retries of a transaction that keeps failing with
+// a serialization failure or a deadlock.
+const maxAttempts = 50
+
+// InTx runs fn in a transaction and commits. When the transaction fails
+// with a serialization failure (40001) or a deadlock (40P01), at fn or at
+// commit, the whole closure runs again in a new transaction, after a short
+// random back-off: fn must decide from what it reads in tx, and keep
+// nothing from an attempt that did not commit.
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.inTx(ctx, pgx.TxOptions{}, fn)
+}
+
+// InSerializableTx is InTx at the SERIALIZABLE isolation level.
+func (s *Store) InSerializableTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+}
+
+func (s *Store) inTx(ctx context.Context, to pgx.TxOptions, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginTxFunc(ctx, s.pool, to, fn)
+		if err == nil || !Retryable(err) || attempt == maxAttempts {
+			return err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// Retryable reports whether err is a serialization failure or a deadlock:
+// the transaction did nothing and may run again.
+func Retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt) * time.Millisecond
+	if d > 20*time.Millisecond {
+		d = 20 * time.Millisecond
+	}
+	d += time.Duration(rand.IntN(2000)) * time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
