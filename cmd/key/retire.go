@@ -3,13 +3,16 @@ package key
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/dotenv"
 	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/secretfile"
+	"github.com/keysmith/keysmith/pkg/value"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -71,6 +74,10 @@ func retireRun(opts *RetireOptions) error {
 			return fmt.Errorf("environment %s has no retired keys in %q: %w", opts.Env, res.Path, cmdutil.ErrNotFound)
 		}
 	}
+	kr, err := f.KeyringFor(res)
+	if err != nil {
+		return err
+	}
 	for _, path := range opts.Files {
 		ef, err := cmdutil.ReadEnvFile(path)
 		if err != nil {
@@ -82,6 +89,9 @@ func retireRun(opts *RetireOptions) error {
 					path, uses[0].Line, uses[0].Name, id, cmdutil.Plural(len(uses), "value")),
 					fmt.Sprintf("move it first: keysmith secrets rekey -e %s %q", opts.Env, path))
 			}
+		}
+		if err := legacyUses(kr, path, ef, ids); err != nil {
+			return err
 		}
 	}
 	if err := vaultUses(f, opts.Env, ids); err != nil {
@@ -99,6 +109,25 @@ func retireRun(opts *RetireOptions) error {
 	}
 	for _, id := range ids {
 		f.IO.Infof("%s: removed retired key %s from %s", opts.Env, id, res.Path)
+	}
+	return nil
+}
+
+// legacyUses refuses to retire a key that opens a legacy (Fernet) value of
+// the file: such a token names no key, so each is tried against every key.
+// A legacy value that no key opens is refused too: which key it needs is
+// unknown, so none may go.
+func legacyUses(kr *value.Keyring, path string, ef *dotenv.File, ids []masterkey.ID) error {
+	hint := fmt.Sprintf("move it first: keysmith secrets migrate -e %s %q", kr.Env(), path)
+	for _, u := range secretfile.LegacyUses(ef, kr) {
+		if !u.Opens {
+			return cmdutil.WithHint(fmt.Errorf("%s:%d: %s is a legacy value that opens with none of the %s keys, so it is not known which key it needs",
+				path, u.Line, u.Name, kr.Env()),
+				"check legacy.<env>.salt and kdf_input (docs/legacy.md), or remove the value if it is no longer needed")
+		}
+		if slices.Contains(ids, u.KeyID) {
+			return cmdutil.WithHint(fmt.Errorf("%s:%d: %s is a legacy value that opens only with key %s", path, u.Line, u.Name, u.KeyID), hint)
+		}
 	}
 	return nil
 }

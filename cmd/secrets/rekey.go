@@ -69,8 +69,35 @@ and legacy.<env>.kdf_input (docs/legacy.md). keysmith never writes Fernet.`,
 }
 
 func resealRun(opts *ResealOptions) error {
-	return rewriteFiles(opts.F, opts.Files, opts.DryRun, opts.verb, cmdutil.NoCreate,
+	type remaining struct {
+		file   string
+		values []secretfile.Change
+	}
+	var legacyLeft []remaining
+	i := 0
+	err := rewriteFiles(opts.F, opts.Files, opts.DryRun, opts.verb, cmdutil.NoCreate,
 		func(ef *dotenv.File, kr *value.Keyring) ([]secretfile.Change, error) {
+			path := opts.Files[i]
+			i++
+			if opts.verb == "re-encrypted" {
+				// rekey leaves Fernet values alone (they name no key):
+				// say so, or "key retire" would look safe when it is not.
+				if left := secretfile.Legacy(ef, kr.Env()); len(left) > 0 {
+					legacyLeft = append(legacyLeft, remaining{path, left})
+				}
+			}
 			return secretfile.Reseal(ef, kr, opts.pick(kr))
 		})
+	if err != nil {
+		return err
+	}
+	for _, r := range legacyLeft {
+		first := r.values[0]
+		if len(r.values) == 1 {
+			opts.F.IO.Infof("%s: 1 legacy value remains (%s, line %d); keysmith secrets migrate moves it to the current key", r.file, first.Name, first.Line)
+		} else {
+			opts.F.IO.Infof("%s: %d legacy values remain (first %s, line %d); keysmith secrets migrate moves them to the current key", r.file, len(r.values), first.Name, first.Line)
+		}
+	}
+	return nil
 }

@@ -216,6 +216,40 @@ func UsesKey(f *dotenv.File, env string, id masterkey.ID) []Change {
 	return out
 }
 
+// Legacy lists the legacy (Fernet) values of env in f.
+func Legacy(f *dotenv.File, env string) []Change {
+	var out []Change
+	for _, e := range f.Entries() {
+		if p, err := value.Parse(e.Value); err == nil && p.Legacy && p.Env == env {
+			out = append(out, Change{Name: e.Name, Line: e.Line})
+		}
+	}
+	return out
+}
+
+// LegacyUse is a legacy (Fernet) value and the key that opens it.
+type LegacyUse struct {
+	Change
+	KeyID masterkey.ID
+	Opens bool // false: no key of the keyring opens it
+}
+
+// LegacyUses lists the legacy values of kr's environment in f with the key
+// that opens each. A Fernet token names no key, so this tries the keys in
+// turn: the only way to tell whether a retired key still opens something.
+func LegacyUses(f *dotenv.File, kr *value.Keyring) []LegacyUse {
+	var out []LegacyUse
+	for _, e := range f.Entries() {
+		p, err := value.Parse(e.Value)
+		if err != nil || !p.Legacy || p.Env != kr.Env() {
+			continue
+		}
+		id, ok := kr.LegacyKeyID(p)
+		out = append(out, LegacyUse{Change: Change{Name: e.Name, Line: e.Line}, KeyID: id, Opens: ok})
+	}
+	return out
+}
+
 // Problem kinds reported by Check.
 const (
 	KindPlaintext = "plaintext-secret"

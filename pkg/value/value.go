@@ -255,16 +255,33 @@ func (kr *Keyring) OpenParsed(p *Parsed, name string) ([]byte, error) {
 // openLegacy opens a Fernet token. Fernet carries no key ID, so this is the
 // one place where keys are tried in turn: the current key, then retired keys.
 func (kr *Keyring) openLegacy(token string) ([]byte, error) {
+	pt, _, err := kr.legacyOpen(token)
+	return pt, err
+}
+
+// LegacyKeyID returns the ID of the key that opens a legacy (Fernet) value:
+// since the token names no key, the keys are tried in turn. It is how
+// "key retire" tells whether a retired key is still needed. ok is false when
+// no key of the keyring opens it.
+func (kr *Keyring) LegacyKeyID(p *Parsed) (id masterkey.ID, ok bool) {
+	if !p.Legacy || p.Env != kr.env {
+		return id, false
+	}
+	_, id, err := kr.legacyOpen(p.Body)
+	return id, err == nil
+}
+
+func (kr *Keyring) legacyOpen(token string) ([]byte, masterkey.ID, error) {
 	if kr.legacy == nil {
-		return nil, fmt.Errorf("%w: legacy support is not configured", ErrLegacyDisabled)
+		return nil, masterkey.ID{}, fmt.Errorf("%w: legacy support is not configured", ErrLegacyDisabled)
 	}
 	var last error
 	for _, id := range kr.order {
 		pt, err := kr.legacy(kr.keys[id].key, token)
 		if err == nil {
-			return pt, nil
+			return pt, id, nil
 		}
 		last = err
 	}
-	return nil, fmt.Errorf("%w: legacy value does not open for environment %s with any of its keys: %v", ErrUnauthenticated, kr.env, last)
+	return nil, masterkey.ID{}, fmt.Errorf("%w: legacy value does not open for environment %s with any of its keys: %v", ErrUnauthenticated, kr.env, last)
 }
