@@ -88,8 +88,8 @@ func (f *Factory) Keys(env string, policy KeyPolicy) (*keysource.Resolved, error
 }
 
 // SealingKeyring is Keyring for a command that will seal values. It refuses
-// a key that is not tied to an environment (KEYSMITH_MASTER_KEY, or a key in
-// the variable APP_KEY_SYSVAR names) for an environment only inferred from a
+// a key that is not tied to an environment (KEYSMITH_MASTER_KEY, a key in
+// the variable APP_KEY_SYSVAR names, a single-key file) for an environment only inferred from a
 // file name: with a dev key in the shell, "secrets encrypt-file env_prod.env"
 // would otherwise seal prod values under the dev key. (Opening is safe: a
 // value names the key ID it needs.)
@@ -100,7 +100,7 @@ func (f *Factory) SealingKeyring(env string, policy KeyPolicy) (*value.Keyring, 
 		if err != nil {
 			return nil, err
 		}
-		if res.Source.Kind == keysource.KindMasterKey || (res.Source.Kind == keysource.KindSysVar && res.File == nil) {
+		if res.EnvAgnostic() {
 			return nil, envAgnosticError(path, env, res)
 		}
 	}

@@ -8,7 +8,6 @@ package keysource
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +70,18 @@ type Resolved struct {
 	Path    string          // the key file, when the key came from one
 	File    *masterkey.File // the parsed key file, when the key came from one
 	Created bool            // the key was just generated (dev only)
+}
+
+// EnvAgnostic reports whether the key is not tied to an environment: it came
+// from KEYSMITH_MASTER_KEY, from a variable APP_KEY_SYSVAR names, or from a
+// file that holds one key and no environment name. Such a key is the key of
+// whatever environment is selected.
+func (r *Resolved) EnvAgnostic() bool {
+	if r.File != nil {
+		_, _, single := r.File.Single()
+		return single
+	}
+	return r.Source.Kind == KindMasterKey || r.Source.Kind == KindSysVar
 }
 
 // Resolver finds keys. Zero fields mean "not configured".
@@ -175,7 +186,8 @@ func (r *Resolver) execCommand(ctx context.Context, argv, env []string) ([]byte,
 }
 
 // ParseCommandOutput takes a key command's stdout: the key itself, or JSON
-// {"key": "..."} (the shape a Vault agent template or a KMS wrapper writes).
+// {"key": "..."} (the shape a Vault agent template or a KMS wrapper writes),
+// or {"data": {"key": "..."}} (Vault KV v2).
 func ParseCommandOutput(out []byte) (string, error) {
 	t := bytes.TrimSpace(out)
 	if len(t) == 0 {
@@ -184,16 +196,7 @@ func ParseCommandOutput(out []byte) (string, error) {
 	if t[0] != '{' {
 		return string(t), nil
 	}
-	var v struct {
-		Key *string `json:"key"`
-	}
-	if err := json.Unmarshal(t, &v); err != nil {
-		return "", errors.New("printed JSON that does not parse")
-	}
-	if v.Key == nil {
-		return "", errors.New(`printed JSON without a "key" field`)
-	}
-	return *v.Key, nil
+	return masterkey.KeyFromJSON(t)
 }
 
 // ReadFile reads and parses a key file, refusing one that group or others
@@ -208,7 +211,7 @@ func ReadFile(path string) (*masterkey.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Mode().Perm()&0o077 != 0 {
+	if !safeMode(st.Mode().Perm()) {
 		return nil, &InsecureError{Path: path, Mode: st.Mode().Perm()}
 	}
 	data, err := io.ReadAll(f)
@@ -218,6 +221,18 @@ func ReadFile(path string) (*masterkey.File, error) {
 	return masterkey.ParseFile(data, path)
 }
 
+// safeMode: nobody but the owner may write a key file (a key someone else
+// can replace seals your secrets for them), and only the owner may read it,
+// unless the file is read-only for everyone (no write bit at all): that is
+// how orchestrators mount secrets (Kubernetes, Docker: 0444, 0440), and
+// there the mount, not the mode, decides who sees it.
+func safeMode(m fs.FileMode) bool {
+	if m&0o022 != 0 {
+		return false
+	}
+	return m&0o077 == 0 || m&0o222 == 0
+}
+
 // InsecureError is ErrInsecureFile with the path and mode.
 type InsecureError struct {
 	Path string
@@ -225,6 +240,9 @@ type InsecureError struct {
 }
 
 func (e *InsecureError) Error() string {
+	if e.Mode&0o022 != 0 {
+		return fmt.Sprintf("key file %q has mode %04o: group or others can write it", e.Path, e.Mode)
+	}
 	return fmt.Sprintf("key file %q has mode %04o: it must not be accessible by group or others", e.Path, e.Mode)
 }
 

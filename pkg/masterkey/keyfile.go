@@ -2,6 +2,7 @@ package masterkey
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,6 +28,12 @@ type Entry struct {
 type File struct {
 	lines []fileLine
 	eol   string
+	name  string
+	// single is set for a file that holds one key and no environment
+	// names (JSON from a Vault agent, openssl -P output, a bare key): it is
+	// the key of whatever environment is selected. form names the format.
+	single *Key
+	form   string
 }
 
 type fileLine struct {
@@ -43,6 +50,9 @@ type LineError struct {
 }
 
 func (e *LineError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("key file %q: %s", e.File, e.Msg)
+	}
 	return fmt.Sprintf("key file %q, line %d: %s", e.File, e.Line, e.Msg)
 }
 
@@ -51,14 +61,25 @@ func (e *LineError) Unwrap() error { return ErrKeyFile }
 // ParseFile parses a key file: lines "env = <key>" or "env.retired = <key>",
 // each optionally followed by a "# comment", '#' comment lines and blank
 // lines. name is used in error messages only.
+//
+// A file that holds a single key instead (see ParseSingle) parses too; its
+// key is the key of every environment (File.Single).
 func ParseFile(data []byte, name string) (*File, error) {
-	f := &File{eol: "\n"}
+	f := &File{eol: "\n", name: name}
+	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // a byte order mark from a Windows editor
 	if bytes.Contains(data, []byte("\r\n")) {
 		f.eol = "\r\n"
 	}
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	text = strings.TrimSuffix(text, "\n")
 	if text == "" {
+		return f, nil
+	}
+	if k, form, ok, err := ParseSingle(text); ok {
+		if err != nil {
+			return nil, &LineError{name, 0, err.Error()}
+		}
+		f.single, f.form = &k, form
 		return f, nil
 	}
 	current := map[string]int{}
@@ -105,6 +126,100 @@ func ParseFile(data []byte, name string) (*File, error) {
 	return f, nil
 }
 
+// ParseSingle recognises a file that holds one key and no environment name,
+// as secret stores and tools write it:
+//
+//   - JSON {"key": "<key>"} (a Vault agent injector template), {"data":
+//     {"key": "<key>"}} (Vault KV v2 data) or {"data": {"data": {"key":
+//     "<key>"}}} (the whole "vault kv get -format=json" response);
+//   - the output of "openssl enc -aes-256-cbc -k secret -P -md sha1": lines
+//     salt=<hex>, key=<64 hex digits>, iv =<hex>;
+//   - the key alone on one line.
+//
+// ok reports whether text has one of these shapes; err, whether its key is
+// then not valid. Errors never contain the key.
+func ParseSingle(text string) (k Key, form string, ok bool, err error) {
+	t := strings.TrimSpace(text)
+	switch {
+	case strings.HasPrefix(t, "{"):
+		s, err := KeyFromJSON([]byte(t))
+		if err != nil {
+			return Key{}, "JSON", true, err
+		}
+		k, err = Parse(s)
+		return k, "JSON", true, err
+	case isOpenSSL(t):
+		for _, l := range strings.Split(t, "\n") {
+			if v, found := strings.CutPrefix(strings.TrimSpace(l), "key="); found {
+				k, err = Parse(v)
+				return k, "openssl -P output", true, err
+			}
+		}
+	case !strings.ContainsAny(t, "\n#"):
+		if k, err := Parse(t); err == nil {
+			return k, "a bare key", true, nil
+		}
+	}
+	return Key{}, "", false, nil
+}
+
+// isOpenSSL: "openssl enc -P" prints salt= (unless -nosalt), key= and "iv =".
+func isOpenSSL(t string) bool {
+	var key, iv bool
+	for _, l := range strings.Split(t, "\n") {
+		l = strings.TrimSpace(l)
+		key = key || strings.HasPrefix(l, "key=")
+		iv = iv || strings.HasPrefix(l, "iv =") || strings.HasPrefix(l, "iv=")
+	}
+	return key && iv
+}
+
+// KeyFromJSON returns the "key" field of {"key": ...}, {"data": {"key": ...}}
+// or {"data": {"data": {"key": ...}}}. Errors never contain the JSON.
+func KeyFromJSON(b []byte) (string, error) {
+	type level struct {
+		Key  *string         `json:"key"`
+		Data json.RawMessage `json:"data"`
+	}
+	for depth := 0; depth < 3; depth++ {
+		var v level
+		if err := json.Unmarshal(b, &v); err != nil {
+			return "", errors.New("JSON that does not parse")
+		}
+		if v.Key != nil {
+			return *v.Key, nil
+		}
+		if len(v.Data) == 0 || v.Data[0] != '{' {
+			break
+		}
+		b = v.Data
+	}
+	return "", errors.New(`JSON without a "key" field (want {"key": "..."} or {"data": {"key": "..."}})`)
+}
+
+// Single returns the key of a single-key file (see ParseSingle) and the name
+// of its format.
+func (f *File) Single() (k Key, form string, ok bool) {
+	if f.single == nil {
+		return Key{}, "", false
+	}
+	return *f.single, f.form, true
+}
+
+// SingleKeyError: keysmith does not rewrite a single-key file.
+type SingleKeyError struct{ File, Form string }
+
+func (e *SingleKeyError) Error() string {
+	return fmt.Sprintf("key file %q holds a single key (%s), not \"env = key\" lines: change the key where it is made (e.g. in Vault)", e.File, e.Form)
+}
+
+func (f *File) refuseSingle() error {
+	if f.single != nil {
+		return &SingleKeyError{File: f.name, Form: f.form}
+	}
+	return nil
+}
+
 // Entries returns the key lines in file order.
 func (f *File) Entries() []Entry {
 	var out []Entry
@@ -118,6 +233,9 @@ func (f *File) Entries() []Entry {
 
 // Current returns the current key of env.
 func (f *File) Current(env string) (Key, bool) {
+	if f.single != nil {
+		return *f.single, true
+	}
 	for _, l := range f.lines {
 		if l.entry != nil && l.entry.Env == env && !l.entry.Retired {
 			return l.entry.Key, true
@@ -139,6 +257,9 @@ func (f *File) Retired(env string) []Key {
 
 // Add appends "env = <key>". It fails if env already has a current key.
 func (f *File) Add(env string, k Key) error {
+	if err := f.refuseSingle(); err != nil {
+		return err
+	}
 	if !ValidEnv(env) {
 		return fmt.Errorf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)
 	}
@@ -153,6 +274,9 @@ func (f *File) Add(env string, k Key) error {
 // as "env.retired", on the line where it was, so nothing sealed under it is
 // lost.
 func (f *File) Rotate(env string, newKey Key) (old Key, err error) {
+	if err := f.refuseSingle(); err != nil {
+		return Key{}, err
+	}
 	for i, l := range f.lines {
 		if l.entry != nil && l.entry.Env == env && !l.entry.Retired {
 			old = l.entry.Key
@@ -169,6 +293,9 @@ func (f *File) Rotate(env string, newKey Key) (old Key, err error) {
 
 // Remove deletes env's retired key with the given ID.
 func (f *File) Remove(env string, id ID) error {
+	if err := f.refuseSingle(); err != nil {
+		return err
+	}
 	for i, l := range f.lines {
 		if l.entry != nil && l.entry.Env == env && l.entry.Key.ID() == id {
 			if !l.entry.Retired {

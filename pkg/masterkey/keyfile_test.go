@@ -153,3 +153,64 @@ func TestRotateKeepsKeyText(t *testing.T) {
 		t.Fatalf("got %q, want %q", f.Bytes(), want)
 	}
 }
+
+// Single-key files as secret stores and tools write them; the openssl case is
+// the exact output of "openssl enc -aes-256-cbc -k secret -P -md sha1".
+func TestParseSingle(t *testing.T) {
+	want := mustParse(t, k3)
+	upper := strings.ToUpper("2d1cca98c6e5d789079fe6a8c2c66aa8dfcedad52687c3a7161a81cf04a71bbc")
+	for _, tc := range []struct {
+		name, text, form string
+		key              string // "" when the key is want
+	}{
+		{"agent", `{"key": "` + k3 + `"}`, "JSON", ""},
+		{"kv2", `{"data": {"key": "` + k3 + `"}}`, "JSON", ""},
+		{"kv2 response", `{"request_id": "x", "data": {"data": {"key": "` + k3 + `"}, "metadata": {"version": 3}}}`, "JSON", ""},
+		{"openssl", "salt=B9AB0096AD5BEEE1\nkey=" + upper + "\niv =A46A3219C0280B0151EBF83822C3C662\n", "openssl -P output", upper},
+		{"bare", k3 + "\n", "a bare key", ""},
+		{"bom", "\uFEFF" + k3 + "\n", "a bare key", ""},
+	} {
+		f, err := ParseFile([]byte(tc.text), "f")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		k, form, ok := f.Single()
+		w := want
+		if tc.key != "" {
+			w = mustParse(t, tc.key)
+		}
+		if !ok || form != tc.form || !k.Equal(w) {
+			t.Errorf("%s: Single = %v %q %v", tc.name, k, form, ok)
+		}
+		if cur, ok := f.Current("prod"); !ok || !cur.Equal(w) {
+			t.Errorf("%s: Current(prod) = %v", tc.name, cur)
+		}
+		if err := f.Add("int", want); !errors.As(err, new(*SingleKeyError)) {
+			t.Errorf("%s: Add = %v", tc.name, err)
+		}
+	}
+	for _, text := range []string{`{"value": "x"}`, `{"key": 1}`, `{"data": "` + k3 + `"}`, `{"key": "short"}`} {
+		_, err := ParseFile([]byte(text), "f")
+		if !errors.Is(err, ErrKeyFile) || strings.Contains(err.Error(), k3) {
+			t.Errorf("%s: err = %v", text, err)
+		}
+	}
+	// key files stay key files: a line for an environment named "key" is not openssl output
+	f, err := ParseFile([]byte("key = "+k3+"\n"), "f")
+	if _, _, single := f.Single(); err != nil || single {
+		t.Errorf("key = ...: %v %v", err, single)
+	}
+	f, err = ParseFile([]byte("\uFEFFdev = "+k1+"\n"), "f")
+	if k, ok := f.Current("dev"); err != nil || !ok || k.Text() != k1 {
+		t.Errorf("BOM key file: %v", err)
+	}
+}
+
+func mustParse(t *testing.T, s string) Key {
+	t.Helper()
+	k, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
