@@ -126,6 +126,7 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		}
 		c.Files = append(c.Files, p)
 	}
+	fileKeyCommands := v.Get("key_command") // before KEYSMITH_KEY_COMMAND can shadow it
 	v.SetEnvPrefix("KEYSMITH")
 	v.AutomaticEnv() // KEYSMITH_KEY_FILE, KEYSMITH_OUTPUT, KEYSMITH_VAULT, ...
 	for key, fk := range flagKeys {
@@ -177,14 +178,9 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	} else if e := getenv("KEYSMITH_KEY_COMMAND"); e != "" {
 		c.KeyCommand = strings.Fields(e)
 	}
-	c.keyCommands = map[string][]string{}
-	for env := range v.GetStringMap("key_command") {
-		key := "key_command." + env
-		if list := v.GetStringSlice(key); len(list) > 1 {
-			c.keyCommands[env] = list
-		} else {
-			c.keyCommands[env] = strings.Fields(v.GetString(key))
-		}
+	var err error
+	if c.keyCommands, err = keyCommands(fileKeyCommands); err != nil {
+		return nil, err
 	}
 
 	c.SecretPatterns = append([]string{}, DefaultSecretPatterns...)
@@ -201,6 +197,44 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		c.Roles = DefaultRoles
 	}
 	return c, nil
+}
+
+// keyCommands reads config key_command: a map from environment to a command,
+// written as a string (split on white space) or a list of arguments of any
+// length. A configured command is used or is an error, never ignored: an
+// ignored dev command would fall back to the default key file and create a
+// new key there.
+func keyCommands(raw any) (map[string][]string, error) {
+	out := map[string][]string{}
+	if raw == nil {
+		return out, nil
+	}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, Usagef("config key_command: want a map from environment to command, e.g. key_command: {prod: [vault, kv, get, -field=key, secret/keysmith/prod]}")
+	}
+	for env, v := range m {
+		var argv []string
+		switch v := v.(type) {
+		case string:
+			argv = strings.Fields(v)
+		case []any:
+			for _, a := range v {
+				switch a.(type) {
+				case map[string]any, []any, nil:
+					return nil, Usagef("config key_command.%s: want a command string or a list of arguments", env)
+				}
+				argv = append(argv, fmt.Sprint(a))
+			}
+		default:
+			return nil, Usagef("config key_command.%s: want a command string or a list of arguments", env)
+		}
+		if len(argv) == 0 || argv[0] == "" {
+			return nil, Usagef("config key_command.%s: empty command", env)
+		}
+		out[env] = argv
+	}
+	return out, nil
 }
 
 func xdg(getenv func(string) string, name, home, fallback string) string {

@@ -196,7 +196,11 @@ func ParseCommandOutput(out []byte) (string, error) {
 	if t[0] != '{' {
 		return string(t), nil
 	}
-	return masterkey.KeyFromJSON(t)
+	k, err := masterkey.KeyFromJSON(t)
+	if err != nil {
+		return "", fmt.Errorf("printed %w", err)
+	}
+	return k, nil
 }
 
 // ReadFile reads and parses a key file, refusing one that group or others
