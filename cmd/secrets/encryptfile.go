@@ -39,7 +39,11 @@ changes nothing. Each value is bound to its variable name. Files are rewritten
 atomically and keep their mode.
 
 A file's environment is the selected one (-e, KEYSMITH_ENV, APP_ENV_TYPE,
-config), else the one its name declares (env_prod.env, .env.prod), else dev.`,
+config), else the one its name declares (env_prod.env, .env.prod), else dev.
+
+A file that already holds values of its environment keeps one key: it is
+encrypted only under the key ID those values use (exit 3 otherwise, naming the
+key ID and how to get it), and no dev key is created for it.`,
 		Example: `  $ keysmith secrets encrypt-file env_dev.env
   env_dev.env: API_KEY_SECRET encrypted (line 3)
   $ keysmith secrets encrypt-file --dry-run env_*.env`,
@@ -59,6 +63,9 @@ config), else the one its name declares (env_prod.env, .env.prod), else dev.`,
 func encryptFileRun(opts *EncryptFileOptions) error {
 	m, err := opts.F.Matcher()
 	if err != nil {
+		return err
+	}
+	if err := sameKeyFiles(opts.F, opts.Files); err != nil {
 		return err
 	}
 	return rewriteFiles(opts.F, opts.Files, opts.DryRun, "encrypted", cmdutil.CreateDev,

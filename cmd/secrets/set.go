@@ -12,6 +12,7 @@ import (
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/atomicfile"
 	"github.com/keysmith/keysmith/pkg/dotenv"
+	"github.com/keysmith/keysmith/pkg/value"
 )
 
 var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
@@ -37,7 +38,11 @@ file's environment and bound to the name; other names are written as given.
 
 The value comes from standard input, a hidden prompt on a terminal, or the
 argument (which puts it in the process list and shell history and warns on a
-terminal). A file that does not exist is created with mode 0600.`,
+terminal). A file that does not exist is created with mode 0600.
+
+A file that already holds values of its environment keeps one key: the secret
+is sealed only under the key ID those values use (exit 3 otherwise, naming
+the key ID and how to get it), and no dev key is created for it.`,
 		Example: `  $ keysmith secrets set env_dev.env API_KEY_SECRET
   Value for API_KEY_SECRET: 
   $ printf %s "$TOKEN" | keysmith secrets set env_prod.env API_KEY_SECRET`,
@@ -57,9 +62,10 @@ terminal). A file that does not exist is created with mode 0600.`,
 
 func setRun(opts *SetOptions) error {
 	f := opts.F
-	// Check the file parses before asking for the secret; it is read again
-	// under the lock below.
-	if _, err := readOrEmpty(opts.File); err != nil {
+	// Check the file parses and the key before asking for the secret; the
+	// file is read again under the lock below.
+	before, err := readOrEmpty(opts.File)
+	if err != nil {
 		return err
 	}
 	m, err := f.Matcher()
@@ -69,21 +75,23 @@ func setRun(opts *SetOptions) error {
 	if !validName().MatchString(opts.Name) { // before reading the secret
 		return cmdutil.Usagef("%q is not a valid variable name (want [A-Za-z_][A-Za-z0-9_.-]*)", opts.Name)
 	}
+	var kr *value.Keyring
+	if m.IsSecret(opts.Name) {
+		env, err := f.FileEnv(opts.File)
+		if err != nil {
+			return err
+		}
+		if kr, err = fileKeyring(f, opts.File, before, env, cmdutil.CreateDev); err != nil {
+			return err
+		}
+	}
 	pt, err := f.ReadSecretInput(cmdutil.SecretInput{Value: opts.Value, ValueSet: opts.ValueSet, ValueArg: "<value>",
 		Prompt: fmt.Sprintf("Value for %s: ", opts.Name), Example: fmt.Sprintf("keysmith secrets set %s %s", opts.File, opts.Name)})
 	if err != nil {
 		return err
 	}
 	stored, encrypted := string(pt), false
-	if m.IsSecret(opts.Name) {
-		env, err := f.FileEnv(opts.File)
-		if err != nil {
-			return err
-		}
-		kr, err := f.SealingKeyring(env, cmdutil.CreateDev)
-		if err != nil {
-			return err
-		}
+	if kr != nil {
 		if stored, err = kr.Seal(opts.Name, pt); err != nil {
 			return err
 		}

@@ -169,6 +169,12 @@ func (kr *Keyring) Env() string { return kr.env }
 // CurrentID returns the ID of the key that seals.
 func (kr *Keyring) CurrentID() masterkey.ID { return kr.current }
 
+// Has reports whether id is one of the keyring's keys, current or retired.
+func (kr *Keyring) Has(id masterkey.ID) bool {
+	_, ok := kr.keys[id]
+	return ok
+}
+
 // SetLegacy enables opening Fernet values from the older Python design.
 func (kr *Keyring) SetLegacy(f LegacyFunc) { kr.legacy = f }
 
