@@ -804,6 +804,9 @@ func (v *Vault) putDeviceSecrets(tx *sql.Tx, a *auditor, t *tenant, d *DeviceInf
 		if !ValidName(it.Name) {
 			return nil, fmt.Errorf("%w: secret %q (letters, digits and _.:/@+-, at most 255 bytes)", ErrInvalidName, it.Name)
 		}
+		if err := devicecred.CheckDeviceSecret(it.Name, it.Value); err != nil {
+			return nil, err
+		}
 		var ver int
 		if err := tx.QueryRow("SELECT coalesce(max(version), 0) + 1 FROM device_secrets WHERE device_ref = ? AND name = ?", d.ref, it.Name).Scan(&ver); err != nil {
 			return nil, err
@@ -1037,6 +1040,9 @@ func ParseReport(r io.Reader) (*Report, error) {
 		seen[s.Name] = true
 		if s.Value == "" {
 			return nil, fmt.Errorf("%w: secret %s has an empty value", ErrInvalidReport, s.Name)
+		}
+		if err := devicecred.CheckDeviceSecret(s.Name, []byte(s.Value)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidReport, err)
 		}
 	}
 	return &rep, nil
