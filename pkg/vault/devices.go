@@ -987,8 +987,8 @@ type ReportSecret struct {
 // MaxReportSize bounds a report file.
 const MaxReportSize = 1 << 20
 
-// ParseReport reads and validates a report: known fields only, no key
-// twice in an object (ignoring case, as the decoder does), a valid
+// ParseReport reads and validates a report: known fields only, spelled
+// exactly, no key twice in an object (ignoring case, as the decoder does), a valid
 // request_id and UUID, at least one secret, valid and distinct names,
 // non-empty values.
 func ParseReport(r io.Reader) (*Report, error) {
@@ -1013,6 +1013,10 @@ func ParseReport(r io.Reader) (*Report, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrInvalidReport)
+	}
+	// ... and takes "Secrets" or "Request_ID" for the documented fields.
+	if err := strictjson.CheckFieldCase(data, &rep); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidReport, err)
 	}
 	if rep.Format != "" && rep.Format != ReportFormat {
 		return nil, fmt.Errorf("%w: format %q, this keysmith reads %q", ErrInvalidReport, rep.Format, ReportFormat)
