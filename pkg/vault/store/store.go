@@ -135,8 +135,8 @@ type Tx interface {
 
 // Counts are the number of rows of each kind in a vault.
 type Counts struct {
-	Tenants, DEKs, SecretVersions                         int
-	Devices, DeviceKeys, DeviceSecrets, DeviceReports     int
+	Tenants, DEKs, SecretVersions                          int
+	Devices, DeviceKeys, DeviceSecrets, DeviceReports      int
 	Tokens, Grants, Requests, OpenStubs, Audit, Challenges int
 }
 

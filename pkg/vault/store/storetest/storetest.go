@@ -434,8 +434,8 @@ func testDevices(t *testing.T, s store.Store) {
 	d2 := addDevice(t, s, a, "dev_0000000000000002", "kiosk-2", "", "kiosk")
 	addDevice(t, s, b, "dev_0000000000000003", "kiosk-1", "11111111-2222-3333-4444-555555555555", "pos")
 	for _, d := range []store.Device{
-		{TenantID: a, ID: "dev_0000000000000001", Name: "other"},                                          // device ID
-		{TenantID: a, ID: "dev_0000000000000009", Name: "kiosk-1"},                                        // name
+		{TenantID: a, ID: "dev_0000000000000001", Name: "other"},                                           // device ID
+		{TenantID: a, ID: "dev_0000000000000009", Name: "kiosk-1"},                                         // name
 		{TenantID: a, ID: "dev_000000000000000a", Name: "x", UUID: "11111111-2222-3333-4444-555555555555"}, // UUID
 	} {
 		d.Role, d.CreatedAt, d.CreatedBy = "kiosk", ts, "alice"
@@ -469,7 +469,9 @@ func testDevices(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateDevice(ctx, d2, "pos", []byte("new mac")) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateDevice(ctx, d2, "pos", []byte("new mac"))
+	})
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
 		d, err := tx.DeviceByRef(ctx, d2)
 		if err != nil || d.Role != "pos" || string(d.MAC) != "new mac" {
@@ -889,7 +891,9 @@ func testStubs(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.FillStub(ctx, a, "DB", "2026-10-01T00:00:00.000000000Z") })
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.FillStub(ctx, a, "DB", "2026-10-01T00:00:00.000000000Z")
+	})
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
 		st, err := tx.Stubs(ctx, a)
 		if err != nil || len(st) != 1 || st[0].Name != "API_KEY" {
@@ -969,7 +973,9 @@ func testAudit(t *testing.T, s store.Store) {
 		rows = append(rows, auditRow(11, "unlock", "", "v", nil), auditRow(12, "unlock", "", "v", nil))
 		return tx.AppendAudit(ctx, rows)
 	})
-	err := s.Update(ctx, func(tx store.Tx) error { return tx.AppendAudit(ctx, []store.AuditRow{auditRow(5, "get", "", "", []byte{1})}) })
+	err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.AppendAudit(ctx, []store.AuditRow{auditRow(5, "get", "", "", []byte{1})})
+	})
 	wantErr(t, err, store.ErrConflict, "seq twice")
 	view(t, s, func(ctx context.Context, tx store.Tx) error {
 		tail, err := tx.AuditTail(ctx)
