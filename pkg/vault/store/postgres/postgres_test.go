@@ -72,8 +72,8 @@ func TestCreateOpen(t *testing.T) {
 	if o.SchemaVersion() != LatestVersion() {
 		t.Fatalf("reopened at version %d", o.SchemaVersion())
 	}
-	if strings.Contains(o.Location(), passwordOf(t, u)) {
-		t.Fatalf("Location %q shows the password", o.Location())
+	if strings.Contains(o.Describe(), passwordOf(t, u)) {
+		t.Fatalf("Location %q shows the password", o.Describe())
 	}
 }
 
@@ -165,11 +165,10 @@ func TestConcurrentMigration(t *testing.T) {
 	ctx := context.Background()
 	u := pgtest.NewDatabase(t)
 	s := mustCreate(t, u)
-	// Back to schema 4: migration 0005 has to run again.
+	// Back to schema 5: migration 0006 has to run again.
 	for _, q := range []string{
-		"ALTER TABLE device_keys DROP COLUMN mac", "ALTER TABLE service_tokens DROP COLUMN mac",
-		"ALTER TABLE grants DROP COLUMN mac", "ALTER TABLE access_requests DROP COLUMN mac",
-		"UPDATE keysmith_schema SET version = 4",
+		"ALTER TABLE devices DROP COLUMN mac", "ALTER TABLE audit DROP COLUMN ip_address", "ALTER TABLE audit DROP COLUMN user_agent",
+		"DROP TABLE audit_head", "DROP INDEX audit_keyed", "DROP INDEX audit_object", "UPDATE keysmith_schema SET version = 5",
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -224,8 +223,8 @@ func TestConcurrentMigration(t *testing.T) {
 		}
 	}
 	var cols int
-	if err := holder.QueryRow(ctx, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'mac' AND table_name = 'grants'").Scan(&cols); err != nil || cols != 1 {
-		t.Fatalf("grants.mac columns: %d, %v", cols, err)
+	if err := holder.QueryRow(ctx, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'mac' AND table_name = 'devices'").Scan(&cols); err != nil || cols != 1 {
+		t.Fatalf("devices.mac columns: %d, %v", cols, err)
 	}
 }
 
@@ -301,7 +300,7 @@ func TestRetrySerializationFailure(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			first := true
-			errs[i] = s.InSerializableTx(ctx, func(tx pgx.Tx) error {
+			errs[i] = s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
 				mu.Lock()
 				attempts++
 				mu.Unlock()

@@ -64,13 +64,59 @@ func NewDatabase(t testing.TB) string {
 	return u
 }
 
+// NewSchema creates an empty schema with a fresh name in the test server's
+// own database and returns the server URL with search_path set to it: a
+// vault created there lives in that schema alone. It is dropped, with
+// everything in it, when the test ends. Cheaper than NewDatabase (no
+// CREATE DATABASE), for suites that make many stores.
+func NewSchema(t testing.TB) string {
+	t.Helper()
+	server := ServerURL(t)
+	name := "ks_test_" + randomHex()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Errorf("pgtest: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // CreateDatabase creates a database with a fresh name on the server of
 // serverURL and returns its URL. Scripts (and testscript setups) that
 // cannot use t.Cleanup pair it with DropDatabase.
 func CreateDatabase(serverURL string) (string, error) {
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "ks_test_" + hex.EncodeToString(b)
+	name := "ks_test_" + randomHex()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := pgx.Connect(ctx, serverURL)
