@@ -11,7 +11,7 @@ import (
 
 // newStore is an empty vault in a schema of its own.
 func newStore(t *testing.T) store.Store {
-	s, err := Create(context.Background(), pgtest.NewSchema(t), Options{})
+	s, err := Create(context.Background(), pgtest.NewSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,39 +86,32 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Options tune Open and Create. Zero fields get defaults.
-type Options struct {
-	// MaxConns caps the pool (default pgxpool's: max(4, GOMAXPROCS); the URL
-	// parameter pool_max_conns also sets it).
-	MaxConns int32
-}
-
 // Open connects to the vault the URL names, applying pending migrations
 // (under the migration lock: a concurrent opener waits, then finds the
 // schema current). A database without a vault is ErrNoVault; a schema newer
 // than this binary is ErrTooNew.
-func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	return open(ctx, rawURL, opts, false)
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return open(ctx, rawURL, false)
 }
 
 // Create makes a new vault's schema: in the database the URL names, or in
 // the schema its search_path names (created if missing). It refuses a
 // schema that already holds a vault (ErrExists) or any other table
 // (ErrNotEmpty).
-func Create(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	return open(ctx, rawURL, opts, true)
+func Create(ctx context.Context, rawURL string) (*Store, error) {
+	return open(ctx, rawURL, true)
 }
 
-func open(ctx context.Context, rawURL string, opts Options, create bool) (*Store, error) {
+func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
 	loc := Redact(rawURL)
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
 	}
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = opts.MaxConns
-	} else if !strings.Contains(rawURL, "pool_max_conns") {
-		cfg.MaxConns = 16 // readers in parallel beside the committer; opened on demand
+	if !strings.Contains(rawURL, "pool_max_conns") {
+		// Readers in parallel beside the committer; connections are opened
+		// on demand, so a CLI process uses one or two.
+		cfg.MaxConns = 16
 	}
 	s := &Store{location: loc, schema: firstSchema(cfg.ConnConfig.RuntimeParams["search_path"])}
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)

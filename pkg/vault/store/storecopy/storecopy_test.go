@@ -25,7 +25,7 @@ func newSQLite(t *testing.T) store.Store {
 }
 
 func newPostgres(t *testing.T) store.Store {
-	s, err := postgres.Create(context.Background(), pgtest.NewSchema(t), postgres.Options{})
+	s, err := postgres.Create(context.Background(), pgtest.NewSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
