@@ -893,6 +893,10 @@ func (t *tx) AppendAuditRows(ctx context.Context, rows []store.AuditRow) error {
 	return dbErr(err)
 }
 
+// auditPage is how many rows AuditScan fetches at a time: it stops
+// fetching when fn stops it, and never holds a whole chain in memory.
+const auditPage = 500
+
 func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.AuditRow) error) error {
 	if err := t.begin(ctx, false); err != nil {
 		return err
@@ -921,32 +925,37 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	if f.Object != "" {
 		add("object = $%d", f.Object)
 	}
-	q := "SELECT " + auditCols + " FROM audit"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq"
+	// Keyset paging on seq: the cursor is the last argument.
+	cmp, order := ">", ""
+	cursor := int64(0)
 	if f.Desc {
-		q += " DESC"
+		cmp, order, cursor = "<", " DESC", 1<<62
 	}
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
-	rows, err := t.q.Query(t.qctx, q, args...)
-	if err != nil {
-		return dbErr(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAudit(rows)
-		if err != nil {
-			return dbErr(err)
+	where = append(where, fmt.Sprintf("seq %s $%d", cmp, len(args)+1))
+	q := "SELECT " + auditCols + " FROM audit WHERE " + strings.Join(where, " AND ") + " ORDER BY seq" + order + fmt.Sprintf(" LIMIT $%d", len(args)+2)
+	left := f.Limit
+	for {
+		n := auditPage
+		if f.Limit > 0 && left < n {
+			n = left
 		}
-		if err := fn(a); err != nil {
+		page, err := list(t, ctx, q, append(args, cursor, n), func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
+		if err != nil {
 			return err
 		}
+		for _, a := range page {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if f.Limit > 0 {
+			left -= len(page)
+		}
+		if len(page) < n || (f.Limit > 0 && left <= 0) {
+			return nil
+		}
+		cursor = page[len(page)-1].Seq
 	}
-	return dbErr(rows.Err())
 }
 
 // ---- counts

@@ -7,7 +7,7 @@ ALTER TABLE devices ADD COLUMN mac BYTEA;
 -- The caller's address and user agent of each audit row.
 ALTER TABLE audit ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
-CREATE INDEX audit_object ON audit (object, tenant, seq);
+CREATE INDEX audit_object ON audit (object, tenant, action, seq);
 -- audit_head: one row, taken FOR UPDATE by every transaction that appends
 -- to the chain (AuditTail) and held until commit, so appends from many
 -- hosts are serialised and seq = last + 1 is never computed twice

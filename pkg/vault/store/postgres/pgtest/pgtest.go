@@ -71,39 +71,46 @@ func NewDatabase(t testing.TB) string {
 // CREATE DATABASE), for suites that make many stores.
 func NewSchema(t testing.TB) string {
 	t.Helper()
-	server := ServerURL(t)
-	name := "ks_test_" + randomHex()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := pgx.Connect(ctx, server)
+	u, drop, err := CreateSchema(ServerURL(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Errorf("pgtest: %v", err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+		if err := drop(); err != nil {
 			t.Errorf("pgtest: %v", err)
 		}
 	})
-	u, err := url.Parse(server)
+	return u
+}
+
+// CreateSchema is NewSchema for callers without a testing.TB (testscript
+// setups): drop removes the schema.
+func CreateSchema(serverURL string) (schemaURL string, drop func() error, err error) {
+	name := "ks_test_" + randomHex()
+	sql := func(q string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, q)
+		return err
+	}
+	if err := sql("CREATE SCHEMA " + pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	drop = func() error { return sql("DROP SCHEMA " + pgx.Identifier{name}.Sanitize() + " CASCADE") }
+	u, err := url.Parse(serverURL)
 	if err != nil {
-		t.Fatal(err)
+		drop()
+		return "", nil, err
 	}
 	q := u.Query()
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), drop, nil
 }
 
 func randomHex() string {
