@@ -14,11 +14,11 @@ import (
 	accesscmd "github.com/keysmith/keysmith/cmd/access"
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	devicecmd "github.com/keysmith/keysmith/cmd/device"
-	hookcmd "github.com/keysmith/keysmith/cmd/hook"
 	keycmd "github.com/keysmith/keysmith/cmd/key"
 	runcmd "github.com/keysmith/keysmith/cmd/run"
 	schemacmd "github.com/keysmith/keysmith/cmd/schema"
 	secretscmd "github.com/keysmith/keysmith/cmd/secrets"
+	servecmd "github.com/keysmith/keysmith/cmd/serve"
 	tokencmd "github.com/keysmith/keysmith/cmd/token"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	versioncmd "github.com/keysmith/keysmith/cmd/version"
@@ -111,7 +111,7 @@ as an age file under a fresh passphrase. Documentation: docs/ in the source.`,
 
 	root.AddGroup(&cobra.Group{ID: "secrets", Title: "Config values:"},
 		&cobra.Group{ID: "keys", Title: "Master keys:"})
-	for _, c := range []*cobra.Command{secretscmd.NewCmdSecrets(f), runcmd.NewCmdRun(f, nil), hookcmd.NewCmdHook(f)} {
+	for _, c := range []*cobra.Command{secretscmd.NewCmdSecrets(f), runcmd.NewCmdRun(f, nil)} {
 		c.GroupID = "secrets"
 		root.AddCommand(c)
 	}
@@ -127,6 +127,10 @@ as an age file under a fresh passphrase. Documentation: docs/ in the source.`,
 		c.GroupID = "access"
 		root.AddCommand(c)
 	}
+	root.AddGroup(&cobra.Group{ID: "server", Title: "Secrets service:"})
+	sc := servecmd.NewCmdServe(f, nil)
+	sc.GroupID = "server"
+	root.AddCommand(sc)
 	root.AddGroup(&cobra.Group{ID: "device", Title: "Device credentials:"})
 	dc := devicecmd.NewCmdDevice(f)
 	dc.GroupID = "device"

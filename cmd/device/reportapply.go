@@ -10,7 +10,6 @@ import (
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
-	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -55,9 +54,7 @@ func reportApplyRun(opts *ReportApplyOptions) error {
 	}
 	rep, err := vault.ParseReport(bytes.NewReader(data))
 	clear(data)
-	if errors.Is(err, devicecred.ErrAMTPassword) {
-		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.File, err), amtRulesHint)
-	} else if err != nil {
+	if err != nil {
 		return fmt.Errorf("%q: %w", opts.File, err)
 	}
 	v, err := vaultcmd.UnlockedVault(f)

@@ -28,8 +28,9 @@ type RunOptions struct {
 	Override bool
 	Command  []string
 
-	TokenFile string // with Schema: the service token
-	Schema    string // secrets.schema.json: exactly its secrets, read as the service
+	TokenFile string              // with Schema: the service token
+	Server    cmdutil.ServerFlags // with Schema: read through a keysmith server
+	Schema    string              // secrets.schema.json: exactly its secrets, read as the service
 
 	Vault  bool   // add the vault's secrets (keysmith run --vault)
 	Tenant string // vault tenant ("" = --tenant / KEYSMITH_TENANT / default)
@@ -83,6 +84,10 @@ lists every one and exits (8 pending approval, 7 refused) without starting the
 command. With --vault, a service token (--token-file or KEYSMITH_TOKEN) is
 refused: --vault reads as the operator.
 
+With --schema and --server ADDR (or KEYSMITH_SERVER), the schema's secrets
+are read through a keysmith server in one GetSecrets call: no master key is
+needed and no local vault is ever read, even when the server is down.
+
 Besides the statuses below: 126 when the command exists but cannot be run (not
 executable, a directory, not an executable format), as shells use; a command
 not on PATH is 5.`,
@@ -111,6 +116,7 @@ not on PATH is 5.`,
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only vault secrets whose names start with this, prefix removed (with --vault)")
 	cmd.Flags().StringVar(&opts.TokenFile, "token-file", "", "file holding the service token (with --schema; or KEYSMITH_TOKEN)")
 	cmd.Flags().StringVar(&opts.Schema, "schema", "", "secrets.schema.json: start the command with exactly its secrets, read as the service")
+	cmdutil.AddServerFlags(cmd, &opts.Server)
 	cmd.Flags().BoolVar(&opts.KeepKeyEnv, "keep-key-env", false, "pass the key-source variables (KEYSMITH_MASTER_KEY, KEYSMITH_KEY_FILE, ...) on to the command")
 	cmd.Flags().SetInterspersed(false)
 	return cmd
@@ -138,6 +144,9 @@ func runRun(opts *RunOptions) error {
 	if opts.Schema != "" && (opts.Vault || len(opts.Files) > 0) {
 		return cmdutil.Usagef("--schema gives the command exactly the schema's secrets: it does not mix with -f or --vault")
 	}
+	if opts.Schema == "" && opts.Server.Server != "" {
+		return cmdutil.Usagef("--server goes with --schema: keysmith run reads exactly a schema's secrets through a server")
+	}
 	if opts.Schema != "" && opts.KeepKeyEnv {
 		return cmdutil.Usagef("--keep-key-env does not go with --schema, which starts the command without keysmith's variables")
 	}
@@ -146,7 +155,7 @@ func runRun(opts *RunOptions) error {
 		return err
 	}
 	if opts.Schema != "" {
-		vars, err := schemacmd.SchemaEnvironment(f, opts.TokenFile, opts.Schema)
+		vars, err := schemacmd.SchemaEnvironment(f, &opts.Server, opts.TokenFile, opts.Schema)
 		if err != nil {
 			return err
 		}

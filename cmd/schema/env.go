@@ -1,10 +1,12 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
+	"github.com/keysmith/keysmith/pkg/client"
 )
 
 // SchemaEnvironment returns exactly the secrets the schema at schemaPath
@@ -15,8 +17,9 @@ import (
 // anything is started, with an error listing every one (exit 8 when all
 // are pending, 7 when any was refused or the token is not valid); missing
 // secrets get stubs and access requests like any read. Every read attempt
-// is audited.
-func SchemaEnvironment(f *cmdutil.Factory, tokenFile, schemaPath string) (map[string]string, error) {
+// is audited. With a server selected (sf.Fill), the secrets are read
+// through it in one GetSecrets call, and never from a local vault.
+func SchemaEnvironment(f *cmdutil.Factory, sf *cmdutil.ServerFlags, tokenFile, schemaPath string) (map[string]string, error) {
 	tok, err := vaultcmd.ReadToken(f, tokenFile, "", false)
 	if err != nil {
 		return nil, err
@@ -27,6 +30,27 @@ func SchemaEnvironment(f *cmdutil.Factory, tokenFile, schemaPath string) (map[st
 	s, err := readSchema(schemaPath)
 	if err != nil {
 		return nil, err
+	}
+	if sf != nil && sf.Fill(f) {
+		c, err := sf.Client(f, tok)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		refs := make([]client.Ref, len(s.Secrets))
+		for i, sec := range s.Secrets {
+			refs[i] = client.Ref{Name: sec.Name, Description: sec.Description}
+		}
+		secrets, err := c.GetSecrets(context.Background(), f.Config.Tenant, refs)
+		if err != nil {
+			return nil, cmdutil.ServerError(fmt.Errorf("schema %q: %w", schemaPath, err), sf.Server)
+		}
+		out := make(map[string]string, len(secrets))
+		for _, sec := range secrets {
+			out[sec.Name] = string(sec.Value)
+			clear(sec.Value)
+		}
+		return out, nil
 	}
 	v, err := vaultcmd.UnlockedVault(f)
 	if err != nil {

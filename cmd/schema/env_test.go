@@ -70,7 +70,7 @@ func TestSchemaEnvironment(t *testing.T) {
 			ConfigDir: filepath.Join(dir, "config"), DataDir: filepath.Join(dir, "data")}}
 
 	// B not granted, C missing: pending, both listed, nothing returned
-	env, err := SchemaEnvironment(f, tokenFile, schemaFile)
+	env, err := SchemaEnvironment(f, nil, tokenFile, schemaFile)
 	if env != nil || !errors.Is(err, vault.ErrAccessPending) || cmdutil.ExitCode(err) != cmdutil.ExitPending {
 		t.Fatalf("got %v, %v (exit %d)", env, err, cmdutil.ExitCode(err))
 	}
@@ -92,7 +92,7 @@ func TestSchemaEnvironment(t *testing.T) {
 	if _, err := v.Put("default", "C", []byte("v-C"), ""); err != nil {
 		t.Fatal(err)
 	}
-	env, err = SchemaEnvironment(f, tokenFile, schemaFile)
+	env, err = SchemaEnvironment(f, nil, tokenFile, schemaFile)
 	if err != nil || len(env) != 3 || env["A"] != "v-A" || env["B"] != "v-B" || env["C"] != "v-C" {
 		t.Fatalf("got %v, %v", env, err)
 	}
@@ -101,15 +101,15 @@ func TestSchemaEnvironment(t *testing.T) {
 	if err := v.RevokeAccess("default", "orders", "C"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SchemaEnvironment(f, tokenFile, schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitPermission {
+	if _, err := SchemaEnvironment(f, nil, tokenFile, schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitPermission {
 		t.Fatalf("revoked: %v", err)
 	}
 	// a wrong token: permission denied; none at all: usage
 	wrong := write("wrong.token", "kst1_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-	if _, err := SchemaEnvironment(f, wrong, schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitPermission {
+	if _, err := SchemaEnvironment(f, nil, wrong, schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitPermission {
 		t.Fatalf("wrong token: %v", err)
 	}
-	if _, err := SchemaEnvironment(f, "", schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+	if _, err := SchemaEnvironment(f, nil, "", schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 		t.Fatalf("no token: %v", err)
 	}
 	if errOut.Len() != 0 {

@@ -32,7 +32,7 @@ revoke the old one. See docs/service-access.md.`,
 		RunE: cmdutil.ShowHelp,
 	}
 	cmdutil.AddVaultFlags(cmd, false)
-	cmd.AddCommand(NewCmdCreate(f, nil), NewCmdLs(f, nil), NewCmdApprove(f, nil), NewCmdDeny(f, nil), NewCmdRevoke(f, nil))
+	cmd.AddCommand(NewCmdCreate(f, nil), NewCmdRegister(f, nil), NewCmdLs(f, nil), NewCmdApprove(f, nil), NewCmdDeny(f, nil), NewCmdRevoke(f, nil))
 	return cmd
 }
 
