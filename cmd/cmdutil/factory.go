@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith/pkg/keysource"
@@ -30,6 +32,7 @@ type Factory struct {
 
 	keyrings map[string]*value.Keyring
 	inferred map[string]string // environments known only from a file name -> that file
+	noted    map[string]bool   // notes about key sources already printed
 }
 
 // New returns a Factory for the real process.
@@ -50,7 +53,42 @@ func (f *Factory) resolver(env string) *keysource.Resolver {
 		DefaultKeyFile: f.Config.DefaultKeyFile(),
 		Getenv:         f.Getenv,
 		Stderr:         f.IO.ErrOut,
+		Notef:          f.noteOnce,
 	}
+}
+
+// noteOnce prints a note about key sources once per process, however many
+// times keys are resolved.
+func (f *Factory) noteOnce(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if f.noted[msg] {
+		return
+	}
+	if f.noted == nil {
+		f.noted = map[string]bool{}
+	}
+	f.noted[msg] = true
+	f.IO.Infof("%s", msg)
+}
+
+// KeyLocation says where env's key comes from without reading it.
+func (f *Factory) KeyLocation(env string) (*keysource.Location, error) {
+	return f.resolver(env).Locate(env)
+}
+
+// KeyFileFor returns the key file env's key comes from, for the commands
+// that write keys (generate, rotate, import). A key from anywhere else is
+// an error saying so: writing to a file nothing reads would only mislead.
+func (f *Factory) KeyFileFor(env, verb string) (*keysource.Location, error) {
+	loc, err := f.KeyLocation(env)
+	if err != nil {
+		return nil, keyHint(err, env, f.resolver(env))
+	}
+	if !loc.IsFile() {
+		return nil, WithHint(fmt.Errorf("the %s key comes from %s, not a key file: keysmith cannot %s there", env, loc.Source, verb),
+			fmt.Sprintf("to make a key file instead: keysmith key generate -e %s --key-file FILE", env))
+	}
+	return loc, nil
 }
 
 // KeyPolicy says whether a missing dev key may be created.
@@ -115,19 +153,29 @@ func envAgnosticError(path, env string, res *keysource.Resolved) error {
 
 func keyHint(err error, env string, r *keysource.Resolver) error {
 	var insecure *keysource.InsecureError
-	switch {
-	case errors.As(err, &insecure):
+	if errors.As(err, &insecure) {
 		return WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
-	case errors.Is(err, keysource.ErrNoKey) && r.KeyFile != "":
-		return WithHint(err, fmt.Sprintf("add one with: keysmith key generate --env %s --key-file %q", env, r.KeyFile))
-	case errors.Is(err, keysource.ErrNoKey):
-		return WithHint(err,
-			fmt.Sprintf("create one with: keysmith key generate --env %s", env),
-			"or set KEYSMITH_MASTER_KEY, --key-file or --key-command (see docs/keys.md)")
-	case errors.Is(err, masterkey.ErrInvalidKey):
-		return WithHint(err, "a key is 32 bytes written as base64 or 64 hex digits; make one with: keysmith key generate")
 	}
-	return err
+	if errors.Is(err, masterkey.ErrInvalidKey) {
+		return WithHint(err, "a key is 32 bytes written as base64 or 64 hex digits")
+	}
+	if !errors.Is(err, keysource.ErrNoKey) {
+		return err
+	}
+	// Name the real cause: the variable APP_KEY_SYSVAR names is not set,
+	// or the file the key comes from lacks the environment.
+	if name := strings.TrimSpace(r.Getenv(keysource.EnvSysVar)); name != "" && !filepath.IsAbs(name) && r.Getenv(name) == "" && r.KeyFile == "" && r.Getenv(keysource.EnvMasterKey) == "" {
+		return WithHint(err, fmt.Sprintf("%s (named by %s) is not set: set it to the %s key", name, keysource.EnvSysVar, env))
+	}
+	switch loc, lerr := r.Locate(env); {
+	case lerr == nil && loc.Source.Kind == keysource.KindKeyFile:
+		return WithHint(err, fmt.Sprintf("add one with: keysmith key generate --env %s --key-file %q", env, loc.Path))
+	case lerr == nil && loc.IsFile() && loc.Source.Kind != keysource.KindDefaultFile:
+		return WithHint(err, fmt.Sprintf("add one to %q with: keysmith key generate --env %s", loc.Path, env))
+	}
+	return WithHint(err,
+		fmt.Sprintf("create one with: keysmith key generate --env %s", env),
+		"or set KEYSMITH_MASTER_KEY, --key-file or --key-command (see docs/keys.md)")
 }
 
 // Keyring returns the keyring of env, resolving and caching it so that each

@@ -22,9 +22,11 @@ func NewCmdGenerate(f *cmdutil.Factory, runF func(*GenerateOptions) error) *cobr
 		Use:   "generate [--env <env>] [--key-file <file>]",
 		Short: "Add a fresh random master key for an environment",
 		Long: `Generate a random 256-bit master key for an environment and add it to the key
-file (--key-file, or $XDG_CONFIG_HOME/keysmith/keys), created with mode 0600.
-Refuses if the environment already has a key: use "keysmith key rotate" to
-replace one.`,
+file the environment's key comes from (--key-file, KEYSMITH_KEY_FILE, config
+key_file, a key file APP_KEY_SYSVAR names, or $XDG_CONFIG_HOME/keysmith/keys),
+created with mode 0600. Refuses if the environment already has a key (use
+"keysmith key rotate" to replace one), and if its key comes from somewhere
+keysmith cannot write (KEYSMITH_MASTER_KEY, a variable, a key command).`,
 		Example: `  $ keysmith key generate --env prod --key-file ./prod.keys
   keysmith: added a key for prod (ID 3f9c0a6e1b2d4c58) to ./prod.keys`,
 		Args: cmdutil.NoArgs,
@@ -41,7 +43,11 @@ replace one.`,
 
 func generateRun(opts *GenerateOptions) error {
 	f := opts.F
-	path := keyFilePath(f)
+	loc, err := f.KeyFileFor(opts.Env, "add a key")
+	if err != nil {
+		return err
+	}
+	path := loc.Path
 	res, err := keysource.CreateKey(path, opts.Env, f.Rand, false)
 	if err != nil {
 		if _, ok := err.(*keysource.InsecureError); ok {

@@ -26,10 +26,3 @@ $XDG_CONFIG_HOME/keysmith/keys. See docs/keys.md.`,
 	return cmd
 }
 
-// keyFilePath is the file the key commands edit: --key-file or the default.
-func keyFilePath(f *cmdutil.Factory) string {
-	if f.Config.KeyFile != "" {
-		return f.Config.KeyFile
-	}
-	return f.Config.DefaultKeyFile()
-}

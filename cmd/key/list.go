@@ -31,9 +31,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List environments, key IDs and where each key comes from",
-		Long: `List the master keys keysmith can see: every key in the key file, and the key
-the selected environment resolves to if it comes from elsewhere (an environment
-variable or a key command). Key IDs are fingerprints that reveal nothing about
+		Long: `List the master keys keysmith can see: every key in the key file the selected
+environment's key comes from, and that environment's key if it comes from
+elsewhere (an environment variable or a key command). Key IDs are fingerprints that reveal nothing about
 the keys; keys themselves are never printed.`,
 		Example: `  $ keysmith key list
   ENV   KEY ID            STATUS   SOURCE
@@ -52,30 +52,36 @@ func listRun(opts *ListOptions) error {
 	f := opts.F
 	var rows []KeyInfo
 	seen := map[string]bool{}
-	path := keyFilePath(f)
-	kind := keysource.KindDefaultFile
-	if f.Config.KeyFile != "" {
-		kind = keysource.KindKeyFile
-	}
-	kf, err := keysource.ReadFile(path)
-	switch {
-	case err == nil:
-		src := keysource.Source{Kind: kind, Detail: path}.String()
-		for _, e := range kf.Entries() {
-			status := "current"
-			if e.Retired {
-				status = "retired"
-			}
-			rows = append(rows, KeyInfo{Env: e.Env, KeyID: e.Key.ID().String(), Status: status, Source: src})
-			seen[e.Env+" "+e.Key.ID().String()] = true
-		}
-	case errors.Is(err, fs.ErrNotExist) && f.Config.KeyFile == "":
-	default:
-		var insecure *keysource.InsecureError
-		if errors.As(err, &insecure) {
-			return cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
-		}
+	// The key file listed is the one the selected environment's key comes
+	// from (--key-file, a file APP_KEY_SYSVAR names, the default key file).
+	loc, err := f.KeyLocation(f.Config.Env)
+	if err != nil {
 		return err
+	}
+	if loc.IsFile() {
+		kf, err := keysource.ReadFile(loc.Path)
+		switch {
+		case err == nil:
+			src := loc.Source.String()
+			if _, _, single := kf.Single(); single {
+				break // its key is listed below, for the selected environment
+			}
+			for _, e := range kf.Entries() {
+				status := "current"
+				if e.Retired {
+					status = "retired"
+				}
+				rows = append(rows, KeyInfo{Env: e.Env, KeyID: e.Key.ID().String(), Status: status, Source: src})
+				seen[e.Env+" "+e.Key.ID().String()] = true
+			}
+		case errors.Is(err, fs.ErrNotExist) && loc.Source.Kind == keysource.KindDefaultFile:
+		default:
+			var insecure *keysource.InsecureError
+			if errors.As(err, &insecure) {
+				return cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
+			}
+			return err
+		}
 	}
 	// The selected environment may resolve from a source other than the file.
 	if res, err := f.Keys(f.Config.Env, cmdutil.NoCreate); err == nil && !seen[f.Config.Env+" "+res.Current.ID().String()] {

@@ -2,6 +2,8 @@ package key
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -48,8 +50,13 @@ func rotateRun(opts *RotateOptions) error {
 		return err
 	}
 	if res.File == nil {
+		old := "OLD_KEY"
+		if v := strings.TrimSpace(f.Getenv(keysource.EnvSysVar)); v != "" && !filepath.IsAbs(v) {
+			old = "OLD_" + v
+		}
 		return cmdutil.WithHint(fmt.Errorf("the %s key comes from %s, not a key file: keysmith can only rotate keys in key files", opts.Env, res.Source),
-			"generate a new key with: keysmith key generate --env "+opts.Env+" --key-file NEW, then move values with secrets rekey")
+			fmt.Sprintf("rotate it where it is kept: make a new key (keysmith key generate -e %s --key-file new.keys; keysmith key export -e %s --key-file new.keys --bare),", opts.Env, opts.Env),
+			fmt.Sprintf("keep the old key in %s and put the new one in its place, then: keysmith secrets rekey -e %s --from-key-env %s FILE... (docs/keys.md)", old, opts.Env, old))
 	}
 	nk, err := masterkey.Generate(f.Rand)
 	if err != nil {

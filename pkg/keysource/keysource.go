@@ -44,6 +44,7 @@ const (
 	KindKeyFile     Kind = "key file"
 	KindMasterKey   Kind = "environment variable " + EnvMasterKey
 	KindSysVar      Kind = "environment variable named by " + EnvSysVar
+	KindSysVarFile  Kind = "key file named by " + EnvSysVar
 	KindCommand     Kind = "key command"
 	KindDefaultFile Kind = "default key file"
 )
@@ -94,6 +95,9 @@ type Resolver struct {
 	RunCommand func(ctx context.Context, argv, env []string) ([]byte, error)
 	// Stderr receives a key command's standard error.
 	Stderr io.Writer
+	// Notef, when set, receives notes such as "CONFIG_KEY (named by
+	// APP_KEY_SYSVAR) is not set: using the default key file ...".
+	Notef func(format string, a ...any)
 }
 
 func (r *Resolver) getenv(k string) string {
@@ -103,56 +107,138 @@ func (r *Resolver) getenv(k string) string {
 	return r.Getenv(k)
 }
 
-// Resolve returns the keys of env from the first source that is configured.
-// A configured source that fails is an error; later sources are not tried.
-func (r *Resolver) Resolve(env string) (*Resolved, error) {
+// Location is where an environment's key comes from, found without reading
+// any key: the source, and the key file, variable or command to read.
+type Location struct {
+	Source  Source
+	Path    string // the key file, for a file source
+	Var     string // the variable holding the key itself
+	Command []string
+}
+
+// IsFile reports whether the key comes from a key file, which keysmith can
+// add keys to and rotate.
+func (l *Location) IsFile() bool { return l.Path != "" }
+
+// Locate finds the source env's key comes from: the first one configured. A
+// configured source that is unusable (a missing file it names, a value that
+// is neither key nor path) is an error; later sources are not tried. The one
+// exception is the seed's "APP_KEY_SYSVAR=CONFIG_KEY, else the key file":
+// when the variable APP_KEY_SYSVAR names is not set, the next source is used
+// and Notef says so.
+func (r *Resolver) Locate(env string) (*Location, error) {
 	if !masterkey.ValidEnv(env) {
 		return nil, fmt.Errorf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)
 	}
 	if r.KeyFile != "" {
-		return fromFile(r.KeyFile, env, Source{KindKeyFile, r.KeyFile})
+		return &Location{Source: Source{KindKeyFile, r.KeyFile}, Path: r.KeyFile}, nil
 	}
-	if v := r.getenv(EnvMasterKey); v != "" {
-		k, err := masterkey.Parse(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvMasterKey, err)
-		}
-		return &Resolved{Env: env, Current: k, Source: Source{Kind: KindMasterKey}}, nil
+	if r.getenv(EnvMasterKey) != "" {
+		return &Location{Source: Source{Kind: KindMasterKey}, Var: EnvMasterKey}, nil
 	}
 	if name := strings.TrimSpace(r.getenv(EnvSysVar)); name != "" {
-		return r.fromSysVar(name, env)
+		loc, err := r.locateSysVar(name)
+		if loc != nil || err != nil {
+			return loc, err
+		}
 	}
 	if len(r.KeyCommand) > 0 {
-		return r.fromCommand(env)
+		return &Location{Source: Source{KindCommand, filepath.Base(r.KeyCommand[0])}, Command: r.KeyCommand}, nil
 	}
 	if r.DefaultKeyFile != "" {
-		res, err := fromFile(r.DefaultKeyFile, env, Source{KindDefaultFile, r.DefaultKeyFile})
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w for environment %s: %s does not exist", ErrNoKey, env, r.DefaultKeyFile)
-		}
-		return res, err
+		return &Location{Source: Source{KindDefaultFile, r.DefaultKeyFile}, Path: r.DefaultKeyFile}, nil
 	}
 	return nil, fmt.Errorf("%w for environment %s", ErrNoKey, env)
+}
+
+// locateSysVar reads APP_KEY_SYSVAR: an absolute path to a key file, or the
+// name of a variable holding the key or a key file's path. It returns nil,
+// nil when that variable is not set (fall back to the next source).
+func (r *Resolver) locateSysVar(name string) (*Location, error) {
+	if _, err := masterkey.Parse(name); err == nil {
+		// Not echoed: it is a key.
+		return nil, fmt.Errorf("%s holds a key, not the name of the variable that holds it: %w", EnvSysVar, masterkey.ErrInvalidKey)
+	}
+	if filepath.IsAbs(name) {
+		if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) {
+			return nil, missingFile(fmt.Sprintf("%s names the key file %q, which does not exist", EnvSysVar, name))
+		}
+		return &Location{Source: Source{KindSysVarFile, name}, Path: name}, nil
+	}
+	v := strings.TrimSpace(r.getenv(name))
+	what := fmt.Sprintf("%s (named by %s)", name, EnvSysVar)
+	if v == "" {
+		next := "no other source"
+		if len(r.KeyCommand) > 0 {
+			next = "the key command " + filepath.Base(r.KeyCommand[0])
+		} else if r.DefaultKeyFile != "" {
+			next = "the default key file " + r.DefaultKeyFile
+		}
+		r.notef("%s is not set: using %s", what, next)
+		return nil, nil
+	}
+	_, keyErr := masterkey.Parse(v)
+	if keyErr == nil {
+		return &Location{Source: Source{KindSysVar, name}, Var: name}, nil
+	}
+	if filepath.IsAbs(v) || strings.HasPrefix(v, "."+string(filepath.Separator)) || strings.HasPrefix(v, "~") {
+		if _, err := os.Stat(v); errors.Is(err, fs.ErrNotExist) {
+			return nil, missingFile(what + " is the path of a key file that does not exist") // the value is not echoed: it may be a mistyped key
+		}
+	}
+	if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
+		return &Location{Source: Source{KindSysVar, name + " (key file " + v + ")"}, Path: v}, nil
+	}
+	return nil, fmt.Errorf("%s is neither a key nor the path of a key file: %w", what, keyErr)
+}
+
+// missingFile is fs.ErrNotExist with a message that says which source
+// named the file.
+type missingFile string
+
+func (e missingFile) Error() string { return string(e) }
+func (e missingFile) Unwrap() error { return fs.ErrNotExist }
+
+func (r *Resolver) notef(format string, a ...any) {
+	if r.Notef != nil {
+		r.Notef(format, a...)
+	}
+}
+
+// Resolve returns the keys of env from the first source that is configured
+// (see Locate). A configured source that fails is an error; later sources
+// are not tried.
+func (r *Resolver) Resolve(env string) (*Resolved, error) {
+	loc, err := r.Locate(env)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case loc.Source.Kind == KindDefaultFile:
+		res, err := fromFile(loc.Path, env, loc.Source)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w for environment %s: %s does not exist", ErrNoKey, env, loc.Path)
+		}
+		return res, err
+	case loc.Path != "":
+		return fromFile(loc.Path, env, loc.Source)
+	case loc.Var != "":
+		k, err := masterkey.Parse(r.getenv(loc.Var))
+		if err != nil {
+			if loc.Var != EnvMasterKey {
+				return nil, fmt.Errorf("%s (named by %s): %w", loc.Var, EnvSysVar, err)
+			}
+			return nil, fmt.Errorf("%s: %w", loc.Var, err)
+		}
+		return &Resolved{Env: env, Current: k, Source: loc.Source}, nil
+	}
+	return r.fromCommand(env)
 }
 
 // Explicit reports whether any source other than the default key file is
 // configured. Only then may a missing dev key be created.
 func (r *Resolver) Explicit() bool {
 	return r.KeyFile != "" || r.getenv(EnvMasterKey) != "" || strings.TrimSpace(r.getenv(EnvSysVar)) != "" || len(r.KeyCommand) > 0
-}
-
-func (r *Resolver) fromSysVar(name, env string) (*Resolved, error) {
-	v := r.getenv(name)
-	if v == "" {
-		return nil, fmt.Errorf("%w for environment %s: %s names %s, which is not set", ErrNoKey, env, EnvSysVar, name)
-	}
-	if k, err := masterkey.Parse(v); err == nil {
-		return &Resolved{Env: env, Current: k, Source: Source{KindSysVar, name}}, nil
-	}
-	if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
-		return fromFile(v, env, Source{KindSysVar, name + " (key file " + v + ")"})
-	}
-	return nil, fmt.Errorf("%s names %s, whose value is neither a key nor the path of a key file", EnvSysVar, name)
 }
 
 func (r *Resolver) fromCommand(env string) (*Resolved, error) {

@@ -3,11 +3,15 @@ package keysource
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keysmith/keysmith/pkg/masterkey"
 )
 
 const (
@@ -109,9 +113,36 @@ func TestResolveErrors(t *testing.T) {
 	if _, err := sys.Resolve("dev"); !errors.Is(err, ErrNoKey) {
 		t.Fatalf("sysvar unset: %v", err)
 	}
+	// ... falls back to the default key file, and says so
+	def := writeKeys(t, "dev = "+hexD+"\n", 0o600)
+	var notes []string
+	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: "NOPE"}), DefaultKeyFile: def,
+		Notef: func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) }}
+	if res, err := sys.Resolve("dev"); err != nil || res.Source.Kind != KindDefaultFile || len(notes) != 1 ||
+		notes[0] != "NOPE (named by APP_KEY_SYSVAR) is not set: using the default key file "+def {
+		t.Fatalf("sysvar unset, fallback: %v %v", err, notes)
+	}
+	// APP_KEY_SYSVAR as an absolute path to a key file
+	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: def})}
+	if res, err := sys.Resolve("dev"); err != nil || res.Source.Kind != KindSysVarFile || res.Path != def {
+		t.Fatalf("sysvar path: %v", err)
+	}
+	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: def + ".nope"})}
+	if _, err := sys.Resolve("dev"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("sysvar missing path: %v", err)
+	}
+	// APP_KEY_SYSVAR holding a key by mistake: refused, not echoed
+	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: hexA})}
+	if _, err := sys.Resolve("dev"); !errors.Is(err, masterkey.ErrInvalidKey) || strings.Contains(err.Error(), hexA) {
+		t.Fatalf("sysvar holds a key: %v", err)
+	}
 	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: "V", "V": "/no/such/file-or-key"})}
-	if _, err := sys.Resolve("dev"); err == nil || strings.Contains(err.Error(), "/no/such") {
+	if _, err := sys.Resolve("dev"); !errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "/no/such") {
 		t.Fatalf("sysvar garbage: %v", err)
+	}
+	sys = &Resolver{Getenv: envMap(map[string]string{EnvSysVar: "V", "V": "short"})}
+	if _, err := sys.Resolve("dev"); !errors.Is(err, masterkey.ErrInvalidKey) || strings.Contains(err.Error(), "short") {
+		t.Fatalf("sysvar bad key: %v", err)
 	}
 	failing := &Resolver{KeyCommand: []string{"false"}, RunCommand: func(context.Context, []string, []string) ([]byte, error) {
 		return nil, errors.New("exit status 1")
