@@ -25,4 +25,3 @@ $XDG_CONFIG_HOME/keysmith/keys. See docs/keys.md.`,
 		NewCmdRotate(f, nil), NewCmdRetire(f, nil))
 	return cmd
 }
-
