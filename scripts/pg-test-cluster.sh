@@ -101,6 +101,7 @@ start)
 	echo "$started" >"$dir/port"
 	as_owner "$bindir/psql" -h "$dir" -p "$started" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null <<-EOF
 		CREATE ROLE keysmith LOGIN CREATEDB PASSWORD '$pw';
+		GRANT pg_signal_backend TO keysmith;
 		CREATE DATABASE keysmith OWNER keysmith;
 	EOF
 	url="postgres://keysmith:$pw@127.0.0.1:$started/keysmith?$ssl"

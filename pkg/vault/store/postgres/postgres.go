@@ -22,17 +22,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/vaulterr"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Sentinel errors of opening a store, tested with errors.Is.
+// Sentinel errors of opening a store, tested with errors.Is: those of
+// vaulterr, and ErrNotEmpty, a case of vaulterr.ErrNotVault.
 var (
-	ErrNoVault  = errors.New("no vault in this database")
-	ErrExists   = errors.New("vault already exists")
-	ErrNotEmpty = errors.New("database schema is not empty")
-	ErrTooNew   = errors.New("vault schema is newer than this keysmith")
+	ErrNoVault  = vaulterr.ErrNoVault
+	ErrExists   = vaulterr.ErrExists
+	ErrNotEmpty = vaulterr.Case(vaulterr.ErrNotVault, "database schema holds tables that are not a keysmith vault")
+	ErrTooNew   = vaulterr.ErrTooNew
 )
 
 // lockClass is the first key of the advisory locks keysmith takes ("KSMV",
@@ -70,39 +74,44 @@ type Store struct {
 	location string // the URL without its password
 	schema   string // the first search_path entry of the URL, "" if none
 	version  int
+
+	// Group commit: Update hands its closure to the committer goroutine,
+	// which runs the closures waiting at that moment one after another in
+	// one transaction (each in a savepoint) and commits them with one WAL
+	// flush. See Update.
+	reqs chan *request
+	quit chan struct{}
+	done chan struct{}
 }
 
-// Options tune Open and Create. Zero fields get defaults.
-type Options struct {
-	// MaxConns caps the pool (default pgxpool's: max(4, GOMAXPROCS); the URL
-	// parameter pool_max_conns also sets it).
-	MaxConns int32
-}
+var _ store.Store = (*Store)(nil)
 
 // Open connects to the vault the URL names, applying pending migrations
 // (under the migration lock: a concurrent opener waits, then finds the
 // schema current). A database without a vault is ErrNoVault; a schema newer
 // than this binary is ErrTooNew.
-func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	return open(ctx, rawURL, opts, false)
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return open(ctx, rawURL, false)
 }
 
 // Create makes a new vault's schema: in the database the URL names, or in
 // the schema its search_path names (created if missing). It refuses a
 // schema that already holds a vault (ErrExists) or any other table
 // (ErrNotEmpty).
-func Create(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	return open(ctx, rawURL, opts, true)
+func Create(ctx context.Context, rawURL string) (*Store, error) {
+	return open(ctx, rawURL, true)
 }
 
-func open(ctx context.Context, rawURL string, opts Options, create bool) (*Store, error) {
+func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
 	loc := Redact(rawURL)
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
 	}
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = opts.MaxConns
+	if !strings.Contains(rawURL, "pool_max_conns") {
+		// Readers in parallel beside the committer; connections are opened
+		// on demand, so a CLI process uses one or two.
+		cfg.MaxConns = 16
 	}
 	s := &Store{location: loc, schema: firstSchema(cfg.ConnConfig.RuntimeParams["search_path"])}
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
@@ -111,8 +120,10 @@ func open(ctx context.Context, rawURL string, opts Options, create bool) (*Store
 	}
 	if err := s.migrate(ctx, create); err != nil {
 		s.pool.Close()
-		return nil, s.wrap(err, rawURL)
+		return nil, s.wrap(dbErr(err), rawURL)
 	}
+	s.reqs, s.quit, s.done = make(chan *request), make(chan struct{}), make(chan struct{})
+	go s.committer()
 	return s, nil
 }
 
@@ -159,8 +170,8 @@ func firstSchema(sp string) string {
 	return first
 }
 
-// Location is the store's URL without its password.
-func (s *Store) Location() string { return s.location }
+// Describe is the store's URL without its password.
+func (s *Store) Describe() string { return s.location }
 
 // SchemaVersion is the schema version after Open's migrations.
 func (s *Store) SchemaVersion() int { return s.version }
@@ -168,8 +179,10 @@ func (s *Store) SchemaVersion() int { return s.version }
 // Pool is the connection pool (for the store's own packages and tests).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close closes every connection.
+// Close stops the committer and closes every connection.
 func (s *Store) Close() error {
+	close(s.quit)
+	<-s.done
 	s.pool.Close()
 	return nil
 }
@@ -310,24 +323,35 @@ func checkVersion(v, latest int, create bool) error {
 	return nil
 }
 
+// View runs fn in a read-only REPEATABLE READ transaction: one snapshot.
+// It is not retried, but for reaching the server at BEGIN (a restart).
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		q, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			err = dbErr(err)
+			if errors.Is(err, vaulterr.ErrUnavailable) && time.Since(start) < unavailableBudget && attempt < maxAttempts && backoff(ctx, attempt) == nil {
+				continue
+			}
+			return err
+		}
+		defer q.Rollback(ctx)
+		if err := fn(&tx{q: q, qctx: ctx, ro: true}); err != nil {
+			return err
+		}
+		return dbErr(q.Commit(ctx))
+	}
+}
+
 // maxAttempts bounds the retries of a transaction that keeps failing with
 // a serialization failure or a deadlock.
 const maxAttempts = 50
 
-// InTx runs fn in a transaction and commits. When the transaction fails
-// with a serialization failure (40001) or a deadlock (40P01), at fn or at
-// commit, the whole closure runs again in a new transaction, after a short
-// random back-off: fn must decide from what it reads in tx, and keep
-// nothing from an attempt that did not commit.
-func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.inTx(ctx, pgx.TxOptions{}, fn)
-}
-
-// InSerializableTx is InTx at the SERIALIZABLE isolation level.
-func (s *Store) InSerializableTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
-}
-
+// inTx runs fn in a transaction and commits (the migrations). When the
+// transaction fails with a serialization failure (40001) or a deadlock
+// (40P01), at fn or at commit, the whole closure runs again in a new
+// transaction after a short random back-off.
 func (s *Store) inTx(ctx context.Context, to pgx.TxOptions, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginTxFunc(ctx, s.pool, to, fn)

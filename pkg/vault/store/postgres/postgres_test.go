@@ -43,7 +43,7 @@ func TestFirstSchema(t *testing.T) {
 
 func mustCreate(t *testing.T, u string) *Store {
 	t.Helper()
-	s, err := Create(context.Background(), u, Options{})
+	s, err := Create(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,17 +54,17 @@ func mustCreate(t *testing.T, u string) *Store {
 func TestCreateOpen(t *testing.T) {
 	ctx := context.Background()
 	u := pgtest.NewDatabase(t)
-	if _, err := Open(ctx, u, Options{}); !errors.Is(err, ErrNoVault) {
+	if _, err := Open(ctx, u); !errors.Is(err, ErrNoVault) {
 		t.Fatalf("Open on an empty database: %v, want ErrNoVault", err)
 	}
 	s := mustCreate(t, u)
 	if s.SchemaVersion() != LatestVersion() || LatestVersion() < 5 {
 		t.Fatalf("schema version %d, latest %d", s.SchemaVersion(), LatestVersion())
 	}
-	if _, err := Create(ctx, u, Options{}); !errors.Is(err, ErrExists) {
+	if _, err := Create(ctx, u); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Create: %v, want ErrExists", err)
 	}
-	o, err := Open(ctx, u, Options{})
+	o, err := Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func TestCreateOpen(t *testing.T) {
 	if o.SchemaVersion() != LatestVersion() {
 		t.Fatalf("reopened at version %d", o.SchemaVersion())
 	}
-	if strings.Contains(o.Location(), passwordOf(t, u)) {
-		t.Fatalf("Location %q shows the password", o.Location())
+	if strings.Contains(o.Describe(), passwordOf(t, u)) {
+		t.Fatalf("Location %q shows the password", o.Describe())
 	}
 }
 
@@ -100,7 +100,7 @@ func TestCreateRefusesOtherTables(t *testing.T) {
 	if _, err := c.Exec(ctx, "CREATE TABLE orders (id int)"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Create(ctx, u, Options{}); !errors.Is(err, ErrNotEmpty) {
+	if _, err := Create(ctx, u); !errors.Is(err, ErrNotEmpty) {
 		t.Fatalf("Create over another application's table: %v, want ErrNotEmpty", err)
 	}
 	var n int
@@ -118,7 +118,7 @@ func TestNamedSchemas(t *testing.T) {
 	for _, sch := range []string{"team_a", "team_b"} {
 		su := withParam(t, u, "search_path", sch)
 		s := mustCreate(t, su)
-		if _, err := Create(ctx, su, Options{}); !errors.Is(err, ErrExists) {
+		if _, err := Create(ctx, su); !errors.Is(err, ErrExists) {
 			t.Fatalf("second Create in %s: %v", sch, err)
 		}
 		var cur string
@@ -126,10 +126,10 @@ func TestNamedSchemas(t *testing.T) {
 			t.Fatalf("current_schema %q, %v", cur, err)
 		}
 	}
-	if _, err := Open(ctx, u, Options{}); !errors.Is(err, ErrNoVault) {
+	if _, err := Open(ctx, u); !errors.Is(err, ErrNoVault) {
 		t.Fatalf("Open of the default schema: %v, want ErrNoVault", err)
 	}
-	if _, err := Open(ctx, withParam(t, u, "search_path", "team_c"), Options{}); !errors.Is(err, ErrNoVault) {
+	if _, err := Open(ctx, withParam(t, u, "search_path", "team_c")); !errors.Is(err, ErrNoVault) {
 		t.Fatalf("Open of a missing schema: %v, want ErrNoVault", err)
 	}
 }
@@ -152,7 +152,7 @@ func TestTooNew(t *testing.T) {
 	if _, err := s.Pool().Exec(ctx, "UPDATE keysmith_schema SET version = 999"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Open(ctx, u, Options{})
+	_, err := Open(ctx, u)
 	if !errors.Is(err, ErrTooNew) || !strings.Contains(err.Error(), "999") {
 		t.Fatalf("Open of a newer schema: %v, want ErrTooNew naming 999", err)
 	}
@@ -165,11 +165,10 @@ func TestConcurrentMigration(t *testing.T) {
 	ctx := context.Background()
 	u := pgtest.NewDatabase(t)
 	s := mustCreate(t, u)
-	// Back to schema 4: migration 0005 has to run again.
+	// Back to schema 5: migration 0006 has to run again.
 	for _, q := range []string{
-		"ALTER TABLE device_keys DROP COLUMN mac", "ALTER TABLE service_tokens DROP COLUMN mac",
-		"ALTER TABLE grants DROP COLUMN mac", "ALTER TABLE access_requests DROP COLUMN mac",
-		"UPDATE keysmith_schema SET version = 4",
+		"ALTER TABLE devices DROP COLUMN mac", "ALTER TABLE audit DROP COLUMN ip_address", "ALTER TABLE audit DROP COLUMN user_agent",
+		"DROP TABLE audit_head", "DROP INDEX audit_keyed", "DROP INDEX audit_object", "UPDATE keysmith_schema SET version = 5",
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -189,7 +188,7 @@ func TestConcurrentMigration(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o, err := Open(ctx, u, Options{})
+			o, err := Open(ctx, u)
 			if err == nil {
 				if o.SchemaVersion() != LatestVersion() {
 					err = errors.New("opened below the latest version")
@@ -224,8 +223,8 @@ func TestConcurrentMigration(t *testing.T) {
 		}
 	}
 	var cols int
-	if err := holder.QueryRow(ctx, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'mac' AND table_name = 'grants'").Scan(&cols); err != nil || cols != 1 {
-		t.Fatalf("grants.mac columns: %d, %v", cols, err)
+	if err := holder.QueryRow(ctx, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'mac' AND table_name = 'devices'").Scan(&cols); err != nil || cols != 1 {
+		t.Fatalf("devices.mac columns: %d, %v", cols, err)
 	}
 }
 
@@ -244,7 +243,7 @@ func TestPasswordSources(t *testing.T) {
 	t.Run("PGPASSWORD", func(t *testing.T) {
 		t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
 		t.Setenv("PGPASSWORD", pw)
-		s, err := Open(ctx, bare, Options{})
+		s, err := Open(ctx, bare)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +257,7 @@ func TestPasswordSources(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Setenv("PGPASSFILE", f)
-		s, err := Open(ctx, bare, Options{})
+		s, err := Open(ctx, bare)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +265,7 @@ func TestPasswordSources(t *testing.T) {
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		p.User = url.UserPassword(user, "not-the-Password-42")
-		_, err := Open(ctx, p.String(), Options{})
+		_, err := Open(ctx, p.String())
 		if err == nil {
 			t.Fatal("opened with a wrong password")
 		}
@@ -301,7 +300,7 @@ func TestRetrySerializationFailure(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			first := true
-			errs[i] = s.InSerializableTx(ctx, func(tx pgx.Tx) error {
+			errs[i] = s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
 				mu.Lock()
 				attempts++
 				mu.Unlock()

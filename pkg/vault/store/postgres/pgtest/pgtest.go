@@ -64,13 +64,66 @@ func NewDatabase(t testing.TB) string {
 	return u
 }
 
+// NewSchema creates an empty schema with a fresh name in the test server's
+// own database and returns the server URL with search_path set to it: a
+// vault created there lives in that schema alone. It is dropped, with
+// everything in it, when the test ends. Cheaper than NewDatabase (no
+// CREATE DATABASE), for suites that make many stores.
+func NewSchema(t testing.TB) string {
+	t.Helper()
+	u, drop, err := CreateSchema(ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+// CreateSchema is NewSchema for callers without a testing.TB (testscript
+// setups): drop removes the schema.
+func CreateSchema(serverURL string) (schemaURL string, drop func() error, err error) {
+	name := "ks_test_" + randomHex()
+	sql := func(q string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, q)
+		return err
+	}
+	if err := sql("CREATE SCHEMA " + pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	drop = func() error { return sql("DROP SCHEMA " + pgx.Identifier{name}.Sanitize() + " CASCADE") }
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // CreateDatabase creates a database with a fresh name on the server of
 // serverURL and returns its URL. Scripts (and testscript setups) that
 // cannot use t.Cleanup pair it with DropDatabase.
 func CreateDatabase(serverURL string) (string, error) {
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "ks_test_" + hex.EncodeToString(b)
+	name := "ks_test_" + randomHex()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := pgx.Connect(ctx, serverURL)
