@@ -113,11 +113,16 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		if p == "keysmith.yaml" {
 			// A file in the working directory usually comes with the
 			// repository: it must not choose the master key or run a
-			// command (a pre-commit "secrets check" would run it).
-			for _, k := range []string{"key_command", "key_file"} {
+			// command (a pre-commit "secrets check" would run it), nor
+			// add device roles an operator would then mint credentials at.
+			for _, k := range []string{"key_command", "key_file", "roles"} {
 				if _, ok := settings[k]; ok {
 					delete(settings, k)
-					c.Warnings = append(c.Warnings, fmt.Sprintf("%q sets %s, which is ignored there: key sources come only from flags, KEYSMITH_* variables and %s", p, k, filepath.Join(c.ConfigDir, "config.yaml")))
+					from := "key sources come only from flags, KEYSMITH_* variables and"
+					if k == "roles" {
+						from = "device roles come only from"
+					}
+					c.Warnings = append(c.Warnings, fmt.Sprintf("%q sets %s, which is ignored there: %s %s", p, k, from, filepath.Join(c.ConfigDir, "config.yaml")))
 				}
 			}
 		}
