@@ -121,6 +121,7 @@ func validRoles(f *cmdutil.Factory) ([]string, error) {
 // deviceHint adds hints to errors about devices, keys and device secrets.
 func deviceHint(err error, f *cmdutil.Factory) error {
 	tenant := f.Config.Tenant
+	var exists *vault.DeviceExistsError
 	switch {
 	case errors.Is(err, vault.ErrNoDevice):
 		return cmdutil.WithHint(err, fmt.Sprintf("list devices with: keysmith device ls --tenant %s", tenant))
@@ -130,6 +131,10 @@ func deviceHint(err error, f *cmdutil.Factory) error {
 		return cmdutil.WithHint(err, "list a device's secrets with: keysmith device secret ls DEVICE")
 	case errors.Is(err, vault.ErrNoTenant):
 		return cmdutil.WithHint(err, "list tenants with: keysmith vault tenant ls")
+	case errors.As(err, &exists) && exists.ByUUID:
+		return cmdutil.WithHint(err, fmt.Sprintf("if this is that machine, add a key to it with --device %s; otherwise check --uuid", exists.Name))
+	case errors.As(err, &exists):
+		return cmdutil.WithHint(err, fmt.Sprintf("add a key to it with --device %s, or choose another --name", exists.Name))
 	case errors.Is(err, vault.ErrDeviceExists):
 		return cmdutil.WithHint(err, "add a key to it with --device DEVICE, or choose another --name")
 	case errors.Is(err, vault.ErrInvalidName):

@@ -35,7 +35,11 @@ func Environment(f *cmdutil.Factory, tenant, prefix string) (map[string]string, 
 	for _, s := range secrets {
 		name := strings.TrimPrefix(s.Name, prefix)
 		if !envVarName().MatchString(name) {
-			f.IO.Warnf("vault secret %s is not a valid environment variable name; not set", s.Name)
+			if prefix != "" {
+				f.IO.Warnf("vault secret %s would be variable %s (without --prefix %s), not a valid environment variable name; not set", s.Name, name, prefix)
+			} else {
+				f.IO.Warnf("vault secret %s is not a valid environment variable name; not set", s.Name)
+			}
 			continue
 		}
 		out[name] = string(s.Value)

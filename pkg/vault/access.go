@@ -597,7 +597,7 @@ func (v *Vault) RevokeAccess(tenantName, service, name string) error {
 // AccessProblem is one secret a service may not read yet, and why.
 type AccessProblem struct {
 	Name    string `json:"name"`
-	Reason  string `json:"reason"`  // "missing", "not granted", "denied", "revoked"
+	Reason  string `json:"reason"`  // "missing", "missing: granted, no value yet", "not granted", "denied", "revoked"
 	Request int64  `json:"request"` // the pending request, if any
 	Denied  bool   `json:"denied"`  // true: refused; false: waiting for an operator
 }
@@ -788,7 +788,7 @@ func (v *Vault) serviceRead(tok, tenantName string, names []string, version int)
 						return err
 					}
 				} else {
-					p.Reason = "missing (granted, no value yet)"
+					p.Reason = "missing: granted, no value yet"
 				}
 			case g != GrantActive:
 				p.Reason = "not granted"

@@ -454,7 +454,7 @@ func TestDenyAndDeclare(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = v.ServiceGetMany(tok, "default", []string{"A", "B", "C"})
-	if !errors.As(err, &ae) || ae.Problems[0].Reason != "missing (granted, no value yet)" {
+	if !errors.As(err, &ae) || ae.Problems[0].Reason != "missing: granted, no value yet" {
 		t.Fatalf("granted stub: %v", err)
 	}
 	if _, err := v.Put("default", "B", []byte("b"), ""); err != nil {

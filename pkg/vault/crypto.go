@@ -143,7 +143,7 @@ func wrapDEK(kek *seal.AEAD, vaultID []byte, tenantID int64, version int, dek []
 func unwrapDEK(kek *seal.AEAD, vaultID []byte, tenantID int64, version int, wrapped []byte, rand io.Reader) (*seal.AEAD, error) {
 	dek, err := kek.Open(nil, wrapped, dekAD(vaultID, tenantID, version))
 	if err != nil {
-		return nil, fmt.Errorf("%w: data key %d of tenant %d does not unwrap", ErrTampered, version, tenantID)
+		return nil, fmt.Errorf("%w: data key version %d does not unwrap", ErrTampered, version)
 	}
 	defer clear(dek)
 	return seal.NewWithRand(dek, rand)

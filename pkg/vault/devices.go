@@ -60,8 +60,33 @@ var (
 // ErrKeyOtherRole is a key that is active but not at its device's current
 // role (left by a role change before keysmith revoked those): it proves
 // nothing, like a revoked key, and errors.Is(err, ErrKeyRevoked) holds for
-// it too.
-var ErrKeyOtherRole = fmt.Errorf("%w (not at the device's current role)", ErrKeyRevoked)
+// it too; its message does not call it revoked.
+var ErrKeyOtherRole error = otherRoleError{}
+
+type otherRoleError struct{}
+
+func (otherRoleError) Error() string { return "device key is not at the device's current role" }
+func (otherRoleError) Unwrap() error { return ErrKeyRevoked }
+
+// DeviceExistsError is a new device whose name or hardware UUID an existing
+// device of the tenant already has; it names that device. errors.Is(err,
+// ErrDeviceExists) holds.
+type DeviceExistsError struct {
+	Tenant   string
+	DeviceID string // the existing device
+	Name     string
+	UUID     string
+	ByUUID   bool // the UUID is taken (by a device of another name)
+}
+
+func (e *DeviceExistsError) Error() string {
+	if e.ByUUID {
+		return fmt.Sprintf("%v: UUID %s belongs to device %s (%s) in tenant %s", ErrDeviceExists, e.UUID, e.Name, e.DeviceID, e.Tenant)
+	}
+	return fmt.Sprintf("%v: device %s (%s) is in tenant %s", ErrDeviceExists, e.Name, e.DeviceID, e.Tenant)
+}
+
+func (e *DeviceExistsError) Unwrap() error { return ErrDeviceExists }
 
 // Key origins and statuses, as stored.
 const (
@@ -357,16 +382,14 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				}
 				uuid, res.UUID = u, u
 			}
-			var n int
-			if err := tx.QueryRow("SELECT count(*) FROM devices WHERE tenant_id = ? AND (name = ? OR device_uuid = ?)", t.id, r.Name, uuid).Scan(&n); err != nil {
+			var have DeviceExistsError
+			err := tx.QueryRow("SELECT device_id, name, coalesce(device_uuid, '') FROM devices WHERE tenant_id = ? AND (name = ? OR device_uuid = ?) ORDER BY name = ? DESC LIMIT 1",
+				t.id, r.Name, uuid, r.Name).Scan(&have.DeviceID, &have.Name, &have.UUID)
+			if err == nil {
+				have.Tenant, have.ByUUID = t.name, have.Name != r.Name
+				return nil, &have
+			} else if !errors.Is(err, sql.ErrNoRows) {
 				return nil, err
-			}
-			if n > 0 {
-				what := fmt.Sprintf("%q", r.Name)
-				if res.UUID != "" {
-					what += " or UUID " + res.UUID
-				}
-				return nil, fmt.Errorf("%w: a device named %s is in tenant %s", ErrDeviceExists, what, t.name)
 			}
 			id := r.DeviceID
 			if id == "" {

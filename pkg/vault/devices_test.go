@@ -206,6 +206,10 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 	if !errors.Is(err, ErrKeyOtherRole) || !errors.Is(err, ErrKeyRevoked) || !strings.Contains(err.Error(), "at role server; the device is at role releaser") {
 		t.Fatalf("active key at the old role: %v", err)
 	}
+	// ... and says so, without calling the active key revoked.
+	if msg := err.Error(); !strings.HasPrefix(msg, "device key is not at the device's current role: ") || strings.Contains(msg, "revoked") {
+		t.Fatalf("active key at the old role: message %q", msg)
+	}
 	rows, err = v.Audit(AuditFilter{Action: "device-verify"})
 	if err != nil || len(rows) == 0 || rows[len(rows)-1].Detail != "key at another role" {
 		t.Fatalf("audit of the refusal: %+v, %v", rows, err)

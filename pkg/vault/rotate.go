@@ -172,7 +172,7 @@ func (v *Vault) RotateMaster(newKey masterkey.Key) error {
 		for _, d := range ds {
 			dek, err := v.unlocked.kek.Open(nil, d.wrapped, dekAD(v.vaultID, d.tenant, d.version))
 			if err != nil {
-				return fmt.Errorf("%w: data key %d of tenant %d does not unwrap", ErrTampered, d.version, d.tenant)
+				return fmt.Errorf("%w: data key version %d of tenant %s does not unwrap", ErrTampered, d.version, tenantLabel(tx, d.tenant))
 			}
 			wrapped, err := wrapDEK(nk.kek, v.vaultID, d.tenant, d.version, dek)
 			clear(dek)

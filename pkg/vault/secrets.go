@@ -145,16 +145,26 @@ func (v *Vault) dek(q querier, tenantID int64, version int) (*seal.AEAD, error) 
 	var wrapped []byte
 	err := q.QueryRow("SELECT wrapped FROM deks WHERE tenant_id = ? AND version = ?", tenantID, version).Scan(&wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: data key %d of tenant %d is missing", ErrTampered, version, tenantID)
+		return nil, fmt.Errorf("%w: data key version %d of tenant %s is missing", ErrTampered, version, tenantLabel(q, tenantID))
 	} else if err != nil {
 		return nil, dbErr(err)
 	}
 	a, err := unwrapDEK(v.unlocked.kek, v.vaultID, tenantID, version, wrapped, v.opts.Rand)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: data key version %d of tenant %s does not unwrap", ErrTampered, version, tenantLabel(q, tenantID))
 	}
 	v.cacheDEK(tenantID, version, a)
 	return a, nil
+}
+
+// tenantLabel names a tenant by its row ID for a message: its name, or
+// "#ID" when the row cannot be read.
+func tenantLabel(q querier, id int64) string {
+	var name string
+	if err := q.QueryRow("SELECT name FROM tenants WHERE id = ?", id).Scan(&name); err != nil {
+		return fmt.Sprintf("#%d", id)
+	}
+	return name
 }
 
 func (v *Vault) addTenant(q querier, name string) (int64, error) {
