@@ -14,6 +14,7 @@ import (
 	accesscmd "github.com/keysmith/keysmith/cmd/access"
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	devicecmd "github.com/keysmith/keysmith/cmd/device"
+	hookcmd "github.com/keysmith/keysmith/cmd/hook"
 	keycmd "github.com/keysmith/keysmith/cmd/key"
 	runcmd "github.com/keysmith/keysmith/cmd/run"
 	schemacmd "github.com/keysmith/keysmith/cmd/schema"
@@ -111,7 +112,7 @@ as an age file under a fresh passphrase. Documentation: docs/ in the source.`,
 
 	root.AddGroup(&cobra.Group{ID: "secrets", Title: "Config values:"},
 		&cobra.Group{ID: "keys", Title: "Master keys:"})
-	for _, c := range []*cobra.Command{secretscmd.NewCmdSecrets(f), runcmd.NewCmdRun(f, nil)} {
+	for _, c := range []*cobra.Command{secretscmd.NewCmdSecrets(f), runcmd.NewCmdRun(f, nil), hookcmd.NewCmdHook(f)} {
 		c.GroupID = "secrets"
 		root.AddCommand(c)
 	}

@@ -21,7 +21,7 @@ trap 'rm -rf "$W"' EXIT
 KS=${KEYSMITH_BIN:-}
 if [ -z "$KS" ]; then
 	KS="$W/keysmith"
-	(cd "$ROOT" && go build -o "$KS" .)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$KS" .)
 fi
 
 # The baseline: one process that runs one scrypt at work factor 18, built
@@ -52,7 +52,7 @@ func main() {
 EOF
 printf 'module scrypt1\n\ngo 1.26\n\nrequire golang.org/x/crypto %s\n' "$XCRYPTO" >"$W/scrypt1/go.mod"
 grep -E '^golang.org/x/(crypto|sys) ' "$ROOT/go.sum" >"$W/scrypt1/go.sum"
-(cd "$W/scrypt1" && GOFLAGS=-mod=mod go build -o "$W/scrypt1.bin" .)
+(cd "$W/scrypt1" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$W/scrypt1.bin" .)
 
 export HOME="$W" XDG_CONFIG_HOME="$W/.config" XDG_DATA_HOME="$W/.local/share"
 export KEYSMITH_MASTER_KEY=1111111111111111111111111111111111111111111111111111111111111111

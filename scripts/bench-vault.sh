@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 KS="$W/keysmith"
-(cd "$ROOT" && go build -o "$KS" .)
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$KS" .)
 export HOME="$W" XDG_CONFIG_HOME="$W/.config" XDG_DATA_HOME="$W/.local/share"
 export KEYSMITH_MASTER_KEY=1111111111111111111111111111111111111111111111111111111111111111
 KEY_B=2222222222222222222222222222222222222222222222222222222222222222

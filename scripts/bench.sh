@@ -29,7 +29,7 @@ trap 'rm -rf "$W"' EXIT
 MARKER='<!-- notes: kept by scripts/bench.sh -->'
 NOTES=""
 if [ -f "$OUT" ] && grep -qF "$MARKER" "$OUT"; then NOTES=$(awk -v m="$MARKER" 'index($0, m) { keep = 1 } keep' "$OUT"); fi
-go build -o "$W/keysmith" .
+CGO_ENABLED=0 go build -trimpath -o "$W/keysmith" .
 KS="$W/keysmith"
 export HOME="$W/home" XDG_CONFIG_HOME="$W/home/.config"
 mkdir -p "$HOME"

@@ -107,7 +107,7 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, vault.ErrNoVault), errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNoTenant):
 		return ExitNotFound
-	case errors.Is(err, vault.ErrInvalidName):
+	case errors.Is(err, vault.ErrInvalidName), errors.Is(err, devicecred.ErrAMTPassword):
 		return ExitUsage
 	case errors.Is(err, vault.ErrAccessDenied): // service access: a bad token, a denied or revoked grant
 		return ExitPermission

@@ -139,11 +139,17 @@ func deviceHint(err error, f *cmdutil.Factory) error {
 		return cmdutil.WithHint(err, "add a key to it with --device DEVICE, or choose another --name")
 	case errors.Is(err, vault.ErrInvalidName):
 		return &cmdutil.UsageError{Err: err}
+	case errors.Is(err, devicecred.ErrAMTPassword):
+		return cmdutil.WithHint(err, amtRulesHint)
 	case errors.Is(err, vault.ErrTampered):
 		return cmdutil.WithHint(err, "the vault file was changed outside keysmith; check it with: keysmith vault audit verify")
 	}
 	return err
 }
+
+// amtRulesHint says what an AMT or MEBx password must be
+// (docs/device-format.md §9).
+const amtRulesHint = `an AMT or MEBx password is 8 to 32 printable ASCII characters with a lowercase and an uppercase letter, a digit and a special character other than "_" and space, and none of : , "; or let keysmith make one with --generate amt`
 
 // Hints of mustNotExist: what was left undone.
 const (

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
+	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -54,7 +55,9 @@ func reportApplyRun(opts *ReportApplyOptions) error {
 	}
 	rep, err := vault.ParseReport(bytes.NewReader(data))
 	clear(data)
-	if err != nil {
+	if errors.Is(err, devicecred.ErrAMTPassword) {
+		return cmdutil.WithHint(fmt.Errorf("%q: %w", opts.File, err), amtRulesHint)
+	} else if err != nil {
 		return fmt.Errorf("%q: %w", opts.File, err)
 	}
 	v, err := vaultcmd.UnlockedVault(f)

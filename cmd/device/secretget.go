@@ -21,7 +21,9 @@ func NewCmdSecretGet(f *cmdutil.Factory, runF func(*SecretGetOptions) error) *co
 		Use:   "get <device> <name>",
 		Short: "Print a device secret",
 		Long: `Print the latest version of a device secret exactly as stored: a newline is
-added only when standard output is a terminal. Every read is audited.`,
+added only when standard output is a terminal. Every read is audited. With
+--output json the value is "value" when it is UTF-8 text, else "value_base64"
+(standard base64), as in "secrets decrypt".`,
 		Example: `  $ keysmith device secret get web-01 AMT_PASSWORD`,
 		Args:    cmdutil.ExactArgs(2, "device", "name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,8 +49,17 @@ func secretGetRun(opts *SecretGetOptions) error {
 	}
 	defer clear(s.Value)
 	if f.JSON() {
-		return f.PrintJSON(map[string]any{"tenant": s.Tenant, "device": s.Device, "device_id": s.DeviceID, "name": s.Name,
-			"version": s.Version, "value": string(s.Value), "source": s.Source, "updated_at": s.CreatedAt, "updated_by": s.CreatedBy})
+		return f.PrintJSON(struct {
+			Tenant   string `json:"tenant"`
+			Device   string `json:"device"`
+			DeviceID string `json:"device_id"`
+			Name     string `json:"name"`
+			Version  int    `json:"version"`
+			cmdutil.SecretValue
+			Source    string `json:"source"`
+			UpdatedAt string `json:"updated_at"`
+			UpdatedBy string `json:"updated_by"`
+		}{s.Tenant, s.Device, s.DeviceID, s.Name, s.Version, cmdutil.NewSecretValue(s.Value), s.Source, s.CreatedAt, s.CreatedBy})
 	}
 	if _, err := f.IO.Out.Write(s.Value); err != nil {
 		return err

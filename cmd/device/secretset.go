@@ -34,7 +34,11 @@ trailing newline removed; a hidden prompt on a terminal), or taken from
 --value VALUE, which puts it in the process list. --generate amt makes a
 random 16-character Intel AMT password (upper, lower, digit and special
 characters, none of : , ") and stores it without printing it: read it with
-"device secret get".`,
+"device secret get". A value for AMT_PASSWORD or MEBX_PASSWORD (any case)
+must follow the AMT password rules (docs/device-format.md §9): 8 to 32
+printable ASCII characters with a lowercase and an uppercase letter, a digit
+and a special character other than _ and space, none of : , "; one that
+does not is refused (exit 2).`,
 		Example: `  $ keysmith device secret set web-01 AMT_PASSWORD --generate amt
   $ printf %s "$PSK" | keysmith device secret set web-01 WIFI_PSK --value -`,
 		Args: cmdutil.ExactArgs(2, "device", "name"),

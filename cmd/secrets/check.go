@@ -3,7 +3,12 @@ package secrets
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +24,7 @@ type CheckOptions struct {
 	F      *cmdutil.Factory
 	Files  []string
 	EnvSet bool
+	Staged bool // check the staged content of the files (git index), not the working tree
 }
 
 // CheckProblem is one finding, as printed by --output json.
@@ -38,23 +44,35 @@ type CheckReport struct {
 // NewCmdCheck returns "secrets check".
 func NewCmdCheck(f *cmdutil.Factory, runF func(*CheckOptions) error) *cobra.Command {
 	opts := &CheckOptions{F: f}
-	return &cobra.Command{
-		Use:   "check <file>...",
+	cmd := &cobra.Command{
+		Use:   "check {<file>... | --staged [<path>...]}",
 		Short: "Fail if .env files hold plaintext secrets or values that do not belong",
 		Long: `The CI and pre-commit gate. For each file, report as "file:line: NAME: reason":
   - a secret value in plaintext,
   - a value for another environment than the file's (from -e, or the file name:
     env_prod.env, .env.prod),
-  - a malformed value,
+  - a malformed value, or a file that does not parse,
   - when the environment's key is available, a value that does not open.
 Values are never printed. Exits 6 if anything was found. A missing key is not
-an error: the open check is skipped and said so on stderr.
+an error: the open check is skipped and said so on stderr. A file that does not
+exist is reported after the others are checked (exit 5).
 
-Pre-commit hook (.git/hooks/pre-commit, or see docs/pre-commit.md):
-  keysmith secrets check $(git diff --cached --name-only -- '*.env' '.env.*')`,
+--staged checks what the next commit would contain (the git index), not the
+working tree: every staged .env file (.env, .env.*, *.env, *.env.*, in any
+directory), or only the given paths. Files the commit deletes are skipped, and
+a commit with no .env file passes (exit 0).
+
+Pre-commit hook: keysmith hook install (or see docs/pre-commit.md); it runs
+  keysmith secrets check --staged`,
 		Example: `  $ keysmith secrets check env_*.env
-  env_prod.env:7: DB_PASSWORD_SECRET: secret value is plaintext (run: keysmith secrets encrypt-file)`,
-		Args: cmdutil.MinArgs(1, "file"),
+  env_prod.env:7: DB_PASSWORD_SECRET: secret value is plaintext (run: keysmith secrets encrypt-file)
+  $ keysmith secrets check --staged`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.Staged {
+				return nil
+			}
+			return cmdutil.MinArgs(1, "file")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			if runF != nil {
@@ -63,6 +81,14 @@ Pre-commit hook (.git/hooks/pre-commit, or see docs/pre-commit.md):
 			return checkRun(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Staged, "staged", false, "check the staged content (git index) of the .env files the next commit adds or changes")
+	return cmd
+}
+
+// checkSource is one file to check: its name and how to read it.
+type checkSource struct {
+	name string
+	read func() ([]byte, error)
 }
 
 func checkRun(opts *CheckOptions) error {
@@ -71,23 +97,49 @@ func checkRun(opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
+	var sources []checkSource
+	if opts.Staged {
+		if sources, err = stagedSources(opts.Files); err != nil {
+			return err
+		}
+		if len(sources) == 0 {
+			if f.JSON() {
+				return f.PrintJSON(CheckReport{Problems: []CheckProblem{}, Opened: []string{}, Skipped: []string{}})
+			}
+			f.IO.Infof("no staged .env files to check")
+			return nil
+		}
+	} else {
+		for _, path := range opts.Files {
+			sources = append(sources, checkSource{path, func() ([]byte, error) { return os.ReadFile(path) }})
+		}
+	}
 	rep := CheckReport{Problems: []CheckProblem{}, Opened: []string{}, Skipped: []string{}}
 	tried := map[string]*value.Keyring{}
-	for _, path := range opts.Files {
-		ef, err := cmdutil.ReadEnvFile(path)
-		var syntax *dotenv.SyntaxError
-		if errors.As(err, &syntax) {
-			// A file that does not parse is a finding like the others: the
-			// rest of this run still checks the other files.
-			rep.Files++
-			rep.Problems = append(rep.Problems, CheckProblem{File: path,
-				Problem: secretfile.Problem{Line: syntax.Line, Kind: secretfile.KindSyntax, Reason: "syntax error: " + syntax.Msg + " (see docs/dotenv.md)"}})
+	var missing []string
+	for _, src := range sources {
+		data, err := src.read()
+		if errors.Is(err, fs.ErrNotExist) {
+			// Check the other files first: their findings are what the
+			// user needs, the missing file is reported at the end.
+			missing = append(missing, src.name)
 			continue
 		} else if err != nil {
 			return err
 		}
 		rep.Files++
-		env, err := f.FileEnv(path)
+		ef, err := dotenv.Parse(data)
+		var syntax *dotenv.SyntaxError
+		if errors.As(err, &syntax) {
+			// A file that does not parse is a finding like the others: the
+			// rest of this run still checks the other files.
+			rep.Problems = append(rep.Problems, CheckProblem{File: src.name,
+				Problem: secretfile.Problem{Line: syntax.Line, Kind: secretfile.KindSyntax, Reason: "syntax error: " + syntax.Msg + " (see docs/dotenv.md)"}})
+			continue
+		} else if err != nil {
+			return fmt.Errorf("%q: %w", src.name, err)
+		}
+		env, err := f.FileEnv(src.name)
 		if err != nil {
 			return err
 		}
@@ -110,7 +162,7 @@ func checkRun(opts *CheckOptions) error {
 			tried[env] = kr
 		}
 		for _, p := range secretfile.Check(ef, env, m, kr) {
-			rep.Problems = append(rep.Problems, CheckProblem{File: path, Problem: p})
+			rep.Problems = append(rep.Problems, CheckProblem{File: src.name, Problem: p})
 		}
 	}
 	if f.JSON() {
@@ -126,6 +178,13 @@ func checkRun(opts *CheckOptions) error {
 			}
 		}
 	}
+	if len(missing) > 0 {
+		found := ""
+		if n := len(rep.Problems); n > 0 {
+			found = fmt.Sprintf(" (and %s in %s, listed above)", cmdutil.Plural(n, "problem"), cmdutil.Plural(rep.Files, "file"))
+		}
+		return fmt.Errorf("%s%s: %w", quoteAll(missing), found, cmdutil.ErrNotFound)
+	}
 	if n := len(rep.Problems); n > 0 {
 		return fmt.Errorf("%s in %s: %w", cmdutil.Plural(n, "problem"), cmdutil.Plural(rep.Files, "file"), cmdutil.ErrProblems)
 	}
@@ -133,6 +192,43 @@ func checkRun(opts *CheckOptions) error {
 		f.IO.Infof("%s checked, no problems", cmdutil.Plural(rep.Files, "file"))
 	}
 	return nil
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// stagedSources are the staged .env files (or, with paths, those of them
+// that are staged), read from the index. Symbolic links and submodules have
+// no .env content of their own and are skipped.
+func stagedSources(paths []string) ([]checkSource, error) {
+	if err := cmdutil.GitCheckRepo("--staged"); err != nil {
+		return nil, err
+	}
+	staged, err := cmdutil.GitStaged(paths...)
+	if err != nil {
+		return nil, err
+	}
+	var out []checkSource
+	for _, sf := range staged {
+		if !strings.HasPrefix(sf.Mode, "100") || (len(paths) == 0 && !IsEnvFileName(sf.Path)) {
+			continue
+		}
+		out = append(out, checkSource{sf.Path, func() ([]byte, error) { return cmdutil.GitBlob(sf) }})
+	}
+	return out, nil
+}
+
+// IsEnvFileName reports whether a file name is one of a .env file's: .env,
+// .env.<anything>, <anything>.env, or <anything>.env.<anything>
+// (env_prod.env.bak), in any directory.
+func IsEnvFileName(p string) bool {
+	base := path.Base(filepath.ToSlash(p))
+	return base == ".env" || strings.HasPrefix(base, ".env.") || strings.HasSuffix(base, ".env") || strings.Contains(base, ".env.")
 }
 
 // missingKey reports whether err only says that env has no key here (no

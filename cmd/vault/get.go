@@ -38,7 +38,8 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command 
 		Long: `Print the latest version of a secret, or version N, exactly as stored: a
 newline is added only when standard output is a terminal. A removed secret is
 not found, but its versions can still be read with --version. Every read is
-audited.
+audited. With --output json the value is "value" when it is UTF-8 text, else
+"value_base64" (standard base64), as in "secrets decrypt".
 
 With a service token (--token-file, or KEYSMITH_TOKEN) the secret is read as
 that service: the token must be approved and the service granted the secret.
@@ -134,8 +135,15 @@ func serverGet(opts *GetOptions, tok string) (*vault.Secret, error) {
 func printSecret(f *cmdutil.Factory, s *vault.Secret) error {
 	defer clear(s.Value)
 	if f.JSON() {
-		return f.PrintJSON(map[string]any{"tenant": s.Tenant, "name": s.Name, "version": s.Version, "value": string(s.Value),
-			"description": s.Description, "updated_at": s.CreatedAt, "updated_by": s.CreatedBy})
+		return f.PrintJSON(struct {
+			Tenant  string `json:"tenant"`
+			Name    string `json:"name"`
+			Version int    `json:"version"`
+			cmdutil.SecretValue
+			Description string `json:"description"`
+			UpdatedAt   string `json:"updated_at"`
+			UpdatedBy   string `json:"updated_by"`
+		}{s.Tenant, s.Name, s.Version, cmdutil.NewSecretValue(s.Value), s.Description, s.CreatedAt, s.CreatedBy})
 	}
 	if _, err := f.IO.Out.Write(s.Value); err != nil {
 		return err

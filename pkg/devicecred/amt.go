@@ -68,6 +68,49 @@ func GenerateAMTPassword(length int) (string, error) {
 	return "", errors.New("generating AMT password: random source keeps failing the character rules")
 }
 
+// AMTPasswordNames are the secret names that hold an Intel AMT password:
+// the AMT admin password and the MEBx password (the same password rules
+// apply to both). IsAMTPasswordName matches them ignoring case.
+var AMTPasswordNames = []string{"AMT_PASSWORD", "MEBX_PASSWORD"}
+
+// IsAMTPasswordName reports whether a secret called name holds an Intel AMT
+// or MEBx password, whose value must pass ValidateAMTPassword.
+func IsAMTPasswordName(name string) bool {
+	for _, n := range AMTPasswordNames {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrAMTPassword is what CheckDeviceSecret's errors match (errors.Is): a
+// value for an AMT or MEBx password name that breaks the AMT rules.
+var ErrAMTPassword = errors.New("invalid AMT password")
+
+// AMTPasswordError is a value for an AMT or MEBx password name that breaks
+// the AMT rules. It never holds the value.
+type AMTPasswordError struct {
+	Name string // the secret name
+	Err  error  // what ValidateAMTPassword said
+}
+
+func (e *AMTPasswordError) Error() string   { return e.Name + ": " + e.Err.Error() }
+func (e *AMTPasswordError) Unwrap() []error { return []error{ErrAMTPassword, e.Err} }
+
+// CheckDeviceSecret returns an *AMTPasswordError when name is an AMT or
+// MEBx password name (IsAMTPasswordName) and value breaks the AMT rules;
+// any other name takes any value.
+func CheckDeviceSecret(name string, value []byte) error {
+	if !IsAMTPasswordName(name) {
+		return nil
+	}
+	if err := ValidateAMTPassword(string(value)); err != nil {
+		return &AMTPasswordError{Name: name, Err: err}
+	}
+	return nil
+}
+
 // ValidateAMTPassword reports why s is not a valid Intel AMT password, or nil
 // if it is. The error never contains s.
 func ValidateAMTPassword(s string) error {

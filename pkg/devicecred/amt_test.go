@@ -1,6 +1,7 @@
 package devicecred
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -121,6 +122,37 @@ func TestValidateAMTPassword(t *testing.T) {
 		}
 		if err != nil && len(tt.in) > 2 && strings.Contains(err.Error(), tt.in) {
 			t.Errorf("ValidateAMTPassword error %q echoes the password", err)
+		}
+	}
+}
+
+func TestCheckDeviceSecret(t *testing.T) {
+	tests := []struct {
+		name, value string
+		bad         bool
+	}{
+		{"AMT_PASSWORD", "Amt#Pass1", false},
+		{"AMT_PASSWORD", "x", true},
+		{"amt_password", "Location_1", true},
+		{"MEBX_PASSWORD", "weakpassword", true},
+		{"Mebx_Password", "Mebx#Pass1", false},
+		{"WIFI_PSK", "x", false},
+		{"AMT_PASSWORD_OLD", "x", false},
+	}
+	for _, tt := range tests {
+		err := CheckDeviceSecret(tt.name, []byte(tt.value))
+		if (err != nil) != tt.bad {
+			t.Errorf("CheckDeviceSecret(%q, %q) = %v, want error %v", tt.name, tt.value, err, tt.bad)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrAMTPassword) {
+			t.Errorf("CheckDeviceSecret(%q) = %v, not ErrAMTPassword", tt.name, err)
+		}
+		if !strings.HasPrefix(err.Error(), tt.name+": ") || strings.Contains(err.Error(), tt.value) {
+			t.Errorf("CheckDeviceSecret(%q) = %q: want the name and never the value", tt.name, err)
 		}
 	}
 }

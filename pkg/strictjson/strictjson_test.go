@@ -59,3 +59,64 @@ func FuzzCheckKeys(f *testing.F) {
 		_ = CheckKeys(data, false)
 	})
 }
+
+type caseInner struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type caseBase struct {
+	Format string `json:"format,omitempty"`
+}
+
+type caseOuter struct {
+	caseBase
+	RequestID string               `json:"request_id"`
+	Secrets   []caseInner          `json:"secrets"`
+	ByName    map[string]caseInner `json:"by_name"`
+	Ptr       *caseInner           `json:"ptr"`
+	Untagged  string
+	Skipped   string `json:"-"`
+}
+
+func TestCheckFieldCase(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // "" means no error
+	}{
+		{`{"format": "x", "request_id": "r", "secrets": [{"name": "a", "value": "b"}], "Untagged": "u"}`, ""},
+		{`{"unknown": 1, "secret": []}`, ""}, // the decoder's DisallowUnknownFields reports these
+		{`{"Secrets": []}`, `unknown field "Secrets" in the top-level object (keys are case-sensitive: want "secrets")`},
+		{`{"REQUEST_ID": "r"}`, `want "request_id"`},
+		{`{"Format": "x"}`, `want "format"`}, // promoted from an embedded struct
+		{`{"untagged": "u"}`, `want "Untagged"`},
+		{`{"secrets": [{"name": "a"}, {"name": "b", "Value": "c"}]}`, `unknown field "Value" in the object at /secrets/1`},
+		{`{"by_name": {"x/y": {"NAME": "a"}}}`, `in the object at /by_name/x~1y`},
+		{`{"ptr": {"vAlue": "a"}}`, `in the object at /ptr`},
+		{`{"Skipped": "s"}`, ""}, // not a field at all
+		{`{"secrets": "not an array"}`, ""},
+		{`{"secrets": [`, ""}, // malformed: the decoder says so
+	} {
+		err := CheckFieldCase([]byte(c.in), &caseOuter{})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("CheckFieldCase(%s) = %v, want nil", c.in, err)
+		case c.want != "" && err == nil:
+			t.Errorf("CheckFieldCase(%s) = nil, want %q", c.in, c.want)
+		case c.want != "" && !strings.Contains(err.Error(), c.want):
+			t.Errorf("CheckFieldCase(%s) = %q, want it to contain %q", c.in, err, c.want)
+		}
+		var ce *CaseKeyError
+		if err != nil && !errors.As(err, &ce) {
+			t.Errorf("CheckFieldCase(%s) = %T, want *CaseKeyError", c.in, err)
+		}
+	}
+}
+
+func FuzzCheckFieldCase(f *testing.F) {
+	f.Add([]byte(`{"Secrets": [{"NAME": "a"}], "by_name": {"k": {"Value": 1}}}`))
+	f.Add([]byte(`[1, 2, {"a": null}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = CheckFieldCase(data, &caseOuter{})
+	})
+}

@@ -827,6 +827,9 @@ func (v *Vault) putDeviceSecrets(tx *sql.Tx, a *auditor, t *tenant, d *DeviceInf
 		if !ValidName(it.Name) {
 			return nil, fmt.Errorf("%w: secret %q (letters, digits and _.:/@+-, at most 255 bytes)", ErrInvalidName, it.Name)
 		}
+		if err := devicecred.CheckDeviceSecret(it.Name, it.Value); err != nil {
+			return nil, err
+		}
 		var ver int
 		if err := tx.QueryRow("SELECT coalesce(max(version), 0) + 1 FROM device_secrets WHERE device_ref = ? AND name = ?", d.ref, it.Name).Scan(&ver); err != nil {
 			return nil, err
@@ -1007,8 +1010,8 @@ type ReportSecret struct {
 // MaxReportSize bounds a report file.
 const MaxReportSize = 1 << 20
 
-// ParseReport reads and validates a report: known fields only, no key
-// twice in an object (ignoring case, as the decoder does), a valid
+// ParseReport reads and validates a report: known fields only, spelled
+// exactly, no key twice in an object (ignoring case, as the decoder does), a valid
 // request_id and UUID, at least one secret, valid and distinct names,
 // non-empty values.
 func ParseReport(r io.Reader) (*Report, error) {
@@ -1033,6 +1036,10 @@ func ParseReport(r io.Reader) (*Report, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrInvalidReport)
+	}
+	// ... and takes "Secrets" or "Request_ID" for the documented fields.
+	if err := strictjson.CheckFieldCase(data, &rep); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidReport, err)
 	}
 	if rep.Format != "" && rep.Format != ReportFormat {
 		return nil, fmt.Errorf("%w: format %q, this keysmith reads %q", ErrInvalidReport, rep.Format, ReportFormat)
@@ -1060,6 +1067,9 @@ func ParseReport(r io.Reader) (*Report, error) {
 		seen[s.Name] = true
 		if s.Value == "" {
 			return nil, fmt.Errorf("%w: secret %s has an empty value", ErrInvalidReport, s.Name)
+		}
+		if err := devicecred.CheckDeviceSecret(s.Name, []byte(s.Value)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidReport, err)
 		}
 	}
 	return &rep, nil
