@@ -36,7 +36,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", work)
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, ".config"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(work, ".local", "share"))
-			for _, k := range []string{"KEYSMITH_ENV", "KEYSMITH_KEY_FILE", "KEYSMITH_MASTER_KEY", "APP_KEY_SYSVAR", "APP_ENV_TYPE", "KEYSMITH_VAULT", "KEYSMITH_TENANT", "KEYSMITH_OUTPUT", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE"} {
+			for _, k := range []string{"KEYSMITH_ENV", "KEYSMITH_KEY_FILE", "KEYSMITH_MASTER_KEY", "APP_KEY_SYSVAR", "APP_ENV_TYPE", "KEYSMITH_VAULT", "KEYSMITH_TENANT", "KEYSMITH_OUTPUT", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE", "KEYSMITH_SERVER", "KEYSMITH_SERVER_FINGERPRINT", "KEYSMITH_CA_FILE"} {
 				env.Setenv(k, "")
 			}
 			return nil
@@ -44,6 +44,10 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"chmod":    cmdChmod,
 			"exitcode": cmdExitcode,
+			// keysmith serve (testscript_serve_test.go)
+			"freeport":   cmdFreeport,
+			"waitserver": cmdWaitserver,
+			"envfrom":    cmdEnvfrom,
 		},
 	})
 }

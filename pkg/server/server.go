@@ -128,7 +128,22 @@ func (s *Server) Handler() http.Handler {
 		path, h := m(s, opts...)
 		mux.Handle(path, h)
 	}
-	return http.MaxBytesHandler(mux, int64(s.opts.MaxRequestBytes)+4096)
+	withTLS := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			r = r.WithContext(context.WithValue(r.Context(), tlsKey{}, r.TLS))
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return http.MaxBytesHandler(withTLS, int64(s.opts.MaxRequestBytes)+4096)
+}
+
+type tlsKey struct{}
+
+// TLSState returns the TLS connection state of the call in ctx (nil on a
+// unix socket): the device service reads the peer's certificate from it.
+func TLSState(ctx context.Context) *tls.ConnectionState {
+	st, _ := ctx.Value(tlsKey{}).(*tls.ConnectionState)
+	return st
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, lets the
