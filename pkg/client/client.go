@@ -60,11 +60,16 @@ type Options struct {
 	UserAgent string
 	// Timeout bounds each call (default 30s).
 	Timeout time.Duration
+	// Certificate, when set, is presented as the TLS client certificate:
+	// a device's key for DeviceService over mutual TLS (see
+	// devicecred.ClientCertificate).
+	Certificate *tls.Certificate
 }
 
 // Client talks to one server. It is safe for concurrent use.
 type Client struct {
 	rpc     keysmithv1connect.SecretsServiceClient
+	dev     keysmithv1connect.DeviceServiceClient
 	opts    Options
 	addr    string
 	closeFn func()
@@ -115,6 +120,7 @@ func New(addr string, opts Options) (*Client, error) {
 	hc := &http.Client{Transport: tr}
 	c := &Client{
 		rpc:     keysmithv1connect.NewSecretsServiceClient(hc, base, connect.WithGRPC()),
+		dev:     keysmithv1connect.NewDeviceServiceClient(hc, base, connect.WithGRPC()),
 		opts:    opts,
 		addr:    addr,
 		closeFn: tr.CloseIdleConnections,
@@ -127,6 +133,9 @@ func (c *Client) Close() { c.closeFn() }
 
 func tlsConfig(opts Options) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: opts.RootCAs}
+	if opts.Certificate != nil {
+		conf.Certificates = []tls.Certificate{*opts.Certificate}
+	}
 	if opts.CAFile != "" {
 		pemBytes, err := os.ReadFile(opts.CAFile)
 		if err != nil {
