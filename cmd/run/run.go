@@ -69,7 +69,10 @@ With --vault, the current version of every secret of the vault tenant
 (--tenant, KEYSMITH_TENANT or default) is added too, after any -f files; with
 --prefix P only names starting with P, with P removed (APP_DB_URL → DB_URL).
 Each read is recorded in the vault's audit trail. The vault is the one from
-KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db.
+KEYSMITH_VAULT or config vault, else $XDG_DATA_HOME/keysmith/vault.db. The
+secrets must fit in a command's environment (on Linux a quarter of the stack
+limit, at most 6 MiB with the arguments, and 128 KiB per variable): that is
+checked before any secret is decrypted or audited.
 
 With --schema FILE and a service token (--token-file F or KEYSMITH_TOKEN), the
 command gets exactly the secrets the schema declares, read from the vault as
@@ -189,7 +192,14 @@ func runRun(opts *RunOptions) error {
 		}
 	}
 	if opts.Vault {
-		fromVault, err := vaultcmd.Environment(f, opts.Tenant, opts.Prefix)
+		// What the command gets besides the vault's secrets, at most: the
+		// check before any secret is read (issue: 100,000 secrets were
+		// decrypted and audited before exec said "argument list too long").
+		other := len(argv0) + 1 + cmdutil.ExecSize(opts.Command...) + cmdutil.ExecSize(os.Environ()...)
+		for k, v := range vars {
+			other += cmdutil.ExecSize(k + "=" + v)
+		}
+		fromVault, err := vaultcmd.Environment(f, opts.Tenant, opts.Prefix, other)
 		if err != nil {
 			return err
 		}
@@ -221,6 +231,9 @@ func execWith(opts *RunOptions, argv0 string, vars map[string]string) error {
 		override = true
 	}
 	env := Merge(environ, vars, override)
+	if err := cmdutil.SystemExecLimits().CheckExec(argv0, opts.Command, env); err != nil {
+		return err
+	}
 	err := opts.Exec(argv0, opts.Command, env)
 	if errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EISDIR) {
 		return cannotRun(opts.Command[0], err)

@@ -401,6 +401,20 @@ func (v *Vault) Get(tenantName, name string, version int) (*Secret, error) {
 // name starts with prefix, skipping removed ones. Each read is audited with
 // the given purpose as detail.
 func (v *Vault) GetAll(tenantName, prefix, purpose string) ([]Secret, error) {
+	return v.GetAllChecked(tenantName, prefix, purpose, nil)
+}
+
+// ValueSize is a secret's name and the length of its latest value.
+type ValueSize struct {
+	Name string
+	Size int
+}
+
+// GetAllChecked is GetAll that first calls check, when not nil, with the
+// name and value length of every secret it would return, before it
+// decrypts or audits any: an error from check is returned and nothing is
+// read ("run --vault" refuses an environment too large to exec).
+func (v *Vault) GetAllChecked(tenantName, prefix, purpose string, check func([]ValueSize) error) ([]Secret, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
@@ -434,6 +448,15 @@ func (v *Vault) GetAll(tenantName, prefix, purpose string) ([]Secret, error) {
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		if check != nil {
+			sizes := make([]ValueSize, len(rs))
+			for i, r := range rs {
+				sizes[i] = ValueSize{Name: r.si.Name, Size: max(len(r.sealed)-seal.Overhead, 0)}
+			}
+			if err := check(sizes); err != nil {
+				return err
+			}
 		}
 		a := v.auditor(tx)
 		defer a.close()
