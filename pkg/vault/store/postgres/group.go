@@ -24,7 +24,9 @@ import (
 // after another, each inside its own SAVEPOINT (a closure that fails rolls
 // back to it and reports its error alone), and commits them all with one
 // flush. Each caller's Update returns when the transaction holding its
-// closure committed. Semantics are those of store.Update: every closure is
+// closure committed. (The first attempt of a batch runs without
+// savepoints; only when a closure fails on its own is the batch run again
+// without it, each closure then in its savepoint.) Semantics are those of store.Update: every closure is
 // atomic and sees the writes of those before it (they run serially); a
 // transient failure (40001, 40P01, the server restarting before commit)
 // runs the whole batch again. A lone closure runs without a savepoint, so
@@ -89,12 +91,12 @@ func (s *Store) committer() {
 	}
 }
 
-// errFailed marks a lone closure's own failure: the transaction rolls back
-// and the closure's error is what the caller gets.
-var errFailed = errors.New("closure failed")
-
 func (s *Store) runBatch(live []*request) {
 	start := time.Now()
+	// The first attempt runs the closures without savepoints (two round
+	// trips fewer each); if one of them fails on its own, it gets its
+	// error and the others run again, each in a savepoint.
+	savepoints := false
 	for attempt := 1; ; attempt++ {
 		keep := live[:0]
 		for _, r := range live {
@@ -109,7 +111,13 @@ func (s *Store) runBatch(live []*request) {
 			return
 		}
 		results := make([]error, len(live))
-		committed, err := s.runOnce(live, results)
+		failed, committed, err := s.runOnce(live, results, savepoints || len(live) == 1)
+		if failed >= 0 {
+			live[failed].done <- results[failed]
+			live = append(live[:failed:failed], live[failed+1:]...)
+			savepoints = true
+			continue
+		}
 		if err == nil {
 			for i, r := range live {
 				r.done <- results[i]
@@ -137,48 +145,62 @@ func (s *Store) runBatch(live []*request) {
 }
 
 // runOnce runs the batch in one transaction. err is nil when the
-// transaction committed, or when the only closure failed on its own
-// (results[0]); committed reports whether COMMIT was sent (then a
-// connection error leaves the outcome unknown and must not be retried).
-func (s *Store) runOnce(live []*request, results []error) (sentCommit bool, err error) {
+// transaction committed (results hold the closures' own errors, with
+// savepoints), or when a lone closure failed on its own (results[0]).
+// Without savepoints, a closure that fails on its own rolls everything
+// back: failed is its index (else -1) and results[failed] its error.
+// sentCommit reports whether COMMIT was sent (then a connection error
+// leaves the outcome unknown and must not be retried).
+func (s *Store) runOnce(live []*request, results []error, savepoints bool) (failed int, sentCommit bool, err error) {
 	ctx := context.Background()
 	q, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
-		return false, dbErr(err)
+		return -1, false, dbErr(err)
 	}
 	defer q.Rollback(ctx)
+	own := func(err error) bool { return !Retryable(err) && !errors.Is(err, vaulterr.ErrUnavailable) }
 	if len(live) == 1 {
 		if ferr := live[0].fn(&tx{q: q, qctx: ctx}); ferr != nil {
-			if Retryable(ferr) || errors.Is(ferr, vaulterr.ErrUnavailable) {
-				return false, ferr
+			if !own(ferr) {
+				return -1, false, ferr
 			}
 			results[0] = ferr
-			return false, nil
+			return -1, false, nil
 		}
 	} else {
 		for i, r := range live {
+			if !savepoints {
+				if ferr := r.fn(&tx{q: q, qctx: ctx}); ferr != nil {
+					if !own(ferr) {
+						return -1, false, ferr
+					}
+					results[i] = ferr
+					return i, false, nil
+				}
+				continue
+			}
 			sp, err := q.Begin(ctx)
 			if err != nil {
-				return false, dbErr(err)
+				return -1, false, dbErr(err)
 			}
 			ferr := r.fn(&tx{q: sp, qctx: ctx})
 			if ferr != nil {
-				if Retryable(ferr) || errors.Is(ferr, vaulterr.ErrUnavailable) {
-					return false, ferr
+				if !own(ferr) {
+					return -1, false, ferr
 				}
 				results[i] = ferr
 				if err := sp.Rollback(ctx); err != nil {
-					return false, dbErr(err)
+					return -1, false, dbErr(err)
 				}
 				continue
 			}
 			if err := sp.Commit(ctx); err != nil {
-				return false, dbErr(err)
+				return -1, false, dbErr(err)
 			}
 		}
 	}
 	if err := q.Commit(ctx); err != nil {
-		return true, dbErr(err)
+		return -1, true, dbErr(err)
 	}
-	return true, nil
+	return -1, true, nil
 }
