@@ -37,7 +37,8 @@ for a passphrase: KEYSMITH_PASSPHRASE, a hidden prompt on a terminal (asked
 twice), or standard input. A passphrase needs at least 12 characters: use
 four or more random words (the error for a shorter one suggests one). The
 backup does not depend on the master key: keep the passphrase or identity as
-safe as the key. An existing file is not replaced without --force.
+safe as the key. An existing file is not replaced without --force. The backup
+is always written with mode 0600, also over an existing file of another mode.
 
 The backup holds the tenants and every version of every secret. It does not
 hold the audit trail, devices, device keys and secrets, service tokens,
@@ -95,7 +96,7 @@ func exportRun(opts *ExportOptions) error {
 		return err
 	}
 	if opts.Force {
-		err = atomicfile.WriteFile(opts.Output, buf.Bytes(), 0o600)
+		err = atomicfile.ReplaceFile(opts.Output, buf.Bytes(), 0o600) // never the old file's mode
 	} else {
 		err = atomicfile.CreateExclusive(opts.Output, buf.Bytes(), 0o600)
 	}

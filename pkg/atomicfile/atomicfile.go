@@ -16,7 +16,17 @@ import (
 // WriteFile replaces path with data atomically. An existing file keeps its
 // permission bits; a new file gets mode perm. A symbolic link is followed:
 // the file it points to is replaced and the link stays a link.
-func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// ReplaceFile is WriteFile for a file that must have mode perm whatever the
+// file it replaces had (a backup or key written over a world-readable one).
+func ReplaceFile(path string, data []byte, perm fs.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm fs.FileMode, keepMode bool) (err error) {
 	if path, err = Resolve(path); err != nil {
 		return err
 	}
@@ -25,7 +35,9 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%q is not a regular file", path)
 		}
-		mode = st.Mode().Perm()
+		if keepMode {
+			mode = st.Mode().Perm()
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -35,6 +35,29 @@ func TestWriteFileKeepsMode(t *testing.T) {
 	}
 }
 
+func TestReplaceFileSetsMode(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "backup.age")
+	if err := os.WriteFile(p, []byte("old"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceFile(p, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	if string(got) != "new" || st.Mode().Perm() != 0o600 {
+		t.Fatalf("content %q mode %v, want \"new\" 0600", got, st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("temp file left behind: %v", entries)
+	}
+}
+
 func TestWriteFileNewGetsPerm(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "keys")
 	if err := WriteFile(p, []byte("x"), 0o600); err != nil {
