@@ -108,6 +108,12 @@ func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
 	}
+	if !strings.Contains(rawURL, "default_query_exec_mode") {
+		// One round trip per statement (an unnamed prepared statement,
+		// parameter types from the Go values) instead of a prepare and an
+		// execute on first use: a CLI process runs each statement once.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	if !strings.Contains(rawURL, "pool_max_conns") {
 		// Readers in parallel beside the committer; connections are opened
 		// on demand, so a CLI process uses one or two.
@@ -246,7 +252,12 @@ func (s *Store) migrate(ctx context.Context, create bool) error {
 	latest := len(ms)
 	if !create {
 		// The common case costs one query and no lock.
-		v, err := readVersion(ctx, s.pool)
+		var v int
+		err := s.pool.QueryRow(ctx, "SELECT version FROM keysmith_schema").Scan(&v)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: no vault (yet)
+			v, err = 0, nil
+		}
 		if err != nil {
 			return err
 		}
