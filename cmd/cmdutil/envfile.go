@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/keysmith/keysmith/pkg/atomicfile"
 	"github.com/keysmith/keysmith/pkg/dotenv"
@@ -11,13 +12,11 @@ import (
 	"github.com/keysmith/keysmith/pkg/value"
 )
 
-// ReadEnvFile reads and parses a .env file; errors name the file.
+// ReadEnvFile reads and parses a .env file; errors name the file and the
+// first line that does not parse.
 func ReadEnvFile(path string) (*dotenv.File, error) {
-	data, err := os.ReadFile(path)
+	data, err := readEnvBytes(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%q: %w", path, ErrNotFound)
-		}
 		return nil, err
 	}
 	f, err := dotenv.Parse(data)
@@ -26,6 +25,14 @@ func ReadEnvFile(path string) (*dotenv.File, error) {
 			Hints: []string{"the .env syntax keysmith reads is in docs/dotenv.md"}}
 	}
 	return f, nil
+}
+
+func readEnvBytes(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%q: %w", path, ErrNotFound)
+	}
+	return data, err
 }
 
 // OpenEnvFile reads a .env file and opens its encrypted values with the key
@@ -120,4 +127,36 @@ func EntryHint(path string, err error) error {
 		return WithHint(err, "check that the right master key is selected (keysmith key check), or restore the value from version control")
 	}
 	return err
+}
+
+// ExpansionEnv is the process environment as .env expansion sees it
+// (docs/dotenv.md, "Expansion"). keysmith's own variables (KEYSMITH_*) and
+// the key sources (APP_KEY_SYSVAR and the variable it names) are left out,
+// so a value such as ${KEYSMITH_MASTER_KEY} can never copy a key into a
+// command's environment or a decrypted file.
+func (f *Factory) ExpansionEnv() dotenv.LookupFunc {
+	keyVar := f.Getenv("APP_KEY_SYSVAR")
+	return func(name string) (string, bool) {
+		if strings.HasPrefix(name, "KEYSMITH_") || name == "APP_KEY_SYSVAR" || name == keyVar {
+			return "", false
+		}
+		return os.LookupEnv(name)
+	}
+}
+
+// ExpandVars expands the variables OpenEnvFile returned for path with r.
+// Errors name the file, the line and the variable.
+func ExpandVars(path string, r *secretfile.Resolver, ef *dotenv.File, vars []secretfile.Var) ([]secretfile.Var, error) {
+	out, err := r.Expand(ef, vars)
+	var xe *dotenv.ExpandError
+	if errors.As(err, &xe) {
+		err = fmt.Errorf("%q: %w", path, xe)
+		if xe.Var != "" {
+			return nil, &Error{Err: err, Code: ExitNotFound,
+				Hints: []string{fmt.Sprintf("set %s in the environment or in an earlier line or file", xe.Var)}}
+		}
+		return nil, &Error{Err: err, Code: ExitUsage,
+			Hints: []string{"write a literal $ as $$ (or single-quote the value); the syntax is in docs/dotenv.md"}}
+	}
+	return out, err
 }

@@ -19,13 +19,15 @@ import (
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	schemacmd "github.com/keysmith/keysmith/cmd/schema"
 	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
+	"github.com/keysmith/keysmith/pkg/secretfile"
 )
 
 // RunOptions are the inputs of "keysmith run".
 type RunOptions struct {
 	F        *cmdutil.Factory
 	Files    []string
-	Override bool
+	Override bool // also --overload, dotenvx's name for it
+	NoExpand bool
 	Command  []string
 
 	TokenFile string              // with Schema: the service token
@@ -46,15 +48,26 @@ type RunOptions struct {
 func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
 	opts := &RunOptions{F: f, Exec: syscall.Exec}
 	cmd := &cobra.Command{
-		Use:   "run [-e <env>] [-f <file>]... [--override] -- <command> [<arg>...]",
+		Use:   "run [-e <env>] [-f <file>]... [--override] [--no-expand] -- <command> [<arg>...]",
 		Short: "Run a command with the decrypted values of .env files in its environment",
 		Long: `Decrypt the .env files and exec the command with their variables added to its
 environment. keysmith replaces itself with the command, so signals and the exit
 status are the command's own. Every failure (missing key, wrong environment,
 tampered value) happens before the command starts.
 
-Variables already in the environment win, unless --override. Without -f, the
-first of env_<env>.env, .env.<env> and .env in the current directory is used.
+Variables already in the environment win, unless --override (or --overload,
+its dotenvx name). With several -f files a later file wins over an earlier
+one. Without -f, the first of env_<env>.env, .env.<env> and .env in the
+current directory is used.
+
+Plaintext values are expanded as Docker Compose does ($VAR, ${VAR},
+${VAR:-default}, ${VAR:?error}, ${VAR:+alt}, $$; docs/dotenv.md): a name
+resolves to the last earlier variable of the files, in order, then to the
+environment (never to keysmith's own KEYSMITH_* variables or key sources).
+A decrypted value is never expanded: a password pa$$word reaches the command
+exactly. --no-expand turns expansion off. A bare NAME line passes NAME on
+from the environment. An unset ${VAR:?error} stops the run, naming the file,
+line and variable.
 
 The command never gets keysmith's credentials: KEYSMITH_TOKEN and
 KEYSMITH_PASSPHRASE are removed from its environment, and so is every variable
@@ -114,6 +127,8 @@ not on PATH is 5.`,
 	}
 	cmd.Flags().StringArrayVarP(&opts.Files, "file", "f", nil, "a .env file to load (repeatable; later files win)")
 	cmd.Flags().BoolVar(&opts.Override, "override", false, "let file values replace variables already in the environment")
+	cmd.Flags().BoolVar(&opts.Override, "overload", false, "the same as --override (dotenvx's name)")
+	cmd.Flags().BoolVar(&opts.NoExpand, "no-expand", false, "pass plaintext values as written, without $VAR expansion")
 	cmd.Flags().BoolVar(&opts.Vault, "vault", false, "add the secrets of the local vault")
 	cmd.Flags().StringVar(&opts.Tenant, "tenant", "", "vault tenant (with --vault)")
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only vault secrets whose names start with this, prefix removed (with --vault)")
@@ -177,8 +192,9 @@ func runRun(opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	r := &secretfile.Resolver{Env: f.ExpansionEnv(), NoExpand: opts.NoExpand}
 	for _, path := range files {
-		_, opened, err := f.OpenEnvFile(path)
+		ef, opened, err := f.OpenEnvFile(path)
 		if err != nil {
 			return err
 		}
@@ -187,7 +203,11 @@ func runRun(opts *RunOptions) error {
 				f.IO.Warnf("%s:%d: %s is a secret stored in plaintext (encrypt it: keysmith secrets encrypt-file %s)", path, v.Line, v.Name, path)
 			}
 		}
-		for _, v := range opened {
+		resolved, err := cmdutil.ExpandVars(path, r, ef, opened)
+		if err != nil {
+			return err
+		}
+		for _, v := range resolved {
 			vars[v.Name] = v.Value
 		}
 	}

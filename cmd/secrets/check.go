@@ -128,16 +128,12 @@ func checkRun(opts *CheckOptions) error {
 			return err
 		}
 		rep.Files++
-		ef, err := dotenv.Parse(data)
-		var syntax *dotenv.SyntaxError
-		if errors.As(err, &syntax) {
-			// A file that does not parse is a finding like the others: the
-			// rest of this run still checks the other files.
+		// A line that does not parse is a finding like the others; the
+		// rest of the file and the other files are still checked.
+		ef, syntaxErrs := dotenv.ParseAll(data)
+		for _, syntax := range syntaxErrs {
 			rep.Problems = append(rep.Problems, CheckProblem{File: src.name,
 				Problem: secretfile.Problem{Line: syntax.Line, Kind: secretfile.KindSyntax, Reason: "syntax error: " + syntax.Msg + " (see docs/dotenv.md)"}})
-			continue
-		} else if err != nil {
-			return fmt.Errorf("%q: %w", src.name, err)
 		}
 		env, err := f.FileEnv(src.name)
 		if err != nil {

@@ -14,9 +14,10 @@ import (
 
 // DecryptFileOptions are the inputs of "secrets decrypt-file".
 type DecryptFileOptions struct {
-	F    *cmdutil.Factory
-	File string
-	Out  string
+	F        *cmdutil.Factory
+	File     string
+	Out      string
+	NoExpand bool
 }
 
 // DecryptedVar is one variable in the JSON of "secrets decrypt-file".
@@ -38,7 +39,15 @@ output or, with -o, to a new file created with mode 0600 (an existing file is
 not overwritten). With --output json (and no -o) it prints the variables as a
 JSON array of {name, value, line, encrypted} instead. The input file is never changed. Every value must open: a
 value for another environment, under an unknown key, or changed by hand stops
-the command before anything is written.`,
+the command before anything is written.
+
+The JSON values are what "keysmith run" gives the app: $VAR, ${VAR:-default}
+and the other forms of docs/dotenv.md are expanded from earlier variables of
+the file, then the environment (--no-expand turns that off), a bare NAME line
+takes its value from the environment, and a decrypted value is never
+expanded. The file output keeps every plaintext line as it is, so it expands
+the same way when read; decrypted values are written so they read back
+literally.`,
 		Example: `  $ keysmith secrets decrypt-file env_dev.env -o .env.local`,
 		Args:    cmdutil.ExactArgs(1, "file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +59,7 @@ the command before anything is written.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Out, "out", "o", "", "write to this new file (mode 0600) instead of standard output")
+	cmd.Flags().BoolVar(&opts.NoExpand, "no-expand", false, "with --output json: give values as written, without $VAR expansion")
 	return cmd
 }
 
@@ -60,8 +70,13 @@ func decryptFileRun(opts *DecryptFileOptions) error {
 		return err
 	}
 	if f.JSON() && (opts.Out == "" || opts.Out == "-") {
-		out := make([]DecryptedVar, 0, len(vars))
-		for _, v := range vars {
+		r := &secretfile.Resolver{Env: f.ExpansionEnv(), NoExpand: opts.NoExpand}
+		resolved, err := cmdutil.ExpandVars(opts.File, r, ef, vars)
+		if err != nil {
+			return err
+		}
+		out := make([]DecryptedVar, 0, len(resolved))
+		for _, v := range resolved {
 			out = append(out, DecryptedVar{Name: v.Name, SecretValue: cmdutil.NewSecretValue([]byte(v.Value)), Line: v.Line, Encrypted: v.Encrypted})
 		}
 		return f.PrintJSON(out)

@@ -14,9 +14,10 @@ import (
 
 // EncryptFileOptions are the inputs of "secrets encrypt-file".
 type EncryptFileOptions struct {
-	F      *cmdutil.Factory
-	Files  []string
-	DryRun bool
+	F       *cmdutil.Factory
+	Files   []string
+	DryRun  bool
+	Literal bool // seal values that expansion would change as written
 }
 
 // FileChanges is the JSON of the commands that rewrite files.
@@ -43,7 +44,13 @@ config), else the one its name declares (env_prod.env, .env.prod), else dev.
 
 A file that already holds values of its environment keeps one key: it is
 encrypted only under the key ID those values use (exit 3 otherwise, naming the
-key ID and how to get it), and no dev key is created for it.`,
+key ID and how to get it), and no dev key is created for it.
+
+A decrypted value is never expanded, so encrypting must not change what the
+app sees: a secret value that expansion would change (an unquoted or
+double-quoted $VAR, ${VAR} or $$, see docs/dotenv.md) is left in plaintext
+with a warning. Single-quote it if it is meant literally, or seal it as
+written with --literal. "keysmith secrets check" still reports it.`,
 		Example: `  $ keysmith secrets encrypt-file env_dev.env
   env_dev.env: API_KEY_SECRET encrypted (line 3)
   $ keysmith secrets encrypt-file --dry-run env_*.env`,
@@ -57,6 +64,7 @@ key ID and how to get it), and no dev key is created for it.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be encrypted and write nothing")
+	cmd.Flags().BoolVar(&opts.Literal, "literal", false, "seal values with $VAR, ${VAR} or $$ as written, unexpanded")
 	return cmd
 }
 
@@ -68,9 +76,16 @@ func encryptFileRun(opts *EncryptFileOptions) error {
 	if err := sameKeyFiles(opts.F, opts.Files); err != nil {
 		return err
 	}
+	next := 0 // rewriteFiles calls change once per file, in order
 	return rewriteFiles(opts.F, opts.Files, opts.DryRun, "encrypted", cmdutil.CreateDev,
 		func(ef *dotenv.File, kr *value.Keyring) ([]secretfile.Change, error) {
-			return secretfile.Encrypt(ef, kr, m)
+			path := opts.Files[next]
+			next++
+			changes, kept, err := secretfile.Encrypt(ef, kr, m, opts.Literal)
+			for _, k := range kept {
+				opts.F.IO.Warnf("%s:%d: %s left in plaintext: expansion changes its value, and a decrypted value is never expanded (single-quote it if it is literal, or use --literal)", path, k.Line, k.Name)
+			}
+			return changes, err
 		})
 }
 

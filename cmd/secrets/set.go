@@ -24,13 +24,14 @@ type SetOptions struct {
 	Name     string
 	Value    string
 	ValueSet bool
+	Literal  bool // the value holds $VAR, ${VAR} or $$ and is meant as written
 }
 
 // NewCmdSet returns "secrets set".
 func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command {
 	opts := &SetOptions{F: f}
-	return &cobra.Command{
-		Use:   "set <file> <NAME> [<value>]",
+	cmd := &cobra.Command{
+		Use:   "set <file> <NAME> [<value>] [--literal]",
 		Short: "Set one variable of a .env file, encrypting it if it is a secret",
 		Long: `Set one variable. Only its line changes (or one line is appended). A secret name
 (ending _SECRET, or matching config secret_patterns) is encrypted for the
@@ -42,7 +43,12 @@ terminal). A file that does not exist is created with mode 0600.
 
 A file that already holds values of its environment keeps one key: the secret
 is sealed only under the key ID those values use (exit 3 otherwise, naming
-the key ID and how to get it), and no dev key is created for it.`,
+the key ID and how to get it), and no dev key is created for it.
+
+The value is stored exactly as given: it is never expanded (a decrypted
+value never is, and a plaintext one is quoted so that it reads back as
+given). A value with $VAR, ${VAR} or $$ is refused unless --literal, since
+in a .env file those would be expanded (docs/dotenv.md).`,
 		Example: `  $ keysmith secrets set env_dev.env API_KEY_SECRET
   Value for API_KEY_SECRET: 
   $ printf %s "$TOKEN" | keysmith secrets set env_prod.env API_KEY_SECRET`,
@@ -58,6 +64,8 @@ the key ID and how to get it), and no dev key is created for it.`,
 			return setRun(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Literal, "literal", false, "store a value with $VAR, ${VAR} or $$ as written, unexpanded")
+	return cmd
 }
 
 func setRun(opts *SetOptions) error {
@@ -89,6 +97,11 @@ func setRun(opts *SetOptions) error {
 		Prompt: fmt.Sprintf("Value for %s: ", opts.Name), Example: fmt.Sprintf("keysmith secrets set %s %s", opts.File, opts.Name)})
 	if err != nil {
 		return err
+	}
+	if !opts.Literal && dotenv.HasExpansion(string(pt)) {
+		return &cmdutil.Error{Code: cmdutil.ExitUsage,
+			Err:   fmt.Errorf("the value for %s holds $VAR, ${VAR} or $$, which a .env file expands, but keysmith stores values literally", opts.Name),
+			Hints: []string{"to store it as given, add --literal; to have it expanded, write it into the file unencrypted (docs/dotenv.md)"}}
 	}
 	stored, encrypted := string(pt), false
 	if kr != nil {

@@ -56,7 +56,6 @@ var parseTests = []struct {
 	{"export", "export A=b\n", []want{{"A", "b", 1, true, 0}}},
 	{"export with blanks", "export \t A=b\n", []want{{"A", "b", 1, true, 0}}},
 	{"name export", "export=1\n", []want{{"export", "1", 1, false, 0}}},
-	{"name export blank before equals", "export = 1\n", []want{{"export", "1", 1, false, 0}}},
 	{"name starting with export", "exportA=1\n", []want{{"exportA", "1", 1, false, 0}}},
 	{"indented", "  \tA=b\n", []want{{"A", "b", 1, false, 0}}},
 	{"name characters", "a.b-c_D9=x\n_=y\n", []want{{"a.b-c_D9", "x", 1, false, 0}, {"_", "y", 2, false, 0}}},
@@ -73,17 +72,18 @@ var parseTests = []struct {
 	{"equals in unquoted", "A=b=c==\n", []want{{"A", "b=c==", 1, false, 0}}},
 	{"quotes inside unquoted", "A=it's \"x\"\n", []want{{"A", `it's "x"`, 1, false, 0}}},
 	{"backslash unquoted", `A=a\nb` + "\n", []want{{"A", `a\nb`, 1, false, 0}}},
-	{"no expansion", "A=$HOME ${B} $(id)\n", []want{{"A", "$HOME ${B} $(id)", 1, false, 0}}},
 	{"single quoted", "A='x y'\n", []want{{"A", "x y", 1, false, '\''}}},
-	{"single quoted no escapes", `A='a\nb\'` + "\n", []want{{"A", `a\nb\`, 1, false, '\''}}},
+	{"single quoted no escapes", `A='a\nb\x\\y'` + "\n", []want{{"A", `a\nb\x\\y`, 1, false, '\''}}},
+	{"single quoted escaped quote", `A='Let\'s go!'` + "\n", []want{{"A", "Let's go!", 1, false, '\''}}},
 	{"single quoted hash and equals", "A='#x = y' # c\n", []want{{"A", "#x = y", 1, false, '\''}}},
 	{"single quoted double quote", `A='say "hi"'` + "\n", []want{{"A", `say "hi"`, 1, false, '\''}}},
 	{"single quoted empty", "A=''\n", []want{{"A", "", 1, false, '\''}}},
 	{"single quoted blanks kept", "A='  x  '\n", []want{{"A", "  x  ", 1, false, '\''}}},
 	{"double quoted", `A="x # y = z"` + "\n", []want{{"A", "x # y = z", 1, false, '"'}}},
 	{"double quoted empty", `A=""` + "\n", []want{{"A", "", 1, false, '"'}}},
-	{"double quoted escapes", `A="1\n2\r3\t4\\5\"6\'7"` + "\n", []want{{"A", "1\n2\r3\t4\\5\"6'7", 1, false, '"'}}},
-	{"double quoted unknown escapes", `A="\x\$\0\u00e9"` + "\n", []want{{"A", `\x\$\0\u00e9`, 1, false, '"'}}},
+	{"double quoted escapes", `A="1\n2\r3\t4\\5\"6\$7\a\b\f\v"` + "\n", []want{{"A", "1\n2\r3\t4\\5\"6$7\a\b\f\v", 1, false, '"'}}},
+	{"double quoted octal", `A="\0123\0000\0377\0400\01\0"` + "\n", []want{{"A", "S\x00\xff\\0400\\01\\0", 1, false, '"'}}},
+	{"double quoted unknown escapes", `A="\x07\'\u00e9\ b"` + "\n", []want{{"A", `\x07\'\u00e9\ b`, 1, false, '"'}}},
 	{"double quoted escaped backslash then quote", `A="a\\"` + "\n", []want{{"A", `a\`, 1, false, '"'}}},
 	{"double quoted apostrophe", `A="it's"` + "\n", []want{{"A", "it's", 1, false, '"'}}},
 	{"double quoted raw tab and CR", "A=\"a\tb\rc\"\n", []want{{"A", "a\tb\rc", 1, false, '"'}}},
@@ -110,6 +110,15 @@ var parseTests = []struct {
 	{"duplicates", "A=1\nA=2\n", []want{{"A", "1", 1, false, 0}, {"A", "2", 2, false, 0}}},
 	{"utf-8 value", "A=héllo wörld ✓\n", []want{{"A", "héllo wörld ✓", 1, false, 0}}},
 	{"ciphertext", `TOKEN="DEV_ENC:AbC-_x+/="` + "\n", []want{{"TOKEN", "DEV_ENC:AbC-_x+/=", 1, false, '"'}}},
+	{"colon separator", "A: 1\nB:c=d\nC :  'x'\n", []want{{"A", "1", 1, false, 0}, {"B", "c=d", 2, false, 0}, {"C", "x", 3, false, '\''}}},
+	{"colon in value", "A=1:B\n", []want{{"A", "1:B", 1, false, 0}}},
+	{"backticks", "A=`it's \"x\" $HOME \\n`\nB=``\nC=`a #b` # c\n", []want{{"A", `it's "x" $HOME \n`, 1, false, '`'}, {"B", "", 2, false, '`'}, {"C", "a #b", 3, false, '`'}}},
+	{"multi-line backticks", "A=`l1\r\nl2`\r\nB=1\r\n", []want{{"A", "l1\nl2", 1, false, '`'}, {"B", "1", 3, false, 0}}},
+	{"CR-only lines", "A=1\rB='x'\r# c\rC=3", []want{{"A", "1", 1, false, 0}, {"B", "x", 2, false, '\''}, {"C", "3", 4, false, 0}}},
+	{"CR-only inside quotes", "A='x\ry'\rB=2\r", []want{{"A", "x\ry", 1, false, '\''}, {"B", "2", 3, false, 0}}},
+	{"name characters compose", "a[1]=c\n456 = ABC\nárvíztűrő-TÜKÖR=x\nVAR-WITH.DOTS=y\n", []want{{"a[1]", "c", 1, false, 0}, {"456", "ABC", 2, false, 0}, {"árvíztűrő-TÜKÖR", "x", 3, false, 0}, {"VAR-WITH.DOTS", "y", 4, false, 0}}},
+	{"export prefix before name", "export\tA=1\nexport_B=2\n", []want{{"A", "1", 1, true, 0}, {"export_B", "2", 2, false, 0}}},
+	{"dollar kept in Value", "A=$B ${C:-d} $$\nB=\"\\$x $y\"\n", []want{{"A", "$B ${C:-d} $$", 1, false, 0}, {"B", "$x $y", 2, false, '"'}}},
 }
 
 func TestParse(t *testing.T) {
@@ -210,6 +219,18 @@ var setValueTests = []struct {
 	{"bom kept", "\xEF\xBB\xBFA=1\n", "A", "2", "\xEF\xBB\xBFA=2\n"},
 	{"json", "CFG='{}'\n", "CFG", `{"a": "b"}`, `CFG='{"a": "b"}'` + "\n"},
 	{"json unquoted", "CFG={}\n", "CFG", `{"a":1,"b":"x y"}`, `CFG={"a":1,"b":"x y"}` + "\n"},
+	{"dollar unquoted", "A=old\n", "A", "pa$$word", `A="pa\$\$word"` + "\n"},
+	{"dollar brace unquoted", "A=old\n", "A", "${X}", `A="\${X}"` + "\n"},
+	{"lone dollar unquoted", "A=old\n", "A", "5$ $1", "A=5$ $1\n"},
+	{"dollar double", "A=\"old\"\n", "A", "$HOME", `A="\$HOME"` + "\n"},
+	{"dollar single", "A='old'\n", "A", "$HOME", "A='$HOME'\n"},
+	{"single trailing backslash", "A='old'\n", "A", `x\`, `A="x\\"` + "\n"},
+	{"backtick kept", "A=`old`\n", "A", `it's "$x"`, "A=`it's \"$x\"`\n"},
+	{"backtick with backtick", "A=`old`\n", "A", "a`b", "A=\"a`b\"\n"},
+	{"colon kept", "A: old # c\n", "A", "new", "A: new # c\n"},
+	{"inherited", "A\nB=1\n", "A", "v", "A=v\nB=1\n"},
+	{"inherited export blanks", "export A  \r\n", "A", "v w", "export A=v w  \r\n"},
+	{"CR-only file", "A=1\rB=2\r", "A", "x\ny", "A=\"x\\ny\"\rB=2\r"},
 }
 
 func TestSetValue(t *testing.T) {
@@ -256,6 +277,13 @@ func checkReparse(t *testing.T, f *dotenv.File, before []want, changed *dotenv.E
 		}
 		if e.Line != a.Line || e.Quote != a.Quote {
 			t.Errorf("entry %d: line %d quote %q, re-parse says line %d quote %q", i, e.Line, e.Quote, a.Line, a.Quote)
+		}
+		if e == changed {
+			// A written value reads back literally, with expansion too.
+			x, err := g.Entries()[i].Expand(func(string) (string, bool) { return "EXPANDED", true })
+			if err != nil || x != v {
+				t.Errorf("entry %d expands to %q, %v; want %q", i, x, err, v)
+			}
 		}
 	}
 }
@@ -343,7 +371,7 @@ func TestSetZeroFile(t *testing.T) {
 }
 
 func TestSetInvalidName(t *testing.T) {
-	for _, name := range []string{"", "1A", "A B", "A=B", "-A", ".A", "A$", "é"} {
+	for _, name := range []string{"", "A B", "A=B", "A:B", "A#", "A$", "A\n", "\xff"} {
 		f, err := dotenv.Parse([]byte("A=1"))
 		if err != nil {
 			t.Fatal(err)
@@ -367,26 +395,29 @@ var errorTests = []struct {
 	line int
 	msg  string
 }{
-	{"no equals", "A=1\n" + secret + "\n", 2, "expected '=' after variable name"},
-	{"export without value", "export " + secret + "\n", 1, "expected '=' after variable name"},
-	{"space in name", "A " + secret + "=1\n", 1, "expected '=' after variable name"},
-	{"bad name character", "A$" + secret + "=1\n", 1, "expected '=' after variable name"},
-	{"name starts with digit", "1" + secret + "=1\n", 1, "expected NAME=VALUE, a comment or a blank line"},
-	{"no name", "\n\n=" + secret + "\n", 3, "expected NAME=VALUE, a comment or a blank line"},
-	{"dollar name", "$" + secret + "=1\n", 1, "expected NAME=VALUE, a comment or a blank line"},
-	{"bom not at start", "A=1\n\xEF\xBB\xBFB=" + secret + "\n", 2, "expected NAME=VALUE, a comment or a blank line"},
+	{"space in name", "A " + secret + "=1\n", 1, "variable name contains a blank"},
+	{"bad name character", "A$" + secret + "=1\n", 1, "unexpected character in variable name"},
+	{"bad character after blank", "A " + secret + "$=1\n", 1, "variable name contains a blank"},
+	{"bare name then comment", "A #" + secret + "\n", 1, "unexpected character in variable name"},
+	{"no name", "\n\n=" + secret + "\n", 3, "variable name is empty"},
+	{"no name colon", ": " + secret + "\n", 1, "variable name is empty"},
+	{"split name and value", secret + "\n=" + secret + "\n", 2, "variable name is empty"},
+	{"export without name", "export =" + secret + "\n", 1, "expected a variable name after export"},
+	{"export then line end", "export \n=" + secret + "\n", 1, "expected a variable name after export"},
+	{"dollar name", "$" + secret + "=1\n", 1, "expected NAME=VALUE, NAME: VALUE, NAME, a comment or a blank line"},
+	{"percent name", "%!(" + secret + ")=1\n", 1, "expected NAME=VALUE, NAME: VALUE, NAME, a comment or a blank line"},
+	{"bom not at start", "A=1\n\xEF\xBB\xBFB=" + secret + "\n", 2, "expected NAME=VALUE, NAME: VALUE, NAME, a comment or a blank line"},
 	{"unterminated double", "A=1\nB=\"" + secret + "\nC=2\n", 2, "unterminated double-quoted value"},
 	{"unterminated double escaped quote", "B=\"" + secret + "\\\"\n", 1, "unterminated double-quoted value"},
 	{"unterminated single", "# c\n\nB='" + secret + "\n", 3, "unterminated single-quoted value"},
+	{"unterminated single escaped quote", "B='" + secret + "\\'", 1, "unterminated single-quoted value"},
+	{"unterminated backtick", "B=`" + secret + "\n", 1, "unterminated backtick-quoted value"},
 	{"text after double quote", "A=\"" + secret + "\"" + secret + "\n", 1, "unexpected text after closing quote"},
 	{"text after single quote", "A='x' " + secret + "\n", 1, "unexpected text after closing quote"},
+	{"text after backtick", "A=`x`" + secret + "\n", 1, "unexpected text after closing quote"},
 	{"text after multi-line quote", "A='x\ny'z" + secret + "\n", 2, "unexpected text after closing quote"},
-	{"line after multi-line value", "A=\"" + secret + "\n" + secret + "\"\n" + secret + "\n", 3, "expected '=' after variable name"},
-	{"bare CR in value", "A=" + secret + "\r" + secret + "\n", 1, "carriage return not followed by line feed"},
-	{"bare CR at end", "A=1\r\nB=" + secret + "\r", 2, "carriage return not followed by line feed"},
-	{"bare CR in comment", "# " + secret + "\r" + secret + "\n", 1, "carriage return not followed by line feed"},
-	{"bare CR after quote", "A='" + secret + "'\r", 1, "carriage return not followed by line feed"},
-	{"bare CR line ending", "A=" + secret + "\rB=2\r", 1, "carriage return not followed by line feed"},
+	{"line after multi-line value", "A=\"" + secret + "\n" + secret + "\"\n" + secret + " x\n", 3, "variable name contains a blank"},
+	{"CR-only lines", "A=1\r" + secret + " x\r", 2, "variable name contains a blank"},
 }
 
 func TestParseErrors(t *testing.T) {

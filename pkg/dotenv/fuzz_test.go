@@ -2,16 +2,16 @@ package dotenv
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 )
 
-// FuzzParse checks, for any input Parse accepts: Bytes returns the input;
-// entry lines agree with the bytes; writing each entry's own value back keeps
-// every name and value; writing an arbitrary value into the first entry
-// changes only that entry's value bytes and reads back; Set appends a new
-// entry that reads back. The seed corpus in testdata/fuzz/FuzzParse runs with
-// every go test.
+// FuzzParse checks, for any input: ParseAll keeps every byte and its first
+// error is Parse's; expansion never panics. For any input Parse accepts:
+// Bytes returns the input; entry lines agree with the bytes; writing each
+// entry's own value back keeps every name and value; writing an arbitrary
+// value into the first entry changes only that entry's value bytes and reads
+// back as that value, with expansion too; Set appends a new entry that reads
+// back. The seed corpus in testdata/fuzz/FuzzParse runs with every go test.
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"",
@@ -43,20 +43,43 @@ func FuzzParse(f *testing.F) {
 		"A=1\nA=2\n",
 		"A=\"a\tb\rc\"\n",
 		"TOKEN=\"DEV_ENC:AbC-_x+/=\"\n",
+		// Compose's dialect and the other tools' constructs.
+		"A\nexport B \r\nC",
+		"A: 1\nB:c=d\nC :  'x'\n",
+		"A=`x $y`\nB=`l1\nl2`\nC=``\n",
+		"A=1\rB='x\ry'\r# c\rC",
+		"a[1]=c\n456 = ABC\nárvíztűrő-TÜKÖR=x\n",
+		"A='Let\\'s go!'\nB=\"\\a\\b\\f\\v\\0123\\$x\"\n",
+		"A=$B ${C:-d} $$ ${D:?e} ${E:+${F}}\nB=\"$X \\$Y\"\nC='$Z'\n",
 		// Rejected inputs.
-		"A\n",
+		"A B\n",
 		"=b\n",
+		"A\n=b\n",
+		"export =1\n",
+		"A='b\\'",
+		"A=`b\n",
 		"A=\"b\n",
 		"A='b\n",
 		"A=\"x\"y\n",
-		"A=b\rc\n",
+		"A=b\rc d\n",
 	} {
-		for _, v := range []string{"", "new", "DEV_ENC:AbC-_x", " a #b ", "it's \"q\"", "a\nb\r\nc\\", "#x", "'"} {
+		for _, v := range []string{"", "new", "DEV_ENC:AbC-_x", " a #b ", "it's \"q\"", "a\nb\r\nc\\", "#x", "'", "pa$$w${x}$y", "`x\\"} {
 			f.Add([]byte(seed), v)
 		}
 	}
 	f.Fuzz(func(t *testing.T, src []byte, v string) {
+		all, errs := ParseAll(src)
+		if got := all.Bytes(); !bytes.Equal(got, src) {
+			t.Fatalf("ParseAll: Bytes() = %q, want %q", got, src)
+		}
+		for _, e := range all.Entries() {
+			e.Expand(func(string) (string, bool) { return "x", true }) //nolint:errcheck // must not panic
+			e.Expands()
+		}
 		file, err := Parse(src)
+		if (err == nil) != (len(errs) == 0) || err != nil && err.Error() != errs[0].Error() {
+			t.Fatalf("Parse error %v, ParseAll errors %v", err, errs)
+		}
 		if err != nil {
 			if _, ok := err.(*SyntaxError); !ok {
 				t.Fatalf("error %v is %T, want *SyntaxError", err, err)
@@ -75,7 +98,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, e := range same.Entries() {
-			e.SetValue(e.Value)
+			if !e.Inherit { // SetValue turns a bare NAME into NAME=VALUE
+				e.SetValue(e.Value)
+			}
 		}
 		checkLines(t, same)
 		checkReparse(t, same, entries, -1, "")
@@ -93,9 +118,13 @@ func FuzzParse(f *testing.F) {
 			}
 			start += len(e.prefix)
 			end := start + len(e.raw)
+			eq := ""
+			if e.Inherit {
+				eq = "=" // a bare NAME line gets its separator
+			}
 			e.SetValue(v)
 			got := file.Bytes()
-			want := string(old[:start]) + e.raw + string(old[end:])
+			want := string(old[:start]) + eq + e.raw + string(old[end:])
 			if string(got) != want {
 				t.Fatalf("SetValue(%q) on %q gave %q, want %q", v, old, got, want)
 			}
@@ -125,13 +154,13 @@ func checkLines(t *testing.T, f *File) {
 	line := 1
 	for _, p := range f.parts {
 		if p.e == nil {
-			line += strings.Count(p.text, "\n")
+			line += countLines(p.text)
 			continue
 		}
 		if p.e.Line != line {
 			t.Fatalf("entry %s: Line = %d, want %d in %q", p.e.Name, p.e.Line, line, f.Bytes())
 		}
-		line += strings.Count(p.e.prefix+p.e.raw+p.e.suffix, "\n")
+		line += countLines(p.e.prefix + p.e.raw + p.e.suffix)
 	}
 }
 
@@ -152,8 +181,13 @@ func checkReparse(t *testing.T, f *File, want []*Entry, i int, v string) {
 		if j == i {
 			w = v
 		}
-		if e.Name != want[j].Name || e.Value != w || e.Export != want[j].Export {
+		if e.Name != want[j].Name || e.Value != w || e.Export != want[j].Export || e.Inherit != (want[j].Inherit && j != i) {
 			t.Fatalf("re-parse: entry %d = %s=%q, want %s=%q\n%q", j, e.Name, e.Value, want[j].Name, w, f.Bytes())
+		}
+		if j == i {
+			if x, err := e.Expand(func(string) (string, bool) { return "EXPANDED", true }); err != nil || x != v {
+				t.Fatalf("re-parse: entry %d expands to %q, %v; want %q\n%q", j, x, err, v, f.Bytes())
+			}
 		}
 		if f.entries[j].Line != e.Line || f.entries[j].Quote != e.Quote {
 			t.Fatalf("entry %d: Line %d Quote %q, re-parse says %d %q", j, f.entries[j].Line, f.entries[j].Quote, e.Line, e.Quote)

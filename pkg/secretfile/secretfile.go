@@ -71,20 +71,28 @@ type Change struct {
 // Encrypt seals, in place, every secret entry whose value is plaintext,
 // binding the variable name. Encrypted values, empty values and
 // non-secret names are left alone, so a second run changes nothing.
-func Encrypt(f *dotenv.File, kr *value.Keyring, m *Matcher) ([]Change, error) {
-	var changes []Change
+//
+// A value that expansion would change (an unquoted or double-quoted $VAR,
+// ${...} or $$, docs/dotenv.md) is left as it is and returned in kept,
+// unless literal: a decrypted value is never expanded, so sealing it would
+// change what the app sees. With literal it is sealed as written.
+func Encrypt(f *dotenv.File, kr *value.Keyring, m *Matcher, literal bool) (changes, kept []Change, err error) {
 	for _, e := range f.Entries() {
 		if !m.IsSecret(e.Name) || e.Value == "" || value.IsEncrypted(e.Value) {
 			continue
 		}
+		if !literal && e.Expands() {
+			kept = append(kept, Change{Name: e.Name, Line: e.Line})
+			continue
+		}
 		sealed, err := kr.Seal(e.Name, []byte(e.Value))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		changes = append(changes, Change{Name: e.Name, Line: e.Line})
 		e.SetValue(sealed)
 	}
-	return changes, nil
+	return changes, kept, nil
 }
 
 // HasEncrypted reports whether any value of f is encrypted, i.e. whether a
@@ -104,6 +112,7 @@ type Var struct {
 	Value     string
 	Line      int
 	Encrypted bool // the value was encrypted in the file
+	Inherit   bool // a bare NAME line: the value comes from the environment
 }
 
 // EntryError is an error about one entry, with its line.
@@ -123,7 +132,7 @@ func (e *EntryError) Unwrap() error { return e.Err }
 func Open(f *dotenv.File, kr *value.Keyring) ([]Var, error) {
 	vars := make([]Var, 0, len(f.Entries()))
 	for _, e := range f.Entries() {
-		v := Var{Name: e.Name, Value: e.Value, Line: e.Line}
+		v := Var{Name: e.Name, Value: e.Value, Line: e.Line, Inherit: e.Inherit}
 		if value.IsEncrypted(e.Value) {
 			if kr == nil {
 				return nil, &EntryError{Name: e.Name, Line: e.Line, Err: errors.New("encrypted value but no key")}

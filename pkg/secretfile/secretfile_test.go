@@ -30,7 +30,7 @@ func parse(t *testing.T, s string) *dotenv.File {
 
 func TestEncryptKeepsOtherBytes(t *testing.T) {
 	f := parse(t, sample)
-	changes, err := Encrypt(f, devRing, matcher)
+	changes, _, err := Encrypt(f, devRing, matcher, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestEncryptKeepsOtherBytes(t *testing.T) {
 		}
 	}
 	// Second run: nothing to do, no byte changes.
-	again, _ := Encrypt(f, devRing, matcher)
+	again, _, _ := Encrypt(f, devRing, matcher, false)
 	if len(again) != 0 {
 		t.Fatalf("second run changed %v", again)
 	}
