@@ -33,6 +33,16 @@ type Factory struct {
 	keyrings map[string]*value.Keyring
 	inferred map[string]string // environments known only from a file name -> that file
 	noted    map[string]bool   // notes about key sources already printed
+	oldKeys  []masterkey.Key   // --from-key-env / --from-key-file: open, never seal
+}
+
+// AddOldKeys adds keys that open values but never seal, to the keyring of
+// every environment this process builds: the previous key of a rotation
+// done outside keysmith (secrets rekey --from-key-env). A key opens only
+// the values that name its key ID, so an extra key cannot open anything
+// it was not sealed for.
+func (f *Factory) AddOldKeys(keys ...masterkey.Key) {
+	f.oldKeys = append(f.oldKeys, keys...)
 }
 
 // New returns a Factory for the real process.
@@ -199,7 +209,7 @@ func (f *Factory) KeyringFor(res *keysource.Resolved) (*value.Keyring, error) {
 	if kr, ok := f.keyrings[env]; ok {
 		return kr, nil
 	}
-	kr := value.NewKeyring(env, res.Current, res.Retired...)
+	kr := value.NewKeyring(env, res.Current, append(append([]masterkey.Key{}, res.Retired...), f.oldKeys...)...)
 	lc := f.Config.Legacy[env]
 	salt, err := legacy.ParseSalt(orDefault(lc.Salt, env))
 	if err != nil {

@@ -22,6 +22,6 @@ $XDG_CONFIG_HOME/keysmith/keys. See docs/keys.md.`,
 		RunE: cmdutil.ShowHelp,
 	}
 	cmd.AddCommand(NewCmdGenerate(f, nil), NewCmdList(f, nil), NewCmdCheck(f, nil),
-		NewCmdRotate(f, nil), NewCmdRetire(f, nil))
+		NewCmdRotate(f, nil), NewCmdRetire(f, nil), NewCmdExport(f, nil), NewCmdImport(f, nil))
 	return cmd
 }

@@ -1,19 +1,26 @@
 package secrets
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/dotenv"
+	"github.com/keysmith/keysmith/pkg/keysource"
+	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 	"github.com/keysmith/keysmith/pkg/value"
 )
 
 // ResealOptions are the inputs of "secrets rekey" and "secrets migrate".
 type ResealOptions struct {
-	F      *cmdutil.Factory
-	Files  []string
-	DryRun bool
+	F           *cmdutil.Factory
+	Files       []string
+	DryRun      bool
+	FromKeyEnv  string // --from-key-env: the variable holding the previous key
+	FromKeyFile string // --from-key-file: a key file holding the previous keys
 	pick   func(*value.Keyring) func(*value.Parsed) bool
 	verb   string
 }
@@ -27,9 +34,21 @@ func NewCmdRekey(f *cmdutil.Factory, runF func(*ResealOptions) error) *cobra.Com
 		Long: `After "keysmith key rotate", re-encrypt every value of the file's environment that
 is sealed under a retired key, so that the retired key can later be removed with
 "keysmith key retire". Every value is opened before any file is written; files
-are rewritten atomically.`,
+are rewritten atomically.
+
+For a key kept outside a key file (KEYSMITH_MASTER_KEY, the variable
+APP_KEY_SYSVAR names, a key command), rotate it in its own store, then name the
+previous key with --from-key-env VAR (a variable holding it) or --from-key-file
+FILE (a key file, or a file holding one key): values sealed under it are opened
+with it and sealed with the current key. It is never used to seal.
+
+Legacy (Fernet) values name no key and are left alone: rekey says so, and
+"keysmith secrets migrate" moves them.`,
 		Example: `  $ keysmith key rotate --env prod --key-file prod.keys
-  $ keysmith secrets rekey -e prod --key-file prod.keys env_prod.env`,
+  $ keysmith secrets rekey -e prod --key-file prod.keys env_prod.env
+
+  # the prod key is in CONFIG_KEY (APP_KEY_SYSVAR=CONFIG_KEY), the old one now in OLD_CONFIG_KEY
+  $ keysmith secrets rekey -e prod --from-key-env OLD_CONFIG_KEY env_prod.env`,
 		Args: cmdutil.MinArgs(1, "file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
@@ -40,7 +59,49 @@ are rewritten atomically.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would change and write nothing")
+	addFromKeyFlags(cmd, opts)
 	return cmd
+}
+
+func addFromKeyFlags(cmd *cobra.Command, opts *ResealOptions) {
+	cmd.Flags().StringVar(&opts.FromKeyEnv, "from-key-env", "", "`VAR` holds the previous key: open values sealed under it")
+	cmd.Flags().StringVar(&opts.FromKeyFile, "from-key-file", "", "a key `file` holding the previous keys: open values sealed under them")
+	cmd.MarkFlagsMutuallyExclusive("from-key-env", "from-key-file")
+}
+
+// oldKeys reads --from-key-env / --from-key-file.
+func oldKeys(opts *ResealOptions) ([]masterkey.Key, error) {
+	f := opts.F
+	switch {
+	case opts.FromKeyEnv != "":
+		v := f.Getenv(opts.FromKeyEnv)
+		if v == "" {
+			return nil, fmt.Errorf("--from-key-env: %s is not set: %w", opts.FromKeyEnv, cmdutil.ErrNotFound)
+		}
+		k, err := masterkey.Parse(v)
+		if err != nil {
+			return nil, fmt.Errorf("--from-key-env %s: %w", opts.FromKeyEnv, err)
+		}
+		return []masterkey.Key{k}, nil
+	case opts.FromKeyFile != "":
+		kf, err := keysource.ReadFile(opts.FromKeyFile)
+		if err != nil {
+			var insecure *keysource.InsecureError
+			if errors.As(err, &insecure) {
+				return nil, cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
+			}
+			return nil, err
+		}
+		if k, _, single := kf.Single(); single {
+			return []masterkey.Key{k}, nil
+		}
+		var keys []masterkey.Key
+		for _, e := range kf.Entries() {
+			keys = append(keys, e.Key)
+		}
+		return keys, nil
+	}
+	return nil, nil
 }
 
 // NewCmdMigrate returns "secrets migrate".
@@ -65,17 +126,23 @@ and legacy.<env>.kdf_input (docs/legacy.md). keysmith never writes Fernet.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would change and write nothing")
+	addFromKeyFlags(cmd, opts)
 	return cmd
 }
 
 func resealRun(opts *ResealOptions) error {
+	old, err := oldKeys(opts)
+	if err != nil {
+		return err
+	}
+	opts.F.AddOldKeys(old...)
 	type remaining struct {
 		file   string
 		values []secretfile.Change
 	}
 	var legacyLeft []remaining
 	i := 0
-	err := rewriteFiles(opts.F, opts.Files, opts.DryRun, opts.verb, cmdutil.NoCreate,
+	err = rewriteFiles(opts.F, opts.Files, opts.DryRun, opts.verb, cmdutil.NoCreate,
 		func(ef *dotenv.File, kr *value.Keyring) ([]secretfile.Change, error) {
 			path := opts.Files[i]
 			i++

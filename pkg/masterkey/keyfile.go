@@ -266,8 +266,34 @@ func (f *File) Add(env string, k Key) error {
 	if cur, ok := f.Current(env); ok {
 		return fmt.Errorf("environment %q already has a key (ID %s)", env, cur.ID())
 	}
-	f.lines = append(f.lines, fileLine{raw: env + " = " + k.Encode(), entry: &Entry{Env: env, Key: k}})
+	f.lines = append(f.lines, fileLine{raw: env + " = " + k.Text(), entry: &Entry{Env: env, Key: k}}) // as written: the legacy KDF may use the text
 	return nil
+}
+
+// AddRetired appends "env.retired = <key>", as the key was written (the
+// legacy KDF may use the text). It fails if the file already holds the key.
+func (f *File) AddRetired(env string, k Key) error {
+	if err := f.refuseSingle(); err != nil {
+		return err
+	}
+	if !ValidEnv(env) {
+		return fmt.Errorf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)
+	}
+	if e, ok := f.Find(k.ID()); ok {
+		return fmt.Errorf("the key with ID %s is already on line %d", k.ID(), e.Line)
+	}
+	f.lines = append(f.lines, fileLine{raw: env + RetiredSuffix + " = " + k.Text(), entry: &Entry{Env: env, Key: k, Retired: true}})
+	return nil
+}
+
+// Find returns the entry holding the key with the given ID.
+func (f *File) Find(id ID) (Entry, bool) {
+	for _, l := range f.lines {
+		if l.entry != nil && l.entry.Key.ID() == id {
+			return *l.entry, true
+		}
+	}
+	return Entry{}, false
 }
 
 // Rotate makes newKey the current key of env and keeps the old current key
