@@ -21,8 +21,8 @@ type ResealOptions struct {
 	DryRun      bool
 	FromKeyEnv  string // --from-key-env: the variable holding the previous key
 	FromKeyFile string // --from-key-file: a key file holding the previous keys
-	pick   func(*value.Keyring) func(*value.Parsed) bool
-	verb   string
+	pick        func(*value.Keyring) func(*value.Parsed) bool
+	verb        string
 }
 
 // NewCmdRekey returns "secrets rekey".

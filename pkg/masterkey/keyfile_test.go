@@ -82,7 +82,7 @@ func TestAddRotateRemove(t *testing.T) {
 	if err != nil || !old.Equal(a) {
 		t.Fatalf("Rotate: %v", err)
 	}
-	want := "# mine\r\ndev.retired = " + k1 + "\r\nprod = " + c.Encode() + "\r\ndev = " + b.Encode() + "\r\n"
+	want := "# mine\r\ndev.retired = " + k1 + "\r\nprod = " + k3 + "\r\ndev = " + b.Encode() + "\r\n" // Add keeps the text
 	if got := string(f.Bytes()); got != want {
 		t.Fatalf("after rotate:\n%q\nwant\n%q", got, want)
 	}
