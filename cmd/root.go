@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,8 +32,11 @@ var Version = "dev"
 // Main runs keysmith with the process's arguments and returns the exit code.
 func Main() int {
 	f := cmdutil.New(Version)
-	root := NewCmdRoot(f)
-	root.SetArgs(os.Args[1:])
+	args := os.Args[1:]
+	// Only the command that runs is built: every start would otherwise
+	// build the whole tree (~100 commands and their flags) for one of them.
+	root := newRoot(f, commandName(args))
+	root.SetArgs(args)
 	return run(root, f.IO.ErrOut)
 }
 
@@ -57,8 +61,65 @@ func PrintError(w io.Writer, err error) {
 	}
 }
 
-// NewCmdRoot builds the command tree.
-func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+// topCmd is one of the root's commands: its name (the first word of its
+// Use), the help group it is listed in, and its constructor.
+type topCmd struct {
+	name, group string
+	build       func(*cmdutil.Factory) *cobra.Command
+}
+
+// topLevel lists the root's commands (help sorts them by name).
+// TestTopLevelNames checks the names against the commands built.
+func topLevel() []topCmd {
+	return []topCmd{
+		{"secrets", "secrets", secretscmd.NewCmdSecrets},
+		{"run", "secrets", func(f *cmdutil.Factory) *cobra.Command { return runcmd.NewCmdRun(f, nil) }},
+		{"hook", "secrets", hookcmd.NewCmdHook},
+		{"key", "keys", keycmd.NewCmdKey},
+		{"version", "", versioncmd.NewCmdVersion},
+		{"vault", "vault", vaultcmd.NewCmdVault},
+		{"token", "access", tokencmd.NewCmdToken},
+		{"access", "access", accesscmd.NewCmdAccess},
+		{"schema", "access", schemacmd.NewCmdSchema},
+		{"serve", "server", func(f *cmdutil.Factory) *cobra.Command { return servecmd.NewCmdServe(f, nil) }},
+		{"device", "device", devicecmd.NewCmdDevice},
+	}
+}
+
+// commandName returns the root command that args run when that is certain
+// without the tree: the first argument after the root's own flags, if it
+// names one. Otherwise (no command, help, completion, an unknown command
+// or flag) it returns "", and the whole tree is built.
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-q" || a == "--quiet":
+		case a == "-e" || a == "--env" || a == "--key-file" || a == "--key-command" || a == "--output":
+			i++ // the flag's value
+		case strings.HasPrefix(a, "-e") && !strings.HasPrefix(a, "--"),
+			strings.HasPrefix(a, "--env="), strings.HasPrefix(a, "--key-file="),
+			strings.HasPrefix(a, "--key-command="), strings.HasPrefix(a, "--output="), strings.HasPrefix(a, "--quiet="):
+		case strings.HasPrefix(a, "-"):
+			return "" // --help, --version, "--", a flag the root does not have
+		default:
+			for _, c := range topLevel() {
+				if c.name == a {
+					return a
+				}
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// NewCmdRoot builds the whole command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command { return newRoot(f, "") }
+
+// newRoot builds the root with all its commands, or with only the command
+// named only (see commandName).
+func newRoot(f *cmdutil.Factory, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keysmith <command> [flags]",
 		Short: "Keep secrets out of plaintext: config values, device credentials, a local vault",
@@ -111,32 +172,25 @@ as an age file under a fresh passphrase. Documentation: docs/ in the source.`,
 	_ = root.RegisterFlagCompletionFunc("env", cmdutil.CompleteEnvs(f))
 
 	root.AddGroup(&cobra.Group{ID: "secrets", Title: "Config values:"},
-		&cobra.Group{ID: "keys", Title: "Master keys:"})
-	for _, c := range []*cobra.Command{secretscmd.NewCmdSecrets(f), runcmd.NewCmdRun(f, nil), hookcmd.NewCmdHook(f)} {
-		c.GroupID = "secrets"
+		&cobra.Group{ID: "keys", Title: "Master keys:"},
+		&cobra.Group{ID: "vault", Title: "Local vault:"},
+		&cobra.Group{ID: "access", Title: "Service access:"},
+		&cobra.Group{ID: "server", Title: "Secrets service:"},
+		&cobra.Group{ID: "device", Title: "Device credentials:"})
+	for _, tc := range topLevel() {
+		if only != "" && tc.name != only {
+			continue
+		}
+		c := tc.build(f)
+		c.GroupID = tc.group
 		root.AddCommand(c)
 	}
-	k := keycmd.NewCmdKey(f)
-	k.GroupID = "keys"
-	root.AddCommand(k, versioncmd.NewCmdVersion(f))
-	root.AddGroup(&cobra.Group{ID: "vault", Title: "Local vault:"})
-	vc := vaultcmd.NewCmdVault(f)
-	vc.GroupID = "vault"
-	root.AddCommand(vc)
-	root.AddGroup(&cobra.Group{ID: "access", Title: "Service access:"})
-	for _, c := range []*cobra.Command{tokencmd.NewCmdToken(f), accesscmd.NewCmdAccess(f), schemacmd.NewCmdSchema(f)} {
-		c.GroupID = "access"
-		root.AddCommand(c)
+	if only != "" {
+		// Not the command that runs: cobra would otherwise add it at Execute.
+		root.CompletionOptions.DisableDefaultCmd = true
+	} else {
+		root.InitDefaultCompletionCmd()
 	}
-	root.AddGroup(&cobra.Group{ID: "server", Title: "Secrets service:"})
-	sc := servecmd.NewCmdServe(f, nil)
-	sc.GroupID = "server"
-	root.AddCommand(sc)
-	root.AddGroup(&cobra.Group{ID: "device", Title: "Device credentials:"})
-	dc := devicecmd.NewCmdDevice(f)
-	dc.GroupID = "device"
-	root.AddCommand(dc)
-	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {
 			// Completion scripts never need config: a broken keysmith.yaml must not break the shell.

@@ -96,10 +96,10 @@ EXIT STATUS
 // AddExitCodes appends the exit status table to the help of cmd and all its
 // descendants.
 func AddExitCodes(cmd *cobra.Command) {
-	tmpl := cmd.HelpTemplate()
+	tmpl := cmd.HelpTemplate() + ExitCodesHelp // one string shared by all: built at every start
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		c.SetHelpTemplate(tmpl + ExitCodesHelp)
+		c.SetHelpTemplate(tmpl)
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
