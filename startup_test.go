@@ -149,18 +149,26 @@ func initTrace(t *testing.T, bin string, args ...string) []initCost {
 const (
 	maxOwnInitBytes  = 4096
 	maxOwnInitAllocs = 36
-	// All packages together, third-party included (viper's codecs, the
-	// SQLite driver's libc, ...): docs/benchmarks.md says what they cost.
-	// A new dependency that does real work at init fails here.
-	maxTotalInitBytes = 192 << 10
+	// All packages together, third-party and generated code included
+	// (viper's codecs, pgx's types, protobuf's registry and our .proto
+	// descriptors, the SQLite driver's libc, ...): 247 KiB when
+	// docs/benchmarks.md was written. A new dependency that does real work
+	// at init fails here.
+	maxTotalInitBytes = 288 << 10
 )
+
+// generated reports packages of generated code: protobuf's generated code
+// registers its descriptors at init by design (counted in the total).
+func generated(pkg string) bool {
+	return strings.HasPrefix(pkg, "github.com/keysmith/keysmith/pkg/api/")
+}
 
 // checkInit runs "keysmith version" with GODEBUG=inittrace=1.
 func checkInit(t *testing.T, bin string) {
 	total := 0
 	for _, c := range initTrace(t, bin, "version") {
 		total += c.bytes
-		if strings.HasPrefix(c.pkg, "github.com/keysmith/keysmith") && (c.bytes > maxOwnInitBytes || c.allocs > maxOwnInitAllocs) {
+		if strings.HasPrefix(c.pkg, "github.com/keysmith/keysmith") && !generated(c.pkg) && (c.bytes > maxOwnInitBytes || c.allocs > maxOwnInitAllocs) {
 			t.Errorf("init of %s allocates %d bytes in %d allocs (limit %d bytes, %d allocs): build it on first use (sync.OnceValue)",
 				c.pkg, c.bytes, c.allocs, maxOwnInitBytes, maxOwnInitAllocs)
 		}
