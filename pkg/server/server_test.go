@@ -463,3 +463,65 @@ func TestPinning(t *testing.T) {
 		t.Fatal("log holds the token")
 	}
 }
+
+// blocking holds GetSecrets until release is closed.
+type blocking struct {
+	server.Backend
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blocking) GetSecrets(ctx context.Context, c server.Caller, tenant string, refs []server.SecretRef) (*server.Read, error) {
+	b.started <- struct{}{}
+	<-b.release
+	return b.Backend.GetSecrets(ctx, c, tenant, refs)
+}
+
+// TestDrain: on shutdown the server stops accepting and lets the call in
+// flight finish; Serve returns nil.
+func TestDrain(t *testing.T) {
+	b := &blocking{started: make(chan struct{}, 1), release: make(chan struct{})}
+	fx := start(t, server.Options{}, func(in server.Backend) server.Backend { b.Backend = in; return b })
+	tok, id := newToken(t)
+	fx.op.RegisterToken(tok, "orders", "")
+	fx.op.ApproveToken(id)
+	fx.op.Put(vault.DefaultTenant, "A", []byte("a-value"), "")
+	fx.op.GrantAccess(vault.DefaultTenant, "orders", "A")
+	c := fx.client(t, tok)
+	got := make(chan error, 1)
+	go func() {
+		s, err := c.GetSecret(context.Background(), "", "A", "")
+		if err == nil && string(s.Value) != "a-value" {
+			err = errors.New("wrong value")
+		}
+		got <- err
+	}()
+	<-b.started
+	fx.cancel()
+	fx.cancel = nil
+	// New connections are refused once the listener is closed.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", fx.addr, time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting after shutdown")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-fx.done:
+		t.Fatalf("Serve returned %v with a call in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(b.release)
+	if err := <-got; err != nil {
+		t.Fatalf("the call in flight: %v", err)
+	}
+	if err := <-fx.done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
