@@ -25,10 +25,13 @@ func NewCmdGenGo(f *cmdutil.Factory, runF func(*GenGoOptions) error) *cobra.Comm
 		Use:   "gen-go <schema> -o <file.go> --package <name>",
 		Short: "Write a typed Go struct for a schema, so a misspelled secret is a compile error",
 		Long: `Write a gofmt'ed Go file with a struct Secrets holding one string field per
-declared secret (DB_URL becomes DBURL), and two loaders: LoadSecrets(ctx,
-tokenFile), which reads each secret with "keysmith vault get NAME
---token-file F", and SecretsFromEnv(), for a program started by "keysmith run
---schema". Code that uses a secret the schema does not declare does not
+declared secret (DB_URL becomes DBURL), and three loaders:
+LoadSecretsFromServer(ctx, server, tokenFile, opts), which reads them all in
+one gRPC call from "keysmith serve" (package
+github.com/keysmith/keysmith/pkg/client: no keysmith binary and no master key
+at run time), LoadSecrets(ctx, tokenFile), which reads each secret with
+"keysmith vault get NAME --token-file F", and SecretsFromEnv(), for a program
+started by "keysmith run --schema". Code that uses a secret the schema does not declare does not
 compile. Two names with the same Go name are an error.`,
 		Example: `  $ keysmith schema gen-go secrets.schema.combined.json -o internal/config/secrets_gen.go --package config`,
 		Args:    cmdutil.ExactArgs(1, "schema"),

@@ -70,6 +70,27 @@ func goCmd(t *testing.T, gobin, dir string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
+// writeModule writes go.mod and go.sum of a module at dir that uses
+// keysmith's packages from this repository (the generated loader imports
+// pkg/client), buildable without the network.
+func writeModule(t testing.TB, dir, name string) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	mod := "module " + name + "\n\ngo 1.26\n\nrequire github.com/keysmith/keysmith v0.0.0\n\nreplace github.com/keysmith/keysmith => " + root + "\n"
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestGeneratedGoCompiles writes the generated file into a module with a
 // program that uses it, vets and builds it, runs its loader against a fake
 // keysmith, and checks that a misspelled secret does not compile.
@@ -92,7 +113,7 @@ func TestGeneratedGoCompiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module example.com/app\n\ngo 1.22\n", 0o644)
+	writeModule(t, dir, "example.com/app")
 	write("secrets/secrets_gen.go", string(src), 0o644)
 	write("main.go", `package main
 

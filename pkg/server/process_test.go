@@ -140,7 +140,14 @@ func TestKill9UnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill it once reads flow, a second into the load.
+	for i := 0; ok.Load() == 0; i++ {
+		if i > 600 {
+			t.Fatal("no read succeeded in 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
