@@ -22,7 +22,7 @@ type IOStreams struct {
 	InTTY, OutTTY  bool
 	ErrTTY         bool
 	Quiet          bool
-	readPassword   func(fd int) ([]byte, error)
+	readPassword   func(fd int, errOut io.Writer, multiline bool) ([]byte, error)
 	stdinExhausted bool
 }
 
@@ -36,7 +36,7 @@ func System() *IOStreams {
 		InTTY:        term.IsTerminal(int(os.Stdin.Fd())),
 		OutTTY:       term.IsTerminal(int(os.Stdout.Fd())),
 		ErrTTY:       term.IsTerminal(int(os.Stderr.Fd())),
-		readPassword: term.ReadPassword,
+		readPassword: readHidden,
 	}
 }
 
@@ -66,16 +66,31 @@ func (s *IOStreams) Infof(format string, a ...any) {
 // it is empty.
 var ErrNoInput = errors.New("no input on standard input")
 
-// ReadSecret reads a secret: with a hidden prompt on stderr when stdin is a
-// terminal (never echoed, so it stays out of the scroll-back), otherwise all
-// of stdin with one trailing newline removed. It never prompts when stdin is
-// not a terminal.
+// ReadSecret reads a one-line secret (a passphrase): with a hidden prompt on
+// stderr when stdin is a terminal (never echoed, so it stays out of the
+// scroll-back; a paste of several lines is read off the terminal and
+// refused), otherwise all of stdin with one trailing newline removed. It
+// never prompts when stdin is not a terminal.
 func (s *IOStreams) ReadSecret(prompt string) ([]byte, error) {
+	return s.readSecret(prompt, false)
+}
+
+// ReadSecretLines is ReadSecret for a value that may span lines (a PEM key,
+// a JSON credential): on a terminal, a paste of several lines is read whole,
+// up to Ctrl-D, and nothing of it is left on the terminal.
+func (s *IOStreams) ReadSecretLines(prompt string) ([]byte, error) {
+	return s.readSecret(prompt, true)
+}
+
+func (s *IOStreams) readSecret(prompt string, multiline bool) ([]byte, error) {
 	if s.InTTY && s.readPassword != nil {
 		fmt.Fprint(s.ErrOut, prompt)
-		b, err := s.readPassword(s.inFd)
-		fmt.Fprintln(s.ErrOut)
+		b, err := s.readPassword(s.inFd, s.ErrOut, multiline)
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("reading from the terminal: %w", err)
 		}
 		if len(b) == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 )
 
 // SecretInput says where a command may take a secret from.
@@ -48,10 +49,18 @@ func (f *Factory) ReadSecretInput(in SecretInput) ([]byte, error) {
 		}
 		return []byte(in.Value), nil
 	}
-	b, err := f.IO.ReadSecret(in.Prompt)
+	b, err := f.IO.ReadSecretLines(promptLines(in.Prompt))
 	if errors.Is(err, ErrNoInput) {
 		hint := "pipe the value in: printf %s \"$VALUE\" | " + in.Example
 		return nil, WithHint(&UsageError{Err: err}, hint)
 	}
 	return b, err
+}
+
+// promptLines says, in the prompt, how a value of several lines ends:
+// "Value for X: " becomes "Value for X (hidden; paste several lines, then
+// Ctrl-D): ".
+func promptLines(prompt string) string {
+	p := strings.TrimSuffix(strings.TrimRight(prompt, " "), ":")
+	return p + " (hidden; Enter ends it, or paste several lines, then Ctrl-D): "
 }

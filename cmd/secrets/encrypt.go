@@ -25,7 +25,8 @@ func NewCmdEncrypt(f *cmdutil.Factory, runF func(*EncryptOptions) error) *cobra.
 		Long: `Encrypt one value and print it as <ENV>_ENC:... on one line.
 
 The value is read from standard input (one trailing newline is removed) or,
-on a terminal, from a hidden prompt. --value puts the secret in the process
+on a terminal, from a hidden prompt (Enter ends a typed value; a pasted value
+of several lines is read whole, up to Ctrl-D). --value puts the secret in the process
 list and shell history and warns on a terminal. --name binds the variable
 name: the value then opens only under that name (as the file commands do).
 

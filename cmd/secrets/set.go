@@ -39,7 +39,10 @@ file's environment and bound to the name; other names are written as given.
 
 The value comes from standard input, a hidden prompt on a terminal, or the
 argument (which puts it in the process list and shell history and warns on a
-terminal). A file that does not exist is created with mode 0600.
+terminal). On the terminal, Enter ends a typed value; a pasted value of several
+lines (a PEM key, a JSON credential) is read whole, up to Ctrl-D, and nothing
+of it is left on the terminal. A file that does not exist is created with mode
+0600.
 
 A file that already holds values of its environment keeps one key: the secret
 is sealed only under the key ID those values use (exit 3 otherwise, naming
