@@ -43,29 +43,42 @@ func readHidden(fd int, errOut io.Writer, multiline bool) ([]byte, error) {
 		buf   = make([]byte, 4096)
 		queue []byte
 	)
-	next := func(wait time.Duration) (byte, bool, error) {
-		if len(queue) == 0 {
-			if wait >= 0 {
-				ok, err := readable(fd, wait)
-				if err != nil || !ok {
-					return 0, false, err
-				}
+	// fill reads what arrives within wait (forever if wait < 0) into the
+	// queue. A NUL byte is a Ctrl-D typed before the prompt, while the
+	// terminal was still in line mode (the kernel queues it as NUL).
+	fill := func(wait time.Duration) error {
+		ok, err := readable(fd, wait)
+		if err != nil || !ok {
+			return err
+		}
+		n, err := unix.Read(fd, buf)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			queue = append(queue, 4) // end of file: as Ctrl-D
+		}
+		for _, b := range buf[:n] {
+			if b == 0 {
+				b = 4
 			}
-			n, err := unix.Read(fd, buf)
-			if err != nil {
-				return 0, false, err
+			queue = append(queue, b)
+		}
+		clear(buf[:n])
+		return nil
+	}
+	next := func() (byte, error) {
+		for len(queue) == 0 {
+			if err := fill(-1); err != nil {
+				return 0, err
 			}
-			if n == 0 {
-				return 4, true, nil // end of file: as Ctrl-D
-			}
-			queue = append(queue, buf[:n]...)
 		}
 		c := queue[0]
 		queue = queue[1:]
-		return c, true, nil
+		return c, nil
 	}
 	for {
-		c, _, err := next(-1)
+		c, err := next()
 		if err != nil {
 			return nil, err
 		}
@@ -100,13 +113,15 @@ func readHidden(fd int, errOut io.Writer, multiline bool) ([]byte, error) {
 			if c == '\r' && len(queue) > 0 && queue[0] == '\n' { // CRLF
 				queue, prevR = queue[1:], false
 			}
-			more := len(queue) > 0
-			if !more {
-				if more, err = readable(fd, pasteGap); err != nil {
+			if len(queue) == 0 {
+				if err := fill(pasteGap); err != nil {
 					return nil, err
 				}
 			}
-			if !more {
+			if len(queue) > 0 && queue[0] == 4 { // the line, then Ctrl-D
+				queue = queue[1:]
+			}
+			if len(queue) == 0 {
 				return finish(fd, errOut, &queue, val, false)
 			}
 			if !multiline {
@@ -165,8 +180,12 @@ func drain(fd int, queue *[]byte) int {
 // readable reports whether fd has input within wait.
 func readable(fd int, wait time.Duration) (bool, error) {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	ms := -1
+	if wait >= 0 {
+		ms = int(wait / time.Millisecond)
+	}
 	for {
-		n, err := unix.Poll(fds, int(wait/time.Millisecond))
+		n, err := unix.Poll(fds, ms)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
