@@ -163,8 +163,8 @@ func braced(t string, lookup LookupFunc) (string, int, *exprError) {
 	if n == len(t) || !isVarStart(t[n]) {
 		return "", 0, &exprError{msg: malformed}
 	}
-	for n < len(t) && isVarByte(t[n]) {
-		n++
+	for n < len(t) && (isVarByte(t[n]) || t[n] == '.' && n+1 < len(t) && isVarStart(t[n+1])) {
+		n++ // inside braces a name may hold dots, as dotenvx reads them
 	}
 	name := t[2:n]
 	if n == len(t) {

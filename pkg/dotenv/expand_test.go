@@ -29,6 +29,7 @@ var expandTests = []struct {
 	{"unset var", "A=[$NOPE]", "[]"},
 	{"braced", "A=${SET}bar", "vbar"},
 	{"name stops at dot", "A=$SET.x", "v.x"},
+	{"dotted name in braces", "A=${SET.x}|${NOPE.y:-d}", "|d"},
 	{"default colon unset", "A=${NOPE:-d}", "d"},
 	{"default colon empty", "A=${EMPTY:-d}", "d"},
 	{"default colon set", "A=${SET:-d}", "v"},
