@@ -23,6 +23,7 @@ type LsEntry struct {
 	KeyID     string `json:"key_id,omitempty"`
 	Legacy    bool   `json:"legacy,omitempty"`
 	Malformed bool   `json:"malformed,omitempty"`
+	Inherited bool   `json:"inherited,omitempty"` // a bare NAME line: the value comes from the environment
 }
 
 // NewCmdLs returns "secrets ls".
@@ -59,7 +60,7 @@ func lsRun(opts *LsOptions) error {
 	}
 	rows := []LsEntry{}
 	for _, e := range ef.Entries() {
-		r := LsEntry{Name: e.Name, Line: e.Line, Secret: m.IsSecret(e.Name)}
+		r := LsEntry{Name: e.Name, Line: e.Line, Secret: m.IsSecret(e.Name), Inherited: e.Inherit}
 		if value.IsEncrypted(e.Value) {
 			r.Encrypted = true
 			if p, err := value.Parse(e.Value); err == nil {
@@ -81,6 +82,9 @@ func lsRun(opts *LsOptions) error {
 		state, secret, kid := "plaintext", "no", r.KeyID
 		if r.Encrypted {
 			state = "encrypted"
+		}
+		if r.Inherited {
+			state = "inherited"
 		}
 		if r.Secret {
 			secret = "yes"

@@ -87,6 +87,9 @@ func importEnvRun(opts *ImportEnvOptions) error {
 	var items []vault.Item
 	var plain []string
 	for _, e := range ef.Entries() {
+		if e.Inherit {
+			continue // a bare NAME line holds no value (docs/dotenv.md)
+		}
 		val := []byte(e.Value)
 		if value.IsEncrypted(e.Value) {
 			pt, err := kr.Open(e.Value, e.Name)
