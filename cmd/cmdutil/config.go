@@ -81,7 +81,8 @@ var flagKeys = map[string]struct{ flag, typ string }{
 }
 
 // Load reads configuration with the precedence flag > KEYSMITH_* environment
-// > ./keysmith.yaml > $XDG_CONFIG_HOME/keysmith/config.yaml > default.
+// > the repository's keysmith.yaml (RepoConfigPath) >
+// $XDG_CONFIG_HOME/keysmith/config.yaml > default.
 func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	home, _ := os.UserHomeDir()
@@ -90,7 +91,8 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 
 	v := viper.New()
 	v.SetConfigType("yaml")
-	for _, p := range []string{filepath.Join(c.ConfigDir, "config.yaml"), "keysmith.yaml"} {
+	repoConfig := RepoConfigPath()
+	for _, p := range []string{filepath.Join(c.ConfigDir, "config.yaml"), repoConfig} {
 		f, err := os.Open(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -110,7 +112,7 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 				c.Warnings = append(c.Warnings, fmt.Sprintf("config file %q: unknown setting %q ignored (known: %s)", p, k, strings.Join(knownSettings, ", ")))
 			}
 		}
-		if p == "keysmith.yaml" {
+		if p == repoConfig {
 			// A file in the working directory usually comes with the
 			// repository: it must not choose the master key or run a
 			// command (a pre-commit "secrets check" would run it), nor
@@ -247,4 +249,44 @@ func xdg(getenv func(string) string, name, home, fallback string) string {
 		return d
 	}
 	return filepath.Join(home, fallback)
+}
+
+// RepoConfigPath is the keysmith.yaml that applies in the current directory:
+// ./keysmith.yaml, else the nearest one in a parent directory up to the root
+// of the git repository the directory is in (the first directory upward that
+// holds .git), so that a command run from a subdirectory keeps the
+// repository's secret_patterns. Outside a repository only ./keysmith.yaml
+// counts: a keysmith.yaml in /tmp or $HOME never applies to everything below
+// it. The path is relative to the current directory.
+func RepoConfigPath() string {
+	const name = "keysmith.yaml"
+	if _, err := os.Stat(name); err == nil {
+		return name
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return name
+	}
+	var found string
+	for dir := wd; ; {
+		if found == "" {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				found = filepath.Join(dir, name)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			if found == "" {
+				return name
+			}
+			if rel, err := filepath.Rel(wd, found); err == nil {
+				return rel
+			}
+			return found
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return name // not in a repository
+		}
+		dir = parent
+	}
 }

@@ -46,13 +46,17 @@ variable name needs --name. Values from the older Python design (Fernet,
 
 func decryptRun(opts *DecryptOptions) error {
 	f := opts.F
-	in := opts.Value
+	in, from := opts.Value, "the argument"
 	if in == "" {
 		b, err := f.ReadSecretInput(cmdutil.SecretInput{Prompt: "Value to decrypt: ", Example: "keysmith secrets decrypt"})
 		if err != nil {
 			return err
 		}
-		in = string(b)
+		in, from = string(b), "standard input"
+	}
+	if n := len(strings.Split(strings.TrimSpace(in), "\n")); n > 1 {
+		return cmdutil.WithHint(cmdutil.Usagef("%s holds %d lines: expected one value", from, n),
+			"decrypt one value at a time, or a whole file with: keysmith secrets decrypt-file FILE")
 	}
 	// Check the framing and the environment before looking for a key, so a
 	// value for another environment says so even where that key is absent.

@@ -168,6 +168,9 @@ func printChanges(f *cmdutil.Factory, results []FileChanges, dry bool, verb stri
 	if dry {
 		verb = "would be " + verb
 	}
+	if f.IO.Quiet && !dry { // -q: the files were written; the report is not data (a dry run's is)
+		return nil
+	}
 	for _, r := range results {
 		if len(r.Changes) == 0 {
 			if !f.IO.Quiet {

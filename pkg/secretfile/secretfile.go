@@ -23,17 +23,22 @@ import (
 type Matcher struct{ patterns []string }
 
 // NewMatcher takes shell glob patterns such as "*_SECRET" (path.Match syntax).
+// Names and patterns are compared case-insensitively: db_secret and
+// Api_Secret are secrets as much as DB_SECRET.
 func NewMatcher(patterns []string) (*Matcher, error) {
-	for _, p := range patterns {
+	upper := make([]string, len(patterns))
+	for i, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("secret name pattern %q: %w", p, err)
 		}
+		upper[i] = strings.ToUpper(p)
 	}
-	return &Matcher{patterns: patterns}, nil
+	return &Matcher{patterns: upper}, nil
 }
 
-// IsSecret reports whether name matches a pattern.
+// IsSecret reports whether name matches a pattern, ignoring case.
 func (m *Matcher) IsSecret(name string) bool {
+	name = strings.ToUpper(name)
 	for _, p := range m.patterns {
 		if ok, _ := path.Match(p, name); ok {
 			return true
@@ -77,22 +82,34 @@ type Change struct {
 // unless literal: a decrypted value is never expanded, so sealing it would
 // change what the app sees. With literal it is sealed as written.
 func Encrypt(f *dotenv.File, kr *value.Keyring, m *Matcher, literal bool) (changes, kept []Change, err error) {
-	for _, e := range f.Entries() {
+	lines := originalLines(f)
+	for i, e := range f.Entries() {
 		if !m.IsSecret(e.Name) || e.Value == "" || value.IsEncrypted(e.Value) {
 			continue
 		}
 		if !literal && e.Expands() {
-			kept = append(kept, Change{Name: e.Name, Line: e.Line})
+			kept = append(kept, Change{Name: e.Name, Line: lines[i]})
 			continue
 		}
 		sealed, err := kr.Seal(e.Name, []byte(e.Value))
 		if err != nil {
 			return nil, nil, err
 		}
-		changes = append(changes, Change{Name: e.Name, Line: e.Line})
+		changes = append(changes, Change{Name: e.Name, Line: lines[i]})
 		e.SetValue(sealed)
 	}
 	return changes, kept, nil
+}
+
+// originalLines are the entries' lines before any is rewritten: a rewritten
+// multi-line value moves the lines after it, and a change is reported at its
+// line in the file as it was read (as --dry-run shows it).
+func originalLines(f *dotenv.File) []int {
+	lines := make([]int, len(f.Entries()))
+	for i, e := range f.Entries() {
+		lines[i] = e.Line
+	}
+	return lines
 }
 
 // HasEncrypted reports whether any value of f is encrypted, i.e. whether a
@@ -172,8 +189,9 @@ func Apply(f *dotenv.File, vars []Var) {
 // values are opened before any is changed, so an error leaves f as it was.
 func Reseal(f *dotenv.File, kr *value.Keyring, pick func(*value.Parsed) bool) ([]Change, error) {
 	type job struct {
-		e  *dotenv.Entry
-		pt []byte
+		e    *dotenv.Entry
+		pt   []byte
+		line int // before any value of f is rewritten
 	}
 	var jobs []job
 	for _, e := range f.Entries() {
@@ -191,7 +209,7 @@ func Reseal(f *dotenv.File, kr *value.Keyring, pick func(*value.Parsed) bool) ([
 		if err != nil {
 			return nil, &EntryError{Name: e.Name, Line: e.Line, Err: err}
 		}
-		jobs = append(jobs, job{e, pt})
+		jobs = append(jobs, job{e, pt, e.Line})
 	}
 	var changes []Change
 	for _, j := range jobs {
@@ -199,7 +217,7 @@ func Reseal(f *dotenv.File, kr *value.Keyring, pick func(*value.Parsed) bool) ([
 		if err != nil {
 			return nil, err
 		}
-		changes = append(changes, Change{Name: j.e.Name, Line: j.e.Line})
+		changes = append(changes, Change{Name: j.e.Name, Line: j.line})
 		j.e.SetValue(sealed)
 	}
 	return changes, nil
