@@ -42,10 +42,19 @@ func write(path string, data []byte, perm fs.FileMode, keepMode bool) (err error
 		return err
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	var tmp *os.File
+	untrack, err := track(func() (string, error) {
+		f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+		if err != nil {
+			return "", err
+		}
+		tmp = f
+		return f.Name(), nil
+	})
 	if err != nil {
 		return err
 	}
+	defer untrack()
 	defer func() {
 		if err != nil {
 			tmp.Close()
@@ -64,11 +73,18 @@ func write(path string, data []byte, perm fs.FileMode, keepMode bool) (err error
 	if err = tmp.Close(); err != nil {
 		return err
 	}
+	if testHookBeforeRename != nil {
+		testHookBeforeRename()
+	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(dir)
 }
+
+// testHookBeforeRename runs, in tests only, after the temporary file is
+// written and before it is renamed into place.
+var testHookBeforeRename func()
 
 // Resolve follows symbolic links in path. A path that does not exist yet is
 // returned as it is (its directory's links are followed when it is created).
@@ -86,10 +102,16 @@ func Resolve(path string) (string, error) {
 // CreateExclusive writes data to a new file at path with mode perm, failing
 // with fs.ErrExist if anything is already there. On failure no file is left.
 func CreateExclusive(path string, data []byte, perm fs.FileMode) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	var f *os.File
+	untrack, err := track(func() (string, error) {
+		var err error
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		return path, err
+	})
 	if err != nil {
 		return err
 	}
+	defer untrack()
 	defer func() {
 		if err != nil {
 			f.Close()
