@@ -185,13 +185,13 @@ func TestPromptCtrlC(t *testing.T) {
 	}
 }
 
-// Input typed before the prompt (the terminal still in canonical mode), with
-// Ctrl-D after it, as testscript's ttyin and a user typing ahead do: the
-// value is the line, and the read does not hang.
-func TestPromptTypedAhead(t *testing.T) {
+// readTypedAhead writes input to the terminal before the prompt (the
+// terminal still in line mode) and reads a value, failing if the read hangs.
+func readTypedAhead(t *testing.T, input string) ([]byte, error) {
+	t.Helper()
 	master, slave := openPTY(t)
 	s, _ := ptyStreams(slave)
-	master.Write([]byte("hunter2\n\x04"))
+	master.Write([]byte(input))
 	time.Sleep(50 * time.Millisecond)
 	done := make(chan struct{})
 	var got []byte
@@ -207,6 +207,14 @@ func TestPromptTypedAhead(t *testing.T) {
 		<-done
 		t.Fatalf("the read hung on typed-ahead input")
 	}
+	return got, err
+}
+
+// Input typed before the prompt, with Ctrl-D after it, as testscript's ttyin
+// and a user typing ahead do: the value is the line, and the read does not
+// hang.
+func TestPromptTypedAhead(t *testing.T) {
+	got, err := readTypedAhead(t, "hunter2\n\x04")
 	if err != nil || string(got) != "hunter2" {
 		t.Fatalf("got %q, %v; want hunter2", got, err)
 	}
@@ -214,24 +222,7 @@ func TestPromptTypedAhead(t *testing.T) {
 
 // A multi-line value typed ahead in line mode, then Ctrl-D: read whole.
 func TestPromptTypedAheadLines(t *testing.T) {
-	master, slave := openPTY(t)
-	s, _ := ptyStreams(slave)
-	master.Write([]byte(pem + "\n\x04"))
-	time.Sleep(50 * time.Millisecond)
-	done := make(chan struct{})
-	var got []byte
-	var err error
-	go func() {
-		got, err = s.ReadSecretLines("Value: ")
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		master.Write([]byte("\x03"))
-		<-done
-		t.Fatalf("the read hung on typed-ahead input")
-	}
+	got, err := readTypedAhead(t, pem+"\n\x04")
 	if err != nil || string(got) != pem {
 		t.Fatalf("got %q, %v; want the key", got, err)
 	}
