@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,24 +33,50 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			work := env.WorkDir
-			env.Setenv("HOME", work)
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, ".config"))
-			env.Setenv("XDG_DATA_HOME", filepath.Join(work, ".local", "share"))
-			for _, k := range []string{"KEYSMITH_ENV", "KEYSMITH_KEY_FILE", "KEYSMITH_MASTER_KEY", "APP_KEY_SYSVAR", "APP_ENV_TYPE", "KEYSMITH_VAULT", "KEYSMITH_TENANT", "KEYSMITH_OUTPUT", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE", "KEYSMITH_SERVER", "KEYSMITH_SERVER_FINGERPRINT", "KEYSMITH_CA_FILE"} {
-				env.Setenv(k, "")
-			}
+			setupEnv(env)
+			// The default vault, and a regexp for how messages name it
+			// (TestScriptsPostgres sets both to its PostgreSQL schema).
+			env.Setenv("VAULT", filepath.Join(env.WorkDir, ".local", "share", "keysmith", "vault.db"))
+			env.Setenv("VAULT_RE", `[^"]*vault\.db`)
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"chmod":    cmdChmod,
-			"exitcode": cmdExitcode,
-			// keysmith serve (testscript_serve_test.go)
-			"freeport":   cmdFreeport,
-			"waitserver": cmdWaitserver,
-			"envfrom":    cmdEnvfrom,
-		},
+		Condition: storeCondition(false),
+		Cmds:      scriptCmds,
 	})
+}
+
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"chmod":    cmdChmod,
+	"exitcode": cmdExitcode,
+	// keysmith serve (testscript_serve_test.go)
+	"freeport":   cmdFreeport,
+	"waitserver": cmdWaitserver,
+	"envfrom":    cmdEnvfrom,
+}
+
+// setupEnv gives a script its own HOME, XDG directories and an environment
+// without keysmith's variables.
+func setupEnv(env *testscript.Env) {
+	work := env.WorkDir
+	env.Setenv("HOME", work)
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, ".config"))
+	env.Setenv("XDG_DATA_HOME", filepath.Join(work, ".local", "share"))
+	for _, k := range []string{"KEYSMITH_ENV", "KEYSMITH_KEY_FILE", "KEYSMITH_MASTER_KEY", "APP_KEY_SYSVAR", "APP_ENV_TYPE", "KEYSMITH_VAULT", "KEYSMITH_TENANT", "KEYSMITH_OUTPUT", "KEYSMITH_TOKEN", "KEYSMITH_PASSPHRASE", "KEYSMITH_SERVER", "KEYSMITH_SERVER_FINGERPRINT", "KEYSMITH_CA_FILE", "PGPASSWORD", "PGPASSFILE"} {
+		env.Setenv(k, "")
+	}
+}
+
+// storeCondition answers [postgres]: true in the PostgreSQL run of the
+// vault scripts (TestScriptsPostgres), where the default vault is a
+// PostgreSQL schema. Scripts use it for what only one store can do (a
+// sqlite3 tampering step, a file's mode).
+func storeCondition(postgres bool) func(cond string) (bool, error) {
+	return func(cond string) (bool, error) {
+		if cond == "postgres" {
+			return postgres, nil
+		}
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
 }
 
 // chmod MODE FILE: testscript has no chmod of its own.

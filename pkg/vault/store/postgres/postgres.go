@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,9 +80,10 @@ type Store struct {
 	// which runs the closures waiting at that moment one after another in
 	// one transaction (each in a savepoint) and commits them with one WAL
 	// flush. See Update.
-	reqs chan *request
-	quit chan struct{}
-	done chan struct{}
+	reqs      chan *request
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -106,7 +108,7 @@ func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
 	loc := Redact(rawURL)
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
+		return nil, fmt.Errorf("%q: %w", loc, redactErr(err, rawURL))
 	}
 	if !strings.Contains(rawURL, "default_query_exec_mode") {
 		// One round trip per statement (an unnamed prepared statement,
@@ -122,7 +124,7 @@ func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
 	s := &Store{location: loc, schema: firstSchema(cfg.ConnConfig.RuntimeParams["search_path"])}
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", loc, redactErr(err, rawURL))
+		return nil, fmt.Errorf("%q: %w", loc, redactErr(err, rawURL))
 	}
 	if err := s.migrate(ctx, create); err != nil {
 		s.pool.Close()
@@ -136,7 +138,7 @@ func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
 // wrap prefixes err with the redacted location unless it already says it,
 // and makes sure no part of the raw URL's password survives in it.
 func (s *Store) wrap(err error, rawURL string) error {
-	return fmt.Errorf("%s: %w", s.location, redactErr(err, rawURL))
+	return fmt.Errorf("%q: %w", s.location, redactErr(err, rawURL))
 }
 
 // redactErr replaces err by its message with the URL's password cut out
@@ -185,11 +187,14 @@ func (s *Store) SchemaVersion() int { return s.version }
 // Pool is the connection pool (for the store's own packages and tests).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close stops the committer and closes every connection.
+// Close stops the committer and closes every connection. Closing twice
+// is harmless.
 func (s *Store) Close() error {
-	close(s.quit)
-	<-s.done
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.pool.Close()
+	})
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -272,7 +273,7 @@ func TestPasswordSources(t *testing.T) {
 		if strings.Contains(err.Error(), "not-the-Password-42") || strings.Contains(err.Error(), pw) {
 			t.Fatalf("error shows a password: %v", err)
 		}
-		if !strings.Contains(err.Error(), Redact(p.String())) {
+		if !strings.Contains(err.Error(), strconv.Quote(Redact(p.String()))) {
 			t.Fatalf("error does not name the redacted URL: %v", err)
 		}
 	})

@@ -748,6 +748,17 @@ func (t *tx) InsertRequest(ctx context.Context, x store.Request) (int64, bool, e
 	if x.ID == 0 || status == "" {
 		status = "pending"
 	}
+	if x.ID == 0 {
+		// Look first: an INSERT that meets the pending one would still
+		// use up a value of the id sequence, and request ids are shown to
+		// operators (access approve N) as on SQLite, without gaps.
+		p, err := t.PendingRequest(ctx, x.TenantID, x.Service, x.Name)
+		if err == nil {
+			return p.ID, false, nil
+		} else if !errors.Is(err, store.ErrNoRow) {
+			return 0, false, err
+		}
+	}
 	id, err := t.insertReturningID(ctx, "access_requests", x.ID,
 		[]string{"tenant_id", "service", "name", "status", "requested_by", "requested_at", "origin", "decided_at", "decided_by", "mac"},
 		[]any{x.TenantID, x.Service, x.Name, status, x.RequestedBy, x.RequestedAt, x.Origin, nullable(x.DecidedAt), nullable(x.DecidedBy), x.MAC})
