@@ -140,6 +140,10 @@ func checkRun(opts *CheckOptions) error {
 			return err
 		}
 		kr, ok := tried[env]
+		if !ok && !secretfile.HasEncrypted(ef) {
+			// Nothing to open: no key needed, and no warning that it is missing.
+			kr, ok = nil, true
+		}
 		if !ok {
 			kr, err = f.Keyring(env, cmdutil.NoCreate)
 			if err != nil && !missingKey(err) {
