@@ -854,13 +854,25 @@ func (t *tx) AuditTail(ctx context.Context) ([]store.AuditRow, error) {
 		func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
 }
 
+// auditChunk bounds the rows of one INSERT: 11 parameters a row, and the
+// protocol allows 65,535.
+const auditChunk = 1000
+
 func (t *tx) AppendAudit(ctx context.Context, rows []store.AuditRow) error {
 	if err := t.begin(ctx, true); err != nil {
 		return err
 	}
-	if len(rows) == 0 {
-		return nil
+	for len(rows) > 0 {
+		n := min(len(rows), auditChunk)
+		if err := t.appendAudit(rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
+	return nil
+}
+
+func (t *tx) appendAudit(rows []store.AuditRow) error {
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit (" + auditCols + ") VALUES ")
 	args := make([]any, 0, len(rows)*11)
