@@ -122,6 +122,9 @@ func (f *Factory) Keys(env string, policy KeyPolicy) (*keysource.Resolved, error
 	}
 	if errors.Is(err, keysource.ErrNoKey) && env == "dev" && policy == CreateDev && !r.Explicit() {
 		// existingOK: another keysmith process may have created it since.
+		if err := keysource.MakeDir(r.DefaultKeyFile); err != nil {
+			return nil, fmt.Errorf("creating a dev key: %w", err)
+		}
 		res, cerr := keysource.CreateKey(r.DefaultKeyFile, env, f.Rand, true)
 		if cerr != nil {
 			return nil, fmt.Errorf("creating a dev key: %w", cerr)

@@ -1,6 +1,7 @@
 package key
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -48,12 +49,20 @@ func generateRun(opts *GenerateOptions) error {
 		return err
 	}
 	path := loc.Path
+	if loc.Source.Kind == keysource.KindDefaultFile {
+		if err := keysource.MakeDir(path); err != nil {
+			return err
+		}
+	}
 	res, err := keysource.CreateKey(path, opts.Env, f.Rand, false)
 	if err != nil {
 		if _, ok := err.(*keysource.InsecureError); ok {
 			return cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", path))
 		}
-		return cmdutil.WithHint(err, fmt.Sprintf("to replace a key without losing data: keysmith key rotate --env %s", opts.Env))
+		if errors.Is(err, keysource.ErrKeyExists) {
+			return cmdutil.WithHint(err, fmt.Sprintf("to replace a key without losing data: keysmith key rotate --env %s", opts.Env))
+		}
+		return err
 	}
 	if f.JSON() {
 		return f.PrintJSON(map[string]string{"env": opts.Env, "key_id": res.Current.ID().String(), "file": path})

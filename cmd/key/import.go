@@ -120,6 +120,11 @@ func importRun(opts *ImportOptions) error {
 			return err
 		}
 		paths[i] = loc.Path
+		if loc.Source.Kind == keysource.KindDefaultFile {
+			if err := keysource.MakeDir(loc.Path); err != nil {
+				return err
+			}
+		}
 		kf, err := keysource.LoadOrEmpty(loc.Path)
 		if err != nil {
 			return keyFileHint(err)

@@ -107,6 +107,13 @@ func retireRun(opts *RetireOptions) error {
 	}); err != nil {
 		return err
 	}
+	if f.JSON() {
+		removed := make([]string, len(ids))
+		for i, id := range ids {
+			removed[i] = id.String()
+		}
+		return f.PrintJSON(map[string]any{"env": opts.Env, "file": res.Path, "removed_key_ids": removed})
+	}
 	for _, id := range ids {
 		f.IO.Infof("%s: removed retired key %s from %s", opts.Env, id, res.Path)
 	}

@@ -95,6 +95,8 @@ type Resolver struct {
 	RunCommand func(ctx context.Context, argv, env []string) ([]byte, error)
 	// Stderr receives a key command's standard error.
 	Stderr io.Writer
+	// CommandTimeout bounds a key command (DefaultCommandTimeout if zero).
+	CommandTimeout time.Duration
 	// Notef, when set, receives notes such as "CONFIG_KEY (named by
 	// APP_KEY_SYSVAR) is not set: using the default key file ...".
 	Notef func(format string, a ...any)
@@ -199,6 +201,12 @@ type missingFile string
 func (e missingFile) Error() string { return string(e) }
 func (e missingFile) Unwrap() error { return fs.ErrNotExist }
 
+// notKeyFile is masterkey.ErrKeyFile (exit 2) with its own message.
+type notKeyFile string
+
+func (e notKeyFile) Error() string { return string(e) }
+func (e notKeyFile) Unwrap() error { return masterkey.ErrKeyFile }
+
 func (r *Resolver) notef(format string, a ...any) {
 	if r.Notef != nil {
 		r.Notef(format, a...)
@@ -241,16 +249,39 @@ func (r *Resolver) Explicit() bool {
 	return r.KeyFile != "" || r.getenv(EnvMasterKey) != "" || strings.TrimSpace(r.getenv(EnvSysVar)) != "" || len(r.KeyCommand) > 0
 }
 
+// DefaultCommandTimeout is how long a key command may run.
+const DefaultCommandTimeout = 30 * time.Second
+
+// ErrCommandTimeout: a key command ran longer than its timeout and was killed.
+var ErrCommandTimeout = errors.New("key command timed out")
+
+// ErrInterrupted: keysmith got SIGINT or SIGTERM while a key command ran; the
+// command (and its process group) was killed.
+var ErrInterrupted = errors.New("interrupted")
+
 func (r *Resolver) fromCommand(env string) (*Resolved, error) {
 	run := r.RunCommand
 	if run == nil {
 		run = r.execCommand
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	timeout := r.CommandTimeout
+	if timeout <= 0 {
+		timeout = DefaultCommandTimeout
+	}
+	// A signal to keysmith cancels the command instead of leaving it
+	// running behind a dead parent.
+	sigCtx, stop := notifyContext(context.Background())
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, timeout)
 	defer cancel()
 	name := filepath.Base(r.KeyCommand[0])
 	out, err := run(ctx, r.KeyCommand, []string{"KEYSMITH_ENV=" + env})
-	if err != nil {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, fmt.Errorf("key command %s: timed out after %s: %w", name, timeout, ErrCommandTimeout)
+	case sigCtx.Err() != nil:
+		return nil, fmt.Errorf("key command %s: stopped by a signal: %w", name, ErrInterrupted)
+	case err != nil:
 		return nil, fmt.Errorf("key command %s: %w", name, err)
 	}
 	text, err := ParseCommandOutput(out)
@@ -268,6 +299,10 @@ func (r *Resolver) execCommand(ctx context.Context, argv, env []string) ([]byte,
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = r.Stderr
+	// Its own process group, killed whole on timeout or signal: a shell
+	// script's children must not outlive it either.
+	killGroup(cmd)
+	cmd.WaitDelay = time.Second // a grandchild holding stdout cannot hang keysmith
 	return cmd.Output()
 }
 
@@ -300,6 +335,9 @@ func ReadFile(path string) (*masterkey.File, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if st.IsDir() {
+		return nil, notKeyFile(fmt.Sprintf("key file %q is a directory", path))
 	}
 	if !safeMode(st.Mode().Perm()) {
 		return nil, &InsecureError{Path: path, Mode: st.Mode().Perm()}
@@ -363,9 +401,14 @@ func LoadOrEmpty(path string) (*masterkey.File, error) {
 // file (or starts an empty one), calls change, and writes the result
 // atomically. Two keysmith processes updating one key file never lose each
 // other's keys.
+//
+// The file's directory must exist (a typo in --key-file never creates a
+// tree of directories); MakeDir creates the default key file's.
 func Update(path string, change func(*masterkey.File) error) (*masterkey.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+	if st, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
+		return nil, missingFile(fmt.Sprintf("cannot create key file %q: directory %q does not exist", path, filepath.Dir(path)))
+	} else if err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("cannot create key file %q: %q is not a directory", path, filepath.Dir(path))
 	}
 	unlock, err := atomicfile.LockDir(path)
 	if err != nil {
@@ -380,6 +423,11 @@ func Update(path string, change func(*masterkey.File) error) (*masterkey.File, e
 		return nil, err
 	}
 	return f, atomicfile.WriteFile(path, f.Bytes(), 0o600)
+}
+
+// MakeDir creates the directory of the default key file (mode 0700).
+func MakeDir(path string) error {
+	return os.MkdirAll(filepath.Dir(path), 0o700)
 }
 
 // ErrKeyExists: the environment already has a key in the key file.

@@ -181,6 +181,14 @@ func TestRealCommandWithoutShell(t *testing.T) {
 
 func TestCreateKey(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sub", "keys")
+	// a missing directory is an error (a typo never creates a tree) ...
+	if _, err := CreateKey(p, "dev", nil, false); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing directory: %v", err)
+	}
+	// ... unless made first, as for the default key file
+	if err := MakeDir(p); err != nil {
+		t.Fatal(err)
+	}
 	res, err := CreateKey(p, "dev", nil, false)
 	if err != nil || !res.Created {
 		t.Fatal(err)
