@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/keysmith/keysmith/pkg/masterkey"
+	"github.com/keysmith/keysmith/pkg/secretfile"
 )
 
 // Config is everything a command reads from flags, KEYSMITH_* variables and
@@ -64,6 +65,19 @@ func (c *Config) KeyCommandFor(env string) []string {
 		return c.KeyCommand
 	}
 	return c.keyCommands[env]
+}
+
+// KnownEnvs are the environments a file name may declare: dev, int, prod
+// and any the config names (key_command.<env>, legacy.<env>).
+func (c *Config) KnownEnvs() []string {
+	known := append([]string{}, secretfile.KnownEnvs...)
+	for env := range c.keyCommands {
+		known = append(known, env)
+	}
+	for env := range c.Legacy {
+		known = append(known, env)
+	}
+	return known
 }
 
 // knownSettings are the top-level keys a config file may set (docs/config.md).

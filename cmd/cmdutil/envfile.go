@@ -76,11 +76,16 @@ func (f *Factory) Matcher() (*secretfile.Matcher, error) {
 
 // FileEnv is the environment of a .env file: the selected environment when
 // one was chosen (flag, KEYSMITH_ENV, APP_ENV_TYPE, config), else the one its
-// name declares (env_prod.env, .env.prod), else dev. A file whose name
+// name declares (any word of the name, split on ".", "_", "-", any case, that
+// is a known environment: env_prod.env, prod.env, .env.PROD.local), else dev. A file whose name
 // declares another environment than the one chosen is an error, so a prod
 // file is never sealed with the dev key by accident.
 func (f *Factory) FileEnv(path string) (string, error) {
-	named, ok := secretfile.EnvFromFilename(path)
+	named, all := secretfile.EnvFromName(path, f.Config.KnownEnvs())
+	ok := named != ""
+	if len(all) > 1 && f.Config.EnvFrom == "default" {
+		return "", WithHint(Usagef("%q names more than one environment (%s)", path, strings.Join(all, ", ")), "select one with -e")
+	}
 	if f.Config.EnvFrom == "default" {
 		if ok {
 			if named != f.Config.Env {

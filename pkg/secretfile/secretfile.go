@@ -10,9 +10,8 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/keysmith/keysmith/pkg/dotenv"
 	"github.com/keysmith/keysmith/pkg/masterkey"
@@ -47,24 +46,42 @@ func (m *Matcher) IsSecret(name string) bool {
 	return false
 }
 
-// fileEnv is compiled on first use: package init stays cheap for start-up.
-var fileEnv = sync.OnceValue(func() []*regexp.Regexp {
-	return []*regexp.Regexp{
-		regexp.MustCompile(`^env_([a-z][a-z0-9_-]*)\.env$`),
-		regexp.MustCompile(`^\.env\.([a-z][a-z0-9_-]*)$`),
-	}
-})
+// KnownEnvs are the environments a file name is checked for when the
+// caller knows no others.
+var KnownEnvs = []string{"dev", "int", "prod"}
 
-// EnvFromFilename returns the environment a file name declares:
-// env_prod.env and .env.prod are for prod.
+// templateWords mark a file that is a template, not an environment's file.
+var templateWords = []string{"example", "sample", "template"}
+
+// EnvFromFilename returns the environment a file name declares, among
+// KnownEnvs (see EnvFromName).
 func EnvFromFilename(p string) (string, bool) {
-	base := filepath.Base(p)
-	for _, re := range fileEnv() {
-		if m := re.FindStringSubmatch(base); m != nil && m[1] != "example" && m[1] != "sample" {
-			return m[1], true
+	env, all := EnvFromName(p, KnownEnvs)
+	return env, len(all) == 1 && env != ""
+}
+
+// EnvFromName returns the environment a file name declares: the name's
+// words (split on ".", "_" and "-", any case) that are known environments.
+// env is set when exactly one is named (env_prod.env, prod.env,
+// env_PROD.env, .env.prod.local, env_prod.env.bak); all lists them, so a
+// caller can refuse an ambiguous name (dev-to-prod.env). A template
+// (.env.example, env_prod.env.sample) names none.
+func EnvFromName(p string, known []string) (env string, all []string) {
+	words := strings.FieldsFunc(strings.ToLower(filepath.Base(p)), func(r rune) bool { return r == '.' || r == '_' || r == '-' })
+	for _, w := range words {
+		if slices.Contains(templateWords, w) {
+			return "", nil
 		}
 	}
-	return "", false
+	for _, w := range words {
+		if slices.Contains(known, w) && !slices.Contains(all, w) {
+			all = append(all, w)
+		}
+	}
+	if len(all) == 1 {
+		env = all[0]
+	}
+	return env, all
 }
 
 // Change names an entry that was (or would be) rewritten.

@@ -135,7 +135,10 @@ func TestCheck(t *testing.T) {
 func TestEnvFromFilename(t *testing.T) {
 	for in, want := range map[string]string{
 		"env_prod.env": "prod", "dir/.env.int": "int", "env_dev.env": "dev",
-		".env": "", "prod.env": "", ".env.example": "", "env_PROD.env": "",
+		".env": "", ".env.example": "", "env_prod.env.sample": "",
+		// issue 8 item 10: any word of the name, any case
+		"prod.env": "prod", "env_PROD.env": "prod", "env_prod.env.bak": "prod", ".env.prod.local": "prod",
+		"svc-int.env": "int", "products.env": "", "dev-to-prod.env": "", "env_staging.env": "",
 	} {
 		got, _ := EnvFromFilename(in)
 		if got != want {
