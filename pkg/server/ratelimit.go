@@ -38,23 +38,31 @@ func (l *limiter) refill(addr string, now time.Time) *bucket {
 	return b
 }
 
-// take reserves one failed authentication for addr before its token is
-// looked at, and reports whether addr had one left. Reserving up front
-// makes the limit exact under concurrency: calls in flight cannot all pass
-// the check before any failure is counted. refund gives it back when the
-// authentication succeeds.
-func (l *limiter) take(addr string) bool {
+// allowed reports whether addr may try to authenticate now. It reserves
+// nothing: reserving a slot for every call in flight would cap the
+// concurrent calls of a legitimate service at the burst. Failures are
+// counted when they are known (failed), so calls already in flight when an
+// address runs out can still be looked at: the overshoot is bounded by the
+// calls in flight from that address, and each is audited.
+func (l *limiter) allowed(addr string) bool {
 	if l == nil || l.burst <= 0 {
 		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.refill(addr, l.now()).tokens >= 1
+}
+
+// failed records a failed authentication from addr.
+func (l *limiter) failed(addr string) {
+	if l == nil || l.burst <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	now := l.now()
 	b := l.refill(addr, now)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
+	b.tokens = max(0, b.tokens-1)
 	if now.Sub(l.pruned) > l.per {
 		// Forget addresses whose bucket is full again.
 		for a, b := range l.addrs {
@@ -64,16 +72,4 @@ func (l *limiter) take(addr string) bool {
 		}
 		l.pruned = now
 	}
-	return true
-}
-
-// refund returns a reservation of take: the authentication succeeded.
-func (l *limiter) refund(addr string) {
-	if l == nil || l.burst <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.refill(addr, l.now())
-	b.tokens = min(l.burst, b.tokens+1)
 }

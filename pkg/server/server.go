@@ -303,10 +303,11 @@ func (s *Server) read(ctx context.Context, rpc string, c Caller, tenant string, 
 		s.logDecisions(ctx, rpc, c, "", objs, nil, err)
 		return nil, err
 	}
-	if !s.lim.take(c.RemoteAddr) {
+	if !s.lim.allowed(c.RemoteAddr) {
 		return refuse(errRateLimited, "rate limited: too many failed authentications from "+c.RemoteAddr)
 	}
 	if c.Token == "" {
+		s.lim.failed(c.RemoteAddr)
 		return refuse(errNoToken, "no token")
 	}
 	read, err := s.opts.Backend.GetSecrets(ctx, c, tenant, refs)
@@ -317,19 +318,15 @@ func (s *Server) read(ctx context.Context, rpc string, c Caller, tenant string, 
 		switch {
 		case errors.As(err, &te):
 			svc = te.Service
-			if te.Service != "" { // a known token: not a failed authentication
-				s.lim.refund(c.RemoteAddr)
+			if te.Service == "" { // malformed or unknown: a failed authentication
+				s.lim.failed(c.RemoteAddr)
 			}
 		case errors.As(err, &ae):
 			svc = ae.Service
-			s.lim.refund(c.RemoteAddr)
-		default:
-			s.lim.refund(c.RemoteAddr)
 		}
 		s.logDecisions(ctx, rpc, c, svc, objs, nil, err)
 		return nil, err
 	}
-	s.lim.refund(c.RemoteAddr)
 	s.logDecisions(ctx, rpc, c, read.Service, objs, read, nil)
 	return read, nil
 }
@@ -347,7 +344,7 @@ func (s *Server) register(ctx context.Context, c Caller, service, version string
 			slog.String("service_name", sanitize(service, 64)), slog.Bool("success", err == nil), slog.String("ip_address", c.RemoteAddr),
 			slog.String("user_agent", c.UserAgent), slog.String("rpc", "RegisterToken"), slog.String("code", code))
 	}
-	if !s.lim.take(c.RemoteAddr) {
+	if !s.lim.allowed(c.RemoteAddr) {
 		if aerr := s.opts.Backend.AuditRefused(ctx, c, "token-create", "", []string{""}, "rate limited: too many failed authentications from "+c.RemoteAddr); aerr != nil {
 			return nil, false, aerr
 		}
@@ -355,12 +352,13 @@ func (s *Server) register(ctx context.Context, c Caller, service, version string
 		return nil, false, errRateLimited
 	}
 	if c.Token == "" {
+		s.lim.failed(c.RemoteAddr)
 		log(errNoToken)
 		return nil, false, errNoToken
 	}
 	tok, created, err := s.opts.Backend.RegisterToken(ctx, c, service, version)
-	if !errors.Is(err, vault.ErrTokenConflict) {
-		s.lim.refund(c.RemoteAddr)
+	if errors.Is(err, vault.ErrTokenConflict) {
+		s.lim.failed(c.RemoteAddr)
 	}
 	log(err)
 	return tok, created, err
