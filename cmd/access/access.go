@@ -3,13 +3,13 @@
 package access
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -63,14 +63,14 @@ func newDecideCmd(f *cmdutil.Factory, runF func(*DecideOptions) error, run func(
 	}
 }
 
-func decide(opts *DecideOptions, fn func(*vault.Vault, int64) (*vault.AccessRequest, error), done string) error {
+func decide(opts *DecideOptions, fn func(*vault.Vault, context.Context, int64) (*vault.AccessRequest, error), done string) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	r, err := fn(v, opts.ID)
+	r, err := fn(v, f.Ctx(), opts.ID)
 	if err != nil {
 		if errors.Is(err, vault.ErrNoRecord) || errors.Is(err, vault.ErrDecided) {
 			return cmdutil.WithHint(err, "list pending requests with: keysmith access ls --pending --tenant TENANT")
@@ -89,7 +89,7 @@ func decide(opts *DecideOptions, fn func(*vault.Vault, int64) (*vault.AccessRequ
 
 // stubHint says when a granted secret still has no value.
 func stubHint(f *cmdutil.Factory, v *vault.Vault, tenant, service, name string) {
-	probs, err := v.CheckAccess(tenant, service, []string{name})
+	probs, err := v.CheckAccess(f.Ctx(), tenant, service, []string{name})
 	if err == nil && len(probs) == 1 && probs[0].Reason == "missing" {
 		f.IO.Infof("%s has no value yet: fill it with: keysmith vault put %s --tenant %s", name, name, tenant)
 	}

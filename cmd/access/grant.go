@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // GrantOptions are the inputs of "access grant" and "access revoke".
@@ -40,17 +39,17 @@ not exist yet.`,
 
 func grantRun(opts *GrantOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	tenant := f.Config.Tenant
-	req, err := v.GrantAccess(tenant, opts.Service, opts.Name)
+	req, err := v.GrantAccess(f.Ctx(), tenant, opts.Service, opts.Name)
 	if err != nil {
 		return err
 	}
-	toks, err := v.Tokens()
+	toks, err := v.Tokens(f.Ctx())
 	if err != nil {
 		return err
 	}

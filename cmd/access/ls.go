@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // LsOptions are the inputs of "access ls".
@@ -47,13 +46,13 @@ needed.`,
 
 func lsRun(opts *LsOptions) error {
 	f := opts.F
-	v, err := vaultcmd.OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	if opts.Grants {
-		gs, err := v.Grants(f.Config.Tenant)
+		gs, err := v.Grants(f.Ctx(), f.Config.Tenant)
 		if err != nil {
 			return err
 		}
@@ -66,7 +65,7 @@ func lsRun(opts *LsOptions) error {
 		}
 		return t.Flush()
 	}
-	rs, err := v.AccessRequests(f.Config.Tenant, opts.Pending)
+	rs, err := v.AccessRequests(f.Ctx(), f.Config.Tenant, opts.Pending)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -36,13 +35,13 @@ are kept. A service without an active grant is not found (exit 5).`,
 
 func revokeRun(opts *GrantOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	tenant := f.Config.Tenant
-	if err := v.RevokeAccess(tenant, opts.Service, opts.Name); err != nil {
+	if err := v.RevokeAccess(f.Ctx(), tenant, opts.Service, opts.Name); err != nil {
 		if errors.Is(err, vault.ErrNoRecord) {
 			return cmdutil.WithHint(err, "list grants with: keysmith access ls --grants --tenant "+tenant)
 		}

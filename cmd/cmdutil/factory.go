@@ -16,6 +16,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/legacy"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/value"
+	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // Factory carries the dependencies commands receive. Fields are set by the
@@ -29,6 +30,13 @@ type Factory struct {
 
 	// Config is filled once, by the root command's PersistentPreRunE.
 	Config *Config
+
+	// Vault opens the configured vault and unlocks it; LockedVault opens
+	// it without a key. Both are lazy: nothing is opened until a command
+	// calls them, and the caller closes what they return. Tests replace
+	// them.
+	Vault       func() (*vault.Vault, error)
+	LockedVault func() (*vault.Vault, error)
 
 	keyrings map[string]*value.Keyring
 	inferred map[string]string // environments known only from a file name -> that file
@@ -47,13 +55,15 @@ func (f *Factory) AddOldKeys(keys ...masterkey.Key) {
 
 // New returns a Factory for the real process.
 func New(version string) *Factory {
-	return &Factory{
+	f := &Factory{
 		IO:      System(),
 		Getenv:  os.Getenv,
 		Rand:    rand.Reader,
 		Now:     time.Now,
 		Version: version,
 	}
+	f.Vault, f.LockedVault = f.unlockedVault, f.openVault
+	return f
 }
 
 func (f *Factory) resolver(env string) *keysource.Resolver {

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 )
 
@@ -59,12 +58,12 @@ device at its current role.`,
 
 func challengeRun(opts *ChallengeOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	c, err := v.IssueChallenge(f.Config.Tenant, opts.Device, opts.TTL)
+	c, err := v.IssueChallenge(f.Ctx(), f.Config.Tenant, opts.Device, opts.TTL)
 	if err != nil {
 		return deviceHint(err, f)
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
@@ -84,12 +83,12 @@ func enrollRun(opts *EnrollOptions) error {
 		}
 		return &cmdutil.UsageError{Err: err}
 	}
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	res, err := v.AddDeviceKeys(f.Config.Tenant, []vault.KeyRequest{{Device: opts.Device, Name: opts.Name, UUID: opts.UUID,
+	res, err := v.AddDeviceKeys(f.Ctx(), f.Config.Tenant, []vault.KeyRequest{{Device: opts.Device, Name: opts.Name, UUID: opts.UUID,
 		Role: opts.Role, SPKI: spki, Origin: vault.KeyEnrolled}})
 	if err != nil {
 		return deviceHint(err, f)

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // LsOptions are the inputs of "device ls".
@@ -48,12 +47,12 @@ list.`,
 
 func lsRun(opts *LsOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	list, err := v.Devices(f.Config.Tenant, opts.Role)
+	list, err := v.Devices(f.Ctx(), f.Config.Tenant, opts.Role)
 	if err != nil {
 		return deviceHint(err, f)
 	}

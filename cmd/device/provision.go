@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/passphrase"
 	"github.com/keysmith/keysmith/pkg/vault"
@@ -215,13 +214,13 @@ func defaultKeyFile(name, role, fingerprint string) string {
 
 func provisionRun(opts *ProvisionOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	req := vault.KeyRequest{Device: opts.Device, Name: opts.Name, UUID: opts.UUID, Role: opts.Role, Origin: vault.KeyProvisioned}
-	plan, err := v.CheckDeviceKeys(f.Config.Tenant, []vault.KeyRequest{req})
+	plan, err := v.CheckDeviceKeys(f.Ctx(), f.Config.Tenant, []vault.KeyRequest{req})
 	if err != nil {
 		return deviceHint(err, f)
 	}
@@ -274,7 +273,7 @@ func provisionRun(opts *ProvisionOptions) error {
 	if opts.beforeCommit != nil {
 		opts.beforeCommit()
 	}
-	res, err := v.AddDeviceKeys(f.Config.Tenant, []vault.KeyRequest{req})
+	res, err := v.AddDeviceKeys(f.Ctx(), f.Config.Tenant, []vault.KeyRequest{req})
 	if err != nil {
 		cleanup()
 		return deviceHint(err, f)

@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
@@ -44,7 +45,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.Create(e.vault, "dev", mk, vault.Options{Actor: "tester"})
+	v, err := createVault(e.vault, "dev", mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,18 +62,19 @@ func newTestEnv(t *testing.T) *testEnv {
 		Env: "dev", EnvFrom: "default", Output: "json", Vault: e.vault, Tenant: "default",
 		Roles: cmdutil.DefaultRoles, ConfigDir: filepath.Join(dir, "config"), DataDir: filepath.Join(dir, "data"),
 	}}
+	e.f.SetVaultDefaults()
 	return e
 }
 
 func (e *testEnv) openVault(t *testing.T) *vault.Vault {
 	t.Helper()
-	v, err := vault.Open(e.vault, vault.Options{Actor: "tester"})
+	v, err := openVault(e.vault)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
 	mk, _ := masterkey.Parse(testMasterKey)
-	if err := v.Unlock(mk); err != nil {
+	if err := v.Unlock(context.Background(), mk); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -159,7 +161,7 @@ func TestProvisionRoundTripRealWorkFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := held.Device("default", res.DeviceID)
+	d, err := held.Device(context.Background(), "default", res.DeviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestProvisionRoundTripRealWorkFactor(t *testing.T) {
 	}
 
 	// Nothing secret in the vault file, its WAL or the audit export.
-	audit, err := held.Audit(vault.AuditFilter{})
+	audit, err := held.Audit(context.Background(), vault.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +226,7 @@ func TestProvisionFailureLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("key file left behind: %v", err)
 	}
-	if ds, err := e.openVault(t).Devices("default", ""); err != nil || len(ds) != 0 {
+	if ds, err := e.openVault(t).Devices(context.Background(), "default", ""); err != nil || len(ds) != 0 {
 		t.Fatalf("devices: %v, %v", ds, err)
 	}
 
@@ -239,7 +241,7 @@ func TestProvisionFailureLeavesNothing(t *testing.T) {
 			}
 		}
 		_, spki := mustKey(t)
-		if _, err := e.openVault(t).AddDeviceKeys("default", []vault.KeyRequest{{Name: "taken", Role: "server", SPKI: spki, Origin: vault.KeyProvisioned}}); err != nil {
+		if _, err := e.openVault(t).AddDeviceKeys(context.Background(), "default", []vault.KeyRequest{{Name: "taken", Role: "server", SPKI: spki, Origin: vault.KeyProvisioned}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -251,7 +253,7 @@ func TestProvisionFailureLeavesNothing(t *testing.T) {
 			t.Errorf("%s left behind: %v", p, err)
 		}
 	}
-	if ds, err := e.openVault(t).Devices("default", ""); err != nil || len(ds) != 1 {
+	if ds, err := e.openVault(t).Devices(context.Background(), "default", ""); err != nil || len(ds) != 1 {
 		t.Fatalf("devices: %v, %v", ds, err)
 	}
 }

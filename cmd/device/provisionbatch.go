@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
@@ -69,12 +68,12 @@ func batchNames(existing []vault.DeviceInfo, prefix string, count int) []string 
 
 func provisionBatchRun(opts *ProvisionOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	existing, err := v.Devices(f.Config.Tenant, "")
+	existing, err := v.Devices(f.Ctx(), f.Config.Tenant, "")
 	if err != nil {
 		return deviceHint(err, f)
 	}
@@ -83,7 +82,7 @@ func provisionBatchRun(opts *ProvisionOptions) error {
 	for i, n := range names {
 		reqs[i] = vault.KeyRequest{Name: n, Role: opts.Role, Origin: vault.KeyProvisioned}
 	}
-	if _, err := v.CheckDeviceKeys(f.Config.Tenant, reqs); err != nil {
+	if _, err := v.CheckDeviceKeys(f.Ctx(), f.Config.Tenant, reqs); err != nil {
 		return deviceHint(err, f)
 	}
 	manifestPath := filepath.Join(opts.OutDir, ManifestName)
@@ -158,7 +157,7 @@ func provisionBatchRun(opts *ProvisionOptions) error {
 		return err
 	}
 	written = append(written, manifestPath)
-	res, err := v.AddDeviceKeys(f.Config.Tenant, reqs)
+	res, err := v.AddDeviceKeys(f.Ctx(), f.Config.Tenant, reqs)
 	if err != nil {
 		cleanup()
 		return deviceHint(err, f)

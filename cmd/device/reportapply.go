@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
@@ -60,12 +59,12 @@ func reportApplyRun(opts *ReportApplyOptions) error {
 	} else if err != nil {
 		return fmt.Errorf("%q: %w", opts.File, err)
 	}
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	res, err := v.ApplyReport(f.Config.Tenant, rep)
+	res, err := v.ApplyReport(f.Ctx(), f.Config.Tenant, rep)
 	if err != nil {
 		if errors.Is(err, vault.ErrReportConflict) {
 			return cmdutil.WithHint(err, "a report is applied once per request_id; a new provisioning run needs a new request_id")

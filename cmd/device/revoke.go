@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // RevokeOptions are the inputs of "device revoke".
@@ -37,12 +36,12 @@ revoked key changes nothing and succeeds.`,
 
 func revokeRun(opts *RevokeOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	k, err := v.RevokeDeviceKey(f.Config.Tenant, opts.Key)
+	k, err := v.RevokeDeviceKey(f.Ctx(), f.Config.Tenant, opts.Key)
 	if err != nil {
 		return deviceHint(err, f)
 	}

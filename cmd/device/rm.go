@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // RmOptions are the inputs of "device rm".
@@ -37,12 +36,12 @@ used.`,
 
 func rmRun(opts *RmOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	d, err := v.RemoveDevice(f.Config.Tenant, opts.Device)
+	d, err := v.RemoveDevice(f.Ctx(), f.Config.Tenant, opts.Device)
 	if err != nil {
 		return deviceHint(err, f)
 	}

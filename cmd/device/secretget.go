@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // SecretGetOptions are the inputs of "device secret get".
@@ -38,12 +37,12 @@ added only when standard output is a terminal. Every read is audited. With
 
 func secretGetRun(opts *SecretGetOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	s, err := v.GetDeviceSecret(f.Config.Tenant, opts.Device, opts.Name)
+	s, err := v.GetDeviceSecret(f.Ctx(), f.Config.Tenant, opts.Device, opts.Name)
 	if err != nil {
 		return deviceHint(err, f)
 	}

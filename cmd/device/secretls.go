@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // SecretLsOptions are the inputs of "device secret ls".
@@ -37,12 +36,12 @@ written, and where it came from (generated:amt, report:<request_id>).`,
 
 func secretLsRun(opts *SecretLsOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	list, err := v.DeviceSecrets(f.Config.Tenant, opts.Device)
+	list, err := v.DeviceSecrets(f.Ctx(), f.Config.Tenant, opts.Device)
 	if err != nil {
 		return deviceHint(err, f)
 	}

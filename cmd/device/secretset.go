@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 )
 
@@ -64,7 +63,7 @@ does not is refused (exit 2).`,
 
 func secretSetRun(opts *SecretSetOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
@@ -94,7 +93,7 @@ func secretSetRun(opts *SecretSetOptions) error {
 		}
 	}
 	defer clear(val)
-	ver, err := v.SetDeviceSecret(f.Config.Tenant, opts.Device, opts.Name, val, source)
+	ver, err := v.SetDeviceSecret(f.Ctx(), f.Config.Tenant, opts.Device, opts.Name, val, source)
 	if err != nil {
 		return deviceHint(err, f)
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // ShowOptions are the inputs of "device show".
@@ -40,12 +39,12 @@ created.`,
 
 func showRun(opts *ShowOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	d, err := v.Device(f.Config.Tenant, opts.Device)
+	d, err := v.Device(f.Ctx(), f.Config.Tenant, opts.Device)
 	if err != nil {
 		return deviceHint(err, f)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
@@ -71,12 +70,12 @@ func verifyRun(opts *VerifyOptions) error {
 	if err != nil {
 		return &cmdutil.UsageError{Err: err}
 	}
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	k, err := v.VerifyChallenge(f.Config.Tenant, opts.Device, nonce, sig)
+	k, err := v.VerifyChallenge(f.Ctx(), f.Config.Tenant, opts.Device, nonce, sig)
 	if err != nil {
 		switch {
 		case errors.Is(err, vault.ErrChallengeExpired):

@@ -142,7 +142,7 @@ func legacyUses(kr *value.Keyring, path string, ef *dotenv.File, ids []masterkey
 // vaultUses refuses to retire a key that still locks the configured vault:
 // after "key rotate" the vault keeps the old key until "vault rotate-master".
 func vaultUses(f *cmdutil.Factory, env string, ids []masterkey.ID) error {
-	v, err := vault.Open(f.Config.Vault, vault.Options{})
+	v, err := f.OpenVaultAnyEnv()
 	if errors.Is(err, vault.ErrNoVault) {
 		return nil
 	} else if err != nil {

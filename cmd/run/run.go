@@ -18,7 +18,6 @@ import (
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	schemacmd "github.com/keysmith/keysmith/cmd/schema"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/secretfile"
 )
 
@@ -219,7 +218,7 @@ func runRun(opts *RunOptions) error {
 		for k, v := range vars {
 			other += cmdutil.ExecSize(k + "=" + v)
 		}
-		fromVault, err := vaultcmd.Environment(f, opts.Tenant, opts.Prefix, other)
+		fromVault, err := f.VaultEnvironment(opts.Tenant, opts.Prefix, other)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -65,7 +64,7 @@ func applyRun(opts *ServiceOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
@@ -74,7 +73,7 @@ func applyRun(opts *ServiceOptions) error {
 	for i, sec := range s.Secrets {
 		decls[i] = vault.Declared{Name: sec.Name, Description: sec.Description}
 	}
-	res, err := v.DeclareAccess(f.Config.Tenant, opts.Service, decls)
+	res, err := v.DeclareAccess(f.Ctx(), f.Config.Tenant, opts.Service, decls)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // NewCmdCheck returns "schema check".
@@ -43,17 +42,17 @@ func checkRun(opts *ServiceOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := vaultcmd.OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	tenant := f.Config.Tenant
-	tokenProb, err := v.ServiceTokenProblem(opts.Service)
+	tokenProb, err := v.ServiceTokenProblem(f.Ctx(), opts.Service)
 	if err != nil {
 		return err
 	}
-	probs, err := v.CheckAccess(tenant, opts.Service, s.Names())
+	probs, err := v.CheckAccess(f.Ctx(), tenant, opts.Service, s.Names())
 	if err != nil {
 		return err
 	}

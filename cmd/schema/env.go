@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/client"
 )
 
@@ -20,7 +19,7 @@ import (
 // is audited. With a server selected (sf.Fill), the secrets are read
 // through it in one GetSecrets call, and never from a local vault.
 func SchemaEnvironment(f *cmdutil.Factory, sf *cmdutil.ServerFlags, tokenFile, schemaPath string) (map[string]string, error) {
-	tok, err := vaultcmd.ReadToken(f, tokenFile, "", false)
+	tok, err := f.ReadToken(tokenFile, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -52,14 +51,14 @@ func SchemaEnvironment(f *cmdutil.Factory, sf *cmdutil.ServerFlags, tokenFile, s
 		}
 		return out, nil
 	}
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return nil, err
 	}
 	defer v.Close()
-	secrets, err := v.ServiceGetMany(tok, f.Config.Tenant, s.Names())
+	secrets, err := v.ServiceGetMany(f.Ctx(), tok, f.Config.Tenant, s.Names())
 	if err != nil {
-		return nil, vaultcmd.AccessHint(fmt.Errorf("schema %q: %w", schemaPath, err))
+		return nil, cmdutil.AccessHint(fmt.Errorf("schema %q: %w", schemaPath, err))
 	}
 	out := make(map[string]string, len(secrets))
 	for _, sec := range secrets {

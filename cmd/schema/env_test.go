@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"os"
@@ -26,25 +27,25 @@ func TestSchemaEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.Create(path, "dev", mk, vault.Options{Actor: "tester"})
+	v, err := createVault(path, "dev", mk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	tok, rec, err := v.CreateToken("orders", "")
+	tok, rec, err := v.CreateToken(context.Background(), "orders", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.ApproveToken(rec.ID); err != nil {
+	if _, err := v.ApproveToken(context.Background(), rec.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"A", "B", "OTHER"} {
-		if _, err := v.Put("default", n, []byte("v-"+n), ""); err != nil {
+		if _, err := v.Put(context.Background(), "default", n, []byte("v-"+n), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, n := range []string{"A", "OTHER"} {
-		if _, err := v.GrantAccess("default", "orders", n); err != nil {
+		if _, err := v.GrantAccess(context.Background(), "default", "orders", n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,6 +69,7 @@ func TestSchemaEnvironment(t *testing.T) {
 		},
 		Config: &cmdutil.Config{Env: "dev", EnvFrom: "default", Output: "text", Vault: path, Tenant: "default",
 			ConfigDir: filepath.Join(dir, "config"), DataDir: filepath.Join(dir, "data")}}
+	f.SetVaultDefaults()
 
 	// B not granted, C missing: pending, both listed, nothing returned
 	env, err := SchemaEnvironment(f, nil, tokenFile, schemaFile)
@@ -79,17 +81,17 @@ func TestSchemaEnvironment(t *testing.T) {
 			t.Errorf("%q does not say %q", err, want)
 		}
 	}
-	if s, _ := v.Stubs("default"); len(s) != 1 || s[0].Name != "C" {
+	if s, _ := v.Stubs(context.Background(), "default"); len(s) != 1 || s[0].Name != "C" {
 		t.Fatalf("stubs %+v", s)
 	}
 
 	// all granted and present: exactly the schema's secrets
 	for _, n := range []string{"B", "C"} {
-		if _, err := v.GrantAccess("default", "orders", n); err != nil {
+		if _, err := v.GrantAccess(context.Background(), "default", "orders", n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := v.Put("default", "C", []byte("v-C"), ""); err != nil {
+	if _, err := v.Put(context.Background(), "default", "C", []byte("v-C"), ""); err != nil {
 		t.Fatal(err)
 	}
 	env, err = SchemaEnvironment(f, nil, tokenFile, schemaFile)
@@ -98,7 +100,7 @@ func TestSchemaEnvironment(t *testing.T) {
 	}
 
 	// a revoked grant: permission denied
-	if err := v.RevokeAccess("default", "orders", "C"); err != nil {
+	if err := v.RevokeAccess(context.Background(), "default", "orders", "C"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := SchemaEnvironment(f, nil, tokenFile, schemaFile); cmdutil.ExitCode(err) != cmdutil.ExitPermission {

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/server"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
@@ -139,11 +138,11 @@ func serveRun(opts *Options) error {
 	if isUnix && opts.TLSCert != "" {
 		return cmdutil.Usagef("--tls-cert: a unix socket is served in plaintext")
 	}
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
-	backend := server.NewVaultBackend(v, vaultcmd.Actor(f), func() (*vault.Vault, error) { return vaultcmd.UnlockedVault(f) })
+	backend := server.NewVaultBackend(v, cmdutil.Actor(), func() (*vault.Vault, error) { return f.Vault() })
 	defer backend.Close()
 
 	var src *server.CertSource

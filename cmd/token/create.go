@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -54,12 +53,12 @@ Store the token in a file only the service can read and give that file to
 
 func createRun(opts *CreateOptions) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	tok, t, err := v.CreateToken(opts.Service, opts.ServiceVersion)
+	tok, t, err := v.CreateToken(f.Ctx(), opts.Service, opts.ServiceVersion)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 )
 
 // LsOptions are the inputs of "token ls".
@@ -38,12 +37,12 @@ themselves are not stored and cannot be shown. No key is needed.`,
 
 func lsRun(opts *LsOptions) error {
 	f := opts.F
-	v, err := vaultcmd.OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	toks, err := v.Tokens()
+	toks, err := v.Tokens(f.Ctx())
 	if err != nil {
 		return err
 	}

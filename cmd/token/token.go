@@ -4,12 +4,12 @@
 package token
 
 import (
+	"context"
 	"errors"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	vaultcmd "github.com/keysmith/keysmith/cmd/vault"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -62,14 +62,14 @@ func newDecideCmd(f *cmdutil.Factory, runF func(*DecideOptions) error, run func(
 }
 
 // decide applies one decision to a token and reports it.
-func decide(opts *DecideOptions, fn func(*vault.Vault, string) (*vault.Token, error), done string) error {
+func decide(opts *DecideOptions, fn func(*vault.Vault, context.Context, string) (*vault.Token, error), done string) error {
 	f := opts.F
-	v, err := vaultcmd.UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	t, err := fn(v, opts.ID)
+	t, err := fn(v, f.Ctx(), opts.ID)
 	if err != nil {
 		switch {
 		case errors.Is(err, vault.ErrNoRecord):

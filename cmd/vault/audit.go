@@ -106,12 +106,12 @@ func auditRun(opts *AuditOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	recs, err := v.Audit(vault.AuditFilter{Since: since, Action: opts.Action})
+	recs, err := v.Audit(f.Ctx(), vault.AuditFilter{Since: since, Action: opts.Action})
 	if err != nil {
 		return err
 	}
@@ -166,15 +166,15 @@ elsewhere to detect a rollback of the whole file.`,
 
 func auditVerifyRun(opts *AuditOptions) error {
 	f := opts.F
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	if err := v.CheckIntegrity(); err != nil {
-		return openHint(err, v.Path())
+	if err := v.CheckIntegrity(f.Ctx()); err != nil {
+		return cmdutil.OpenHint(err, v.Path())
 	}
-	res, err := v.VerifyAudit()
+	res, err := v.VerifyAudit(f.Ctx())
 	if err != nil {
 		if vault.IsAuditError(err) {
 			return cmdutil.WithHint(fmt.Errorf("vault %q: %w", v.Path(), err),

@@ -71,16 +71,16 @@ func exportRun(opts *ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	b, err := v.Export()
+	b, err := v.Export(f.Ctx())
 	if err != nil {
-		return secretHint(err, f, "")
+		return f.SecretHint(err)
 	}
-	omitted, err := v.NotInBackup()
+	omitted, err := v.NotInBackup(f.Ctx())
 	if err != nil {
 		return err
 	}

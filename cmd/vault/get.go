@@ -2,11 +2,6 @@ package vault
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -84,7 +79,7 @@ to a local vault. See docs/server.md.`,
 
 func getRun(opts *GetOptions) error {
 	f := opts.F
-	tok, err := ReadToken(f, opts.TokenFile, opts.Token, opts.TokenSet)
+	tok, err := f.ReadToken(opts.TokenFile, opts.Token, opts.TokenSet)
 	if err != nil {
 		return err
 	}
@@ -95,18 +90,18 @@ func getRun(opts *GetOptions) error {
 		}
 		return printSecret(f, s)
 	}
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	if tok != "" {
-		s, err = v.ServiceGet(tok, f.Config.Tenant, opts.Name, opts.Version)
+		s, err = v.ServiceGet(f.Ctx(), tok, f.Config.Tenant, opts.Name, opts.Version)
 		if err != nil {
-			return AccessHint(secretHint(err, f, opts.Name))
+			return cmdutil.AccessHint(f.SecretHint(err))
 		}
-	} else if s, err = v.Get(f.Config.Tenant, opts.Name, opts.Version); err != nil {
-		return secretHint(err, f, opts.Name)
+	} else if s, err = v.Get(f.Ctx(), f.Config.Tenant, opts.Name, opts.Version); err != nil {
+		return f.SecretHint(err)
 	}
 	return printSecret(f, s)
 }
@@ -153,69 +148,4 @@ func printSecret(f *cmdutil.Factory, s *vault.Secret) error {
 		return err
 	}
 	return nil
-}
-
-// ReadToken returns the service token from --token-file (file), --token
-// (literal, when set: it warns, the token is in the process list and shell
-// history) or KEYSMITH_TOKEN, in that order, or "" when none is given. The
-// token is trimmed of surrounding white space; its form is checked by the
-// vault, which audits a malformed one like any wrong token.
-func ReadToken(f *cmdutil.Factory, file, literal string, literalSet bool) (string, error) {
-	switch {
-	case file != "":
-		b, err := os.ReadFile(file)
-		if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(file, vault.TokenPrefix) {
-			f.IO.Warnf("a token was given on the command line: it is now in the process list and shell history; revoke it")
-			return "", cmdutil.WithHint(cmdutil.Usagef("--token-file takes the name of a file holding the token, not the token"),
-				"write the token to a file readable only by the service and pass its name")
-		} else if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("--token-file %q: %w", file, cmdutil.ErrNotFound)
-		} else if err != nil {
-			return "", fmt.Errorf("--token-file: %w", err)
-		}
-		if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
-			f.IO.Warnf("token file %q is readable by group or others (mode %04o); chmod 600 %q", file, st.Mode().Perm(), file)
-		}
-		tok := strings.TrimSpace(string(b))
-		if tok == "" {
-			return "", cmdutil.Usagef("--token-file %q is empty", file)
-		}
-		return tok, nil
-	case literalSet:
-		f.IO.Warnf("--token puts the service token in the process list and shell history; prefer --token-file or KEYSMITH_TOKEN")
-		if strings.TrimSpace(literal) == "" {
-			return "", cmdutil.Usagef("--token is empty")
-		}
-		return strings.TrimSpace(literal), nil
-	}
-	return strings.TrimSpace(f.Getenv("KEYSMITH_TOKEN")), nil
-}
-
-// AccessHint adds what to do next to the errors of reading as a service.
-func AccessHint(err error) error {
-	var te *vault.TokenError
-	var ae *vault.AccessError
-	switch {
-	case errors.As(err, &te) && te.Status == vault.TokenRevoked:
-		return cmdutil.WithHint(err, "a revoked token is revoked for good; an operator makes a new one with: keysmith token create --service "+te.Service)
-	case errors.As(err, &te) && te.Service != "":
-		return cmdutil.WithHint(err, fmt.Sprintf("an operator approves it with: keysmith token approve %s", te.ID))
-	case errors.As(err, &te):
-		return cmdutil.WithHint(err, "check --token-file or KEYSMITH_TOKEN; an operator makes a token with: keysmith token create --service NAME")
-	case errors.As(err, &ae):
-		var hints []string
-		for _, p := range ae.Problems {
-			switch {
-			case p.Denied:
-				hints = append(hints, fmt.Sprintf("access to %s was %s; an operator can allow it with: keysmith access grant %s %s --tenant %s", p.Name, p.Reason, ae.Service, p.Name, ae.Tenant))
-			case strings.HasPrefix(p.Reason, "missing"):
-				hints = append(hints, fmt.Sprintf("%s has no value yet; an operator fills it with: keysmith vault put %s --tenant %s", p.Name, p.Name, ae.Tenant))
-			}
-			if p.Request != 0 {
-				hints = append(hints, fmt.Sprintf("an operator approves request %d with: keysmith access approve %d", p.Request, p.Request))
-			}
-		}
-		return cmdutil.WithHint(err, hints...)
-	}
-	return err
 }

@@ -34,14 +34,14 @@ func NewCmdHistory(f *cmdutil.Factory, runF func(*HistoryOptions) error) *cobra.
 
 func historyRun(opts *HistoryOptions) error {
 	f := opts.F
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	list, err := v.History(f.Config.Tenant, opts.Name)
+	list, err := v.History(f.Ctx(), f.Config.Tenant, opts.Name)
 	if err != nil {
-		return secretHint(err, f, opts.Name)
+		return f.SecretHint(err)
 	}
 	return printInfos(f, list)
 }

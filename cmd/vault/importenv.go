@@ -60,7 +60,7 @@ func importEnvRun(opts *ImportEnvOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func importEnvRun(opts *ImportEnvOptions) error {
 			fmt.Errorf("%q is named for environment %s, but vault %q belongs to environment %s: %w", opts.File, named, v.Path(), v.Env(), vault.ErrWrongEnvironment),
 			fmt.Sprintf("import it into a %s vault with --vault, or rename the file if it is meant for %s", named, v.Env()))
 	}
-	res, err := unlockWith(f, v)
+	res, err := f.UnlockWith(v)
 	if err != nil {
 		return err
 	}
@@ -112,10 +112,10 @@ func importEnvRun(opts *ImportEnvOptions) error {
 		f.IO.Warnf("%s is a secret name but its value is plain text in %q; now that it is in the vault, remove it from the file", n, opts.File)
 	}
 	prog := newProgress(f, "importing")
-	vers, err := v.PutMany(f.Config.Tenant, items, prog.update)
+	vers, err := v.PutMany(f.Ctx(), f.Config.Tenant, items, prog.update)
 	prog.done()
 	if err != nil {
-		return secretHint(err, f, "")
+		return f.SecretHint(err)
 	}
 	if f.JSON() {
 		out := make([]map[string]any, len(items))

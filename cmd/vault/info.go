@@ -35,15 +35,15 @@ out which key a vault expects.`,
 
 func infoRun(opts *InfoOptions) error {
 	f := opts.F
-	v, err := OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	if err := v.CheckIntegrity(); err != nil {
-		return openHint(err, v.Path())
+	if err := v.CheckIntegrity(f.Ctx()); err != nil {
+		return cmdutil.OpenHint(err, v.Path())
 	}
-	in, err := v.Info()
+	in, err := v.Info(f.Ctx())
 	if err != nil {
 		return err
 	}

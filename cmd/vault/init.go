@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
-	"github.com/keysmith/keysmith/pkg/vault"
 )
 
 // InitOptions are the inputs of "vault init".
@@ -48,7 +47,7 @@ func initRun(opts *InitOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := vault.Create(path, env, res.Current, options(f))
+	v, err := f.CreateVault(env, res.Current)
 	if err != nil {
 		return cmdutil.WithHint(err, "a vault is never replaced: choose another path with --vault, or remove the old one yourself")
 	}

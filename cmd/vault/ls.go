@@ -48,14 +48,14 @@ func lsRun(opts *LsOptions) error {
 	if opts.Missing {
 		return lsMissing(f)
 	}
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	list, err := v.List(f.Config.Tenant)
+	list, err := v.List(f.Ctx(), f.Config.Tenant)
 	if err != nil {
-		return secretHint(err, f, "")
+		return f.SecretHint(err)
 	}
 	return printInfos(f, list)
 }
@@ -79,14 +79,14 @@ func printInfos(f *cmdutil.Factory, list []vault.SecretInfo) error {
 }
 
 func lsMissing(f *cmdutil.Factory) error {
-	v, err := OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	stubs, err := v.Stubs(f.Config.Tenant)
+	stubs, err := v.Stubs(f.Ctx(), f.Config.Tenant)
 	if err != nil {
-		return secretHint(err, f, "")
+		return f.SecretHint(err)
 	}
 	if f.JSON() {
 		return f.PrintJSON(stubs)

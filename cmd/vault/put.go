@@ -62,7 +62,7 @@ description; --description "" clears it.`,
 
 func putRun(opts *PutOptions) error {
 	f := opts.F
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
@@ -74,9 +74,9 @@ func putRun(opts *PutOptions) error {
 	}
 	defer clear(pt)
 	item := vault.Item{Name: opts.Name, Value: pt, Description: opts.Description, ClearDescription: opts.DescriptionSet && opts.Description == ""}
-	vers, err := v.PutMany(f.Config.Tenant, []vault.Item{item}, nil)
+	vers, err := v.PutMany(f.Ctx(), f.Config.Tenant, []vault.Item{item}, nil)
 	if err != nil {
-		return secretHint(err, f, opts.Name)
+		return f.SecretHint(err)
 	}
 	ver := vers[0]
 	if f.JSON() {

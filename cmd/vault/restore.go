@@ -88,9 +88,9 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		return fmt.Errorf("%q: %w", opts.File, err)
 	}
 
-	path := f.Config.Vault
+	path := cmdutil.DescribeVault(f.Config.Vault)
 	var v *vault.Vault
-	if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+	if !f.VaultExists() {
 		env := b.Env
 		if f.Config.EnvFrom != "default" {
 			env = f.Config.Env
@@ -99,25 +99,23 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		if v, err = vault.Create(path, env, res.Current, options(f)); err != nil {
+		if v, err = f.CreateVault(env, res.Current); err != nil {
 			return err
 		}
-		warnOpenDir(f, path)
+		warnOpenDir(f, f.Config.Vault)
 		defer func() {
 			if err != nil { // leave no half-restored vault behind
 				v.Close()
-				for _, s := range []string{"", "-wal", "-shm"} {
-					os.Remove(path + s)
-				}
+				cmdutil.RemoveStore(f.Config.Vault)
 			}
 		}()
 	} else {
-		if v, err = UnlockedVault(f); err != nil {
+		if v, err = f.Vault(); err != nil {
 			return err
 		}
 	}
 	defer v.Close()
-	n, err := v.Restore(b)
+	n, err := v.Restore(f.Ctx(), b)
 	if err != nil {
 		if errors.Is(err, vault.ErrNotEmpty) {
 			return cmdutil.WithHint(fmt.Errorf("vault %q: %w", path, err), "restore into a new vault: --vault NEW.db")

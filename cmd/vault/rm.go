@@ -40,14 +40,14 @@ keeps the record that it happened).`,
 
 func rmRun(opts *RmOptions) error {
 	f := opts.F
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	n, err := v.Remove(f.Config.Tenant, opts.Name, opts.Purge)
+	n, err := v.Remove(f.Ctx(), f.Config.Tenant, opts.Name, opts.Purge)
 	if err != nil {
-		return secretHint(err, f, opts.Name)
+		return f.SecretHint(err)
 	}
 	if f.JSON() {
 		return f.PrintJSON(map[string]any{"tenant": f.Config.Tenant, "name": opts.Name, "versions": n, "purged": opts.Purge})

@@ -36,16 +36,16 @@ under the old key or the new. Shows progress on a terminal.`,
 
 func rotateDEKRun(opts *RotateDEKOptions) error {
 	f := opts.F
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	prog := newProgress(f, "re-sealing")
-	res, err := v.RotateDEK(f.Config.Tenant, prog.update)
+	res, err := v.RotateDEK(f.Ctx(), f.Config.Tenant, prog.update)
 	prog.done()
 	if err != nil {
-		return secretHint(err, f, "")
+		return f.SecretHint(err)
 	}
 	if f.JSON() {
 		return f.PrintJSON(map[string]any{"tenant": f.Config.Tenant, "dek_version": res.DEKVersion, "resealed": res.Secrets, "resealed_device_secrets": res.DeviceSecrets})

@@ -62,12 +62,12 @@ key, and the old one is found among its retired keys.`,
 
 func rotateMasterRun(opts *RotateMasterOptions) error {
 	f := opts.F
-	v, err := OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	res, err := unlockWith(f, v)
+	res, err := f.UnlockWith(v)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func rotateMasterRun(opts *RotateMasterOptions) error {
 	if newKey.ID() == old {
 		return cmdutil.Usagef("the new key is the vault's current key (ID %s)", old)
 	}
-	if err := v.RotateMaster(newKey); err != nil {
+	if err := v.RotateMaster(f.Ctx(), newKey); err != nil {
 		return err
 	}
 	if f.JSON() {

@@ -51,12 +51,12 @@ func NewCmdTenantAdd(f *cmdutil.Factory, runF func(*TenantOptions) error) *cobra
 
 func tenantAddRun(opts *TenantOptions) error {
 	f := opts.F
-	v, err := UnlockedVault(f)
+	v, err := f.Vault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	if err := v.AddTenant(opts.Name); err != nil {
+	if err := v.AddTenant(f.Ctx(), opts.Name); err != nil {
 		if errors.Is(err, vault.ErrInvalidName) {
 			return &cmdutil.UsageError{Err: err}
 		}
@@ -89,12 +89,12 @@ func NewCmdTenantLs(f *cmdutil.Factory, runF func(*TenantOptions) error) *cobra.
 
 func tenantLsRun(opts *TenantOptions) error {
 	f := opts.F
-	v, err := OpenVault(f)
+	v, err := f.LockedVault()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	ts, err := v.Tenants()
+	ts, err := v.Tenants(f.Ctx())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,8 +76,8 @@ func main() {
 
 	fx := start(t, server.Options{}, nil)
 	tok, id := newToken(t)
-	fx.op.RegisterToken(tok, "orders", "")
-	fx.op.ApproveToken(id)
+	fx.op.RegisterToken(context.Background(), tok, "orders", "")
+	fx.op.ApproveToken(context.Background(), id)
 	tokFile := filepath.Join(dir, "orders.token")
 	os.WriteFile(tokFile, []byte(tok+"\n"), 0o600)
 	run := func() string {
@@ -89,13 +90,13 @@ func main() {
 	if got := run(); !strings.HasPrefix(got, "ERR true ") || !strings.Contains(got, "DB_URL") {
 		t.Fatalf("before the grants: %q", got)
 	}
-	stubs, _ := fx.op.Stubs(vault.DefaultTenant)
+	stubs, _ := fx.op.Stubs(context.Background(), vault.DefaultTenant)
 	if len(stubs) != 2 || stubs[0].Description != "orders database" {
 		t.Fatalf("stubs: %+v", stubs)
 	}
 	for _, n := range []string{"DB_URL", "STRIPE_API_KEY"} {
-		fx.op.Put(vault.DefaultTenant, n, []byte(strings.ToLower(n)+"-value"), "")
-		fx.op.GrantAccess(vault.DefaultTenant, "orders", n)
+		fx.op.Put(context.Background(), vault.DefaultTenant, n, []byte(strings.ToLower(n)+"-value"), "")
+		fx.op.GrantAccess(context.Background(), vault.DefaultTenant, "orders", n)
 	}
 	if got := run(); got != "db_url-value|stripe_api_key-value|Secrets{...}\n" {
 		t.Fatalf("loader: %q", got)

@@ -28,6 +28,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/server"
 	"github.com/keysmith/keysmith/pkg/vault"
+	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
 // syncBuffer is the decision log, written by the server's goroutines.
@@ -74,14 +75,22 @@ func start(t testing.TB, opts server.Options, wrap func(server.Backend) server.B
 	t.Helper()
 	dir := t.TempDir()
 	fx := &fixture{path: filepath.Join(dir, "vault.db"), key: testKey(t), log: &syncBuffer{}}
-	v, err := vault.Create(fx.path, "dev", fx.key, vault.Options{Actor: "keysmith-serve"})
+	st, err := sqlite.Create(context.Background(), fx.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fx.op, err = vault.Open(fx.path, vault.Options{Actor: "operator"}); err != nil {
+	v, err := vault.Create(context.Background(), st, "dev", fx.key, vault.Options{Actor: "keysmith-serve"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fx.op.Unlock(fx.key); err != nil {
+	ost, err := sqlite.Open(context.Background(), fx.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fx.op, err = vault.Open(context.Background(), ost, vault.Options{Actor: "operator"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.op.Unlock(context.Background(), fx.key); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fx.op.Close() })
@@ -211,24 +220,24 @@ func TestSeedWorkflowGRPC(t *testing.T) {
 	_, err := getSecret(t, conn, ctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL", Token: tok})
 	wantCode(t, err, codes.FailedPrecondition, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_PENDING)
 
-	if _, err := fx.op.ApproveToken(id); err != nil {
+	if _, err := fx.op.ApproveToken(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 	// The token as bearer metadata; a missing secret becomes a stub with the description.
 	bctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	_, err = getSecret(t, conn, bctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL", Description: "orders database"})
 	wantCode(t, err, codes.NotFound, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_PENDING)
-	stubs, err := fx.op.Stubs(vault.DefaultTenant)
+	stubs, err := fx.op.Stubs(context.Background(), vault.DefaultTenant)
 	if err != nil || len(stubs) != 1 || stubs[0].Name != "DB_URL" || stubs[0].Description != "orders database" {
 		t.Fatalf("stubs %+v, %v", stubs, err)
 	}
 
-	if _, err := fx.op.Put(vault.DefaultTenant, "DB_URL", []byte("postgres://orders:s3cret-value@db/orders"), ""); err != nil {
+	if _, err := fx.op.Put(context.Background(), vault.DefaultTenant, "DB_URL", []byte("postgres://orders:s3cret-value@db/orders"), ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err = getSecret(t, conn, bctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL"})
 	wantCode(t, err, codes.FailedPrecondition, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_PENDING)
-	if _, err := fx.op.GrantAccess(vault.DefaultTenant, "orders", "DB_URL"); err != nil {
+	if _, err := fx.op.GrantAccess(context.Background(), vault.DefaultTenant, "orders", "DB_URL"); err != nil {
 		t.Fatal(err)
 	}
 	res, err := getSecret(t, conn, bctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL"})
@@ -241,13 +250,13 @@ func TestSeedWorkflowGRPC(t *testing.T) {
 	if err := conn.Invoke(ctx, rpcRegisterToken, &keysmithv1.RegisterTokenRequest{ServiceName: "billing", Token: tok2}, reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.op.ApproveToken(id2); err != nil {
+	if _, err := fx.op.ApproveToken(context.Background(), id2); err != nil {
 		t.Fatal(err)
 	}
 	_, err = getSecret(t, conn, ctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL", Token: tok2})
 	wantCode(t, err, codes.FailedPrecondition, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_PENDING)
 
-	if err := fx.op.RevokeAccess(vault.DefaultTenant, "orders", "DB_URL"); err != nil {
+	if err := fx.op.RevokeAccess(context.Background(), vault.DefaultTenant, "orders", "DB_URL"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = getSecret(t, conn, bctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL"})
@@ -270,12 +279,12 @@ func TestSeedWorkflowGRPC(t *testing.T) {
 	if err := conn.Invoke(ctx, rpcRegisterToken, &keysmithv1.RegisterTokenRequest{ServiceName: "billing", Token: tok3}, reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fx.op.DenyToken(id3); err != nil {
+	if _, err := fx.op.DenyToken(context.Background(), id3); err != nil {
 		t.Fatal(err)
 	}
 	_, err = getSecret(t, conn, ctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL", Token: tok3})
 	wantCode(t, err, codes.PermissionDenied, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_DENIED)
-	if _, err := fx.op.RevokeToken(id2); err != nil {
+	if _, err := fx.op.RevokeToken(context.Background(), id2); err != nil {
 		t.Fatal(err)
 	}
 	_, err = getSecret(t, conn, ctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL", Token: tok2})
@@ -295,7 +304,7 @@ func TestSeedWorkflowGRPC(t *testing.T) {
 	// Every decision is audited with the caller's address and agent; the
 	// log has one line per decision with seed 003's fields.
 	fx.stop(t)
-	recs, err := fx.op.Audit(vault.AuditFilter{})
+	recs, err := fx.op.Audit(context.Background(), vault.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +312,7 @@ func TestSeedWorkflowGRPC(t *testing.T) {
 	for _, r := range recs {
 		if r.Action == "get" {
 			gets++
-			if !strings.Contains(r.Detail, "from 127.0.0.1") || !strings.Contains(r.Detail, "grpc-go/") {
+			if r.IPAddress != "127.0.0.1" || !strings.HasPrefix(r.UserAgent, "grpc-go/") {
 				t.Errorf("audit row without address or agent: %+v", r)
 			}
 		}
@@ -324,7 +333,7 @@ func TestSeedWorkflowGRPC(t *testing.T) {
 // rows contain any of secrets, or the master key.
 func noSecrets(t *testing.T, fx *fixture, log string, secrets ...string) {
 	t.Helper()
-	recs, err := fx.op.Audit(vault.AuditFilter{})
+	recs, err := fx.op.Audit(context.Background(), vault.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,15 +362,15 @@ func TestGetSecretsAndBinary(t *testing.T) {
 	if _, err := c.RegisterToken(ctx, "orders", ""); err != nil {
 		t.Fatal(err)
 	}
-	fx.op.ApproveToken(id)
+	fx.op.ApproveToken(context.Background(), id)
 	var refs []client.Ref
 	for _, n := range []string{"A", "B", "BIN"} {
 		refs = append(refs, client.Ref{Name: n})
 	}
-	fx.op.Put(vault.DefaultTenant, "A", []byte("a-value"), "")
-	fx.op.Put(vault.DefaultTenant, "BIN", []byte{0xff, 0x00, 0xfe}, "")
+	fx.op.Put(context.Background(), vault.DefaultTenant, "A", []byte("a-value"), "")
+	fx.op.Put(context.Background(), vault.DefaultTenant, "BIN", []byte{0xff, 0x00, 0xfe}, "")
 	for _, n := range []string{"A", "BIN"} {
-		fx.op.GrantAccess(vault.DefaultTenant, "orders", n)
+		fx.op.GrantAccess(context.Background(), vault.DefaultTenant, "orders", n)
 	}
 	_, err := c.GetSecrets(ctx, "", refs)
 	var ce *client.Error
@@ -374,8 +383,8 @@ func TestGetSecretsAndBinary(t *testing.T) {
 			t.Errorf("result %d: %v, want %v", i, r, want[i])
 		}
 	}
-	fx.op.Put(vault.DefaultTenant, "B", []byte("b-value"), "")
-	fx.op.GrantAccess(vault.DefaultTenant, "orders", "B")
+	fx.op.Put(context.Background(), vault.DefaultTenant, "B", []byte("b-value"), "")
+	fx.op.GrantAccess(context.Background(), vault.DefaultTenant, "orders", "B")
 	got, err := c.GetSecrets(ctx, "", refs)
 	if err != nil || len(got) != 3 || string(got[0].Value) != "a-value" || string(got[1].Value) != "b-value" || !bytes.Equal(got[2].Value, []byte{0xff, 0x00, 0xfe}) {
 		t.Fatalf("GetSecrets: %v, %v", got, err)
@@ -413,20 +422,20 @@ func TestRateLimit(t *testing.T) {
 	if allowed := 10 + int(time.Since(began).Minutes()*10) + 1; unauth < 10 || unauth > allowed || exhausted != 1000-unauth {
 		t.Fatalf("%d unauthenticated, %d rate limited", unauth, exhausted)
 	}
-	recs, err := fx.op.Audit(vault.AuditFilter{})
+	recs, err := fx.op.Audit(context.Background(), vault.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, r := range recs {
-		if r.Action == "get" && !r.Success && strings.Contains(r.Detail, "127.0.0.1") {
+		if r.Action == "get" && !r.Success && r.IPAddress == "127.0.0.1" {
 			n++
 		}
 	}
 	if n != 1000 {
 		t.Fatalf("%d audited attempts, want 1000", n)
 	}
-	if _, err := fx.op.VerifyAudit(); err != nil {
+	if _, err := fx.op.VerifyAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -485,10 +494,10 @@ func TestDrain(t *testing.T) {
 	b := &blocking{started: make(chan struct{}, 1), release: make(chan struct{})}
 	fx := start(t, server.Options{}, func(in server.Backend) server.Backend { b.Backend = in; return b })
 	tok, id := newToken(t)
-	fx.op.RegisterToken(tok, "orders", "")
-	fx.op.ApproveToken(id)
-	fx.op.Put(vault.DefaultTenant, "A", []byte("a-value"), "")
-	fx.op.GrantAccess(vault.DefaultTenant, "orders", "A")
+	fx.op.RegisterToken(context.Background(), tok, "orders", "")
+	fx.op.ApproveToken(context.Background(), id)
+	fx.op.Put(context.Background(), vault.DefaultTenant, "A", []byte("a-value"), "")
+	fx.op.GrantAccess(context.Background(), vault.DefaultTenant, "orders", "A")
 	c := fx.client(t, tok)
 	got := make(chan error, 1)
 	go func() {

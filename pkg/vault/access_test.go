@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,11 +18,11 @@ import (
 // approvedToken creates and approves a token for service.
 func approvedToken(t *testing.T, v *Vault, service string) (string, *Token) {
 	t.Helper()
-	tok, rec, err := v.CreateToken(service, "1.0")
+	tok, rec, err := v.CreateToken(ctx, service, "1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.ApproveToken(rec.ID); err != nil {
+	if _, err := v.ApproveToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
 	return tok, rec
@@ -36,7 +37,7 @@ func wantErr(t *testing.T, err, want error) {
 
 func pendingRequests(t *testing.T, v *Vault) []AccessRequest {
 	t.Helper()
-	rs, err := v.AccessRequests("default", true)
+	rs, err := v.AccessRequests(ctx, "default", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func pendingRequests(t *testing.T, v *Vault) []AccessRequest {
 
 func TestTokenFormat(t *testing.T) {
 	v, path, _ := newVault(t)
-	tok, rec, err := v.CreateToken("orders", "2.1.0")
+	tok, rec, err := v.CreateToken(ctx, "orders", "2.1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestTokenFormat(t *testing.T) {
 	}
 	// Only the SHA-256 is stored.
 	var stored []byte
-	if err := v.db.QueryRow("SELECT hash FROM service_tokens WHERE id = ?", id).Scan(&stored); err != nil {
+	if err := rawDB(t, v).QueryRow("SELECT hash FROM service_tokens WHERE id = ?", id).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if h := sha256.Sum256([]byte(tok)); !bytes.Equal(stored, h[:]) {
@@ -77,12 +78,12 @@ func TestTokenFormat(t *testing.T) {
 	}
 	// Two tokens never collide.
 	v2, _, _ := newVault(t)
-	a, _, _ := v2.CreateToken("orders", "")
-	b, _, _ := v2.CreateToken("orders", "")
+	a, _, _ := v2.CreateToken(ctx, "orders", "")
+	b, _, _ := v2.CreateToken(ctx, "orders", "")
 	if a == b {
 		t.Fatal("two tokens are equal")
 	}
-	if _, _, err := v2.CreateToken("Bad Name", ""); !errors.Is(err, ErrInvalidName) {
+	if _, _, err := v2.CreateToken(ctx, "Bad Name", ""); !errors.Is(err, ErrInvalidName) {
 		t.Fatalf("bad service name: %v", err)
 	}
 }
@@ -125,30 +126,30 @@ func FuzzParseToken(f *testing.F) {
 // request, read, revoke the grant, grant again, revoke the token.
 func TestWorkflow(t *testing.T) {
 	v, _, _ := newVault(t)
-	tok, rec, err := v.CreateToken("orders", "1.0")
+	tok, rec, err := v.CreateToken(ctx, "orders", "1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// pending token: permission denied, audited, nothing recorded
-	_, err = v.ServiceGet(tok, "default", "DB_URL", 0)
+	_, err = v.ServiceGet(ctx, tok, "default", "DB_URL", 0)
 	var te *TokenError
 	if !errors.As(err, &te) || !errors.Is(err, ErrAccessDenied) || te.Service != "orders" || !strings.Contains(err.Error(), "is pending") {
 		t.Fatalf("pending token: %v", err)
 	}
-	if s, _ := v.Stubs("default"); len(s) != 0 {
+	if s, _ := v.Stubs(ctx, "default"); len(s) != 0 {
 		t.Fatalf("a pending token created stubs: %v", s)
 	}
-	if _, err := v.ApproveToken(rec.ID); err != nil {
+	if _, err := v.ApproveToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.ApproveToken(rec.ID); !errors.Is(err, ErrDecided) {
+	if _, err := v.ApproveToken(ctx, rec.ID); !errors.Is(err, ErrDecided) {
 		t.Fatalf("approving twice: %v", err)
 	}
 
 	// missing secret: a stub and one request, pending, however often asked
 	for range 3 {
-		_, err = v.ServiceGet(tok, "default", "DB_URL", 0)
+		_, err = v.ServiceGet(ctx, tok, "default", "DB_URL", 0)
 		var ae *AccessError
 		if !errors.As(err, &ae) || !errors.Is(err, ErrAccessPending) || errors.Is(err, ErrAccessDenied) {
 			t.Fatalf("missing secret: %v", err)
@@ -157,7 +158,7 @@ func TestWorkflow(t *testing.T) {
 			t.Fatalf("problem %+v", ae.Problems[0])
 		}
 	}
-	stubs, _ := v.Stubs("default")
+	stubs, _ := v.Stubs(ctx, "default")
 	if len(stubs) != 1 || stubs[0].Name != "DB_URL" || stubs[0].RequestedBy != "orders" || fmt.Sprint(stubs[0].AskedBy) != "[orders]" {
 		t.Fatalf("stubs %+v", stubs)
 	}
@@ -167,75 +168,75 @@ func TestWorkflow(t *testing.T) {
 	}
 
 	// put fills the stub; still no grant: pending, no second request
-	if _, err := v.Put("default", "DB_URL", []byte("postgres://x"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "DB_URL", []byte("postgres://x"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := v.Stubs("default"); len(s) != 0 {
+	if s, _ := v.Stubs(ctx, "default"); len(s) != 0 {
 		t.Fatalf("stub not filled: %+v", s)
 	}
-	_, err = v.ServiceGet(tok, "default", "DB_URL", 0)
+	_, err = v.ServiceGet(ctx, tok, "default", "DB_URL", 0)
 	wantErr(t, err, ErrAccessPending)
 	if len(pendingRequests(t, v)) != 1 {
 		t.Fatal("request duplicated")
 	}
 
 	// approve: the value, and the grant's counters move
-	if _, err := v.ApproveRequest(reqs[0].ID); err != nil {
+	if _, err := v.ApproveRequest(ctx, reqs[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.DenyRequest(reqs[0].ID); !errors.Is(err, ErrDecided) {
+	if _, err := v.DenyRequest(ctx, reqs[0].ID); !errors.Is(err, ErrDecided) {
 		t.Fatalf("deny after approve: %v", err)
 	}
 	for i := range 2 {
-		s, err := v.ServiceGet(tok, "default", "DB_URL", 0)
+		s, err := v.ServiceGet(ctx, tok, "default", "DB_URL", 0)
 		if err != nil || string(s.Value) != "postgres://x" {
 			t.Fatalf("read %d: %v", i, err)
 		}
 	}
-	gs, _ := v.Grants("default")
+	gs, _ := v.Grants(ctx, "default")
 	if len(gs) != 1 || gs[0].AccessCount != 2 || gs[0].LastAccess == "" || gs[0].Status != GrantActive {
 		t.Fatalf("grants %+v", gs)
 	}
-	toks, _ := v.Tokens()
+	toks, _ := v.Tokens(ctx)
 	if toks[0].UseCount != 7 || toks[0].LastUsed == "" {
 		t.Fatalf("token use: %+v", toks[0])
 	}
 
 	// another service's token reads nothing of orders'
 	other, _ := approvedToken(t, v, "billing")
-	_, err = v.ServiceGet(other, "default", "DB_URL", 0)
+	_, err = v.ServiceGet(ctx, other, "default", "DB_URL", 0)
 	wantErr(t, err, ErrAccessPending)
 
 	// revoke the grant: denied, and no new request
-	if err := v.RevokeAccess("default", "orders", "DB_URL"); err != nil {
+	if err := v.RevokeAccess(ctx, "default", "orders", "DB_URL"); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.RevokeAccess("default", "orders", "DB_URL"); !errors.Is(err, ErrNoRecord) {
+	if err := v.RevokeAccess(ctx, "default", "orders", "DB_URL"); !errors.Is(err, ErrNoRecord) {
 		t.Fatalf("revoking twice: %v", err)
 	}
-	_, err = v.ServiceGet(tok, "default", "DB_URL", 0)
+	_, err = v.ServiceGet(ctx, tok, "default", "DB_URL", 0)
 	wantErr(t, err, ErrAccessDenied)
 	if rs := pendingRequests(t, v); len(rs) != 1 || rs[0].Service != "billing" {
 		t.Fatalf("requests after revoke: %+v", rs)
 	}
-	if _, err := v.GrantAccess("default", "orders", "DB_URL"); err != nil {
+	if _, err := v.GrantAccess(ctx, "default", "orders", "DB_URL"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.ServiceGet(tok, "default", "DB_URL", 0); err != nil {
+	if _, err := v.ServiceGet(ctx, tok, "default", "DB_URL", 0); err != nil {
 		t.Fatal(err)
 	}
 
 	// revoke the token: denied
-	if _, err := v.RevokeToken(rec.ID); err != nil {
+	if _, err := v.RevokeToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.ServiceGet(tok, "default", "DB_URL", 0)
+	_, err = v.ServiceGet(ctx, tok, "default", "DB_URL", 0)
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("revoked token: %v", err)
 	}
 
 	// every decision is in the audit trail, and the chain verifies
-	recs, err := v.Audit(AuditFilter{})
+	recs, err := v.Audit(ctx, AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestWorkflow(t *testing.T) {
 	if seen["stub"] != 1 || seen["access-request"] != 2 {
 		t.Errorf("stub/request rows: %v", seen)
 	}
-	if res, err := v.VerifyAudit(); err != nil || res.Verified != len(recs) {
+	if res, err := v.VerifyAudit(ctx); err != nil || res.Verified != len(recs) {
 		t.Fatalf("verify: %+v %v", res, err)
 	}
 	// service reads are audited as the service
@@ -274,13 +275,13 @@ func TestWorkflow(t *testing.T) {
 func TestWrongTokens(t *testing.T) {
 	v, _, _ := newVault(t)
 	tok, rec := approvedToken(t, v, "orders")
-	if _, err := v.Put("default", "S", []byte("v"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "S", []byte("v"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.GrantAccess("default", "orders", "S"); err != nil {
+	if _, err := v.GrantAccess(ctx, "default", "orders", "S"); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := v.Audit(AuditFilter{})
+	before, _ := v.Audit(ctx, AuditFilter{})
 	secretPart := func() string {
 		b := make([]byte, 32)
 		rand.Read(b)
@@ -309,13 +310,13 @@ func TestWrongTokens(t *testing.T) {
 		if wrong == tok {
 			t.Fatal("generated the real token")
 		}
-		_, err := v.ServiceGet(wrong, "default", "S", 0)
+		_, err := v.ServiceGet(ctx, wrong, "default", "S", 0)
 		var te *TokenError
 		if !errors.As(err, &te) || !errors.Is(err, ErrAccessDenied) {
 			t.Fatalf("wrong token %d (%q): %v", i, wrong, err)
 		}
 	}
-	after, _ := v.Audit(AuditFilter{})
+	after, _ := v.Audit(ctx, AuditFilter{})
 	denied := 0
 	for _, r := range after[len(before):] {
 		if r.Action == "get" && !r.Success && r.Object == "S" {
@@ -325,19 +326,19 @@ func TestWrongTokens(t *testing.T) {
 	if denied != n || len(after)-len(before) != n {
 		t.Fatalf("%d denied rows of %d new, want %d", denied, len(after)-len(before), n)
 	}
-	toks, _ := v.Tokens()
+	toks, _ := v.Tokens(ctx)
 	if toks[0].UseCount != 0 {
 		t.Fatalf("wrong tokens counted as uses: %d", toks[0].UseCount)
 	}
-	gs, _ := v.Grants("default")
+	gs, _ := v.Grants(ctx, "default")
 	if gs[0].AccessCount != 0 {
 		t.Fatal("a wrong token read the secret")
 	}
 	// the real one still works
-	if s, err := v.ServiceGet(tok, "default", "S", 0); err != nil || string(s.Value) != "v" {
+	if s, err := v.ServiceGet(ctx, tok, "default", "S", 0); err != nil || string(s.Value) != "v" {
 		t.Fatalf("real token: %v", err)
 	}
-	if _, err := v.VerifyAudit(); err != nil {
+	if _, err := v.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -354,7 +355,7 @@ func boolInt(b bool) int {
 func TestRequestNeverDuplicated(t *testing.T) {
 	v, path, k := newVault(t)
 	tok, _ := approvedToken(t, v, "orders")
-	if _, err := v.Put("default", "S", []byte("v"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "S", []byte("v"), ""); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -365,7 +366,7 @@ func TestRequestNeverDuplicated(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 10 {
-				_, err := h.ServiceGet(tok, "default", "S", 0)
+				_, err := h.ServiceGet(ctx, tok, "default", "S", 0)
 				if !errors.Is(err, ErrAccessPending) {
 					errs <- err
 				}
@@ -378,14 +379,14 @@ func TestRequestNeverDuplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := v.db.QueryRow("SELECT count(*) FROM access_requests").Scan(&n); err != nil || n != 1 {
+	if err := rawDB(t, v).QueryRow("SELECT count(*) FROM access_requests").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d requests, want 1 (%v)", n, err)
 	}
 	// the index itself refuses a second pending request
-	if _, err := v.db.Exec("INSERT INTO access_requests (tenant_id, service, name, status, requested_by, requested_at) VALUES (1, 'orders', 'S', 'pending', 'x', 'y')"); err == nil {
+	if _, err := rawDB(t, v).Exec("INSERT INTO access_requests (tenant_id, service, name, status, requested_by, requested_at) VALUES (1, 'orders', 'S', 'pending', 'x', 'y')"); err == nil {
 		t.Fatal("a second pending request was stored")
 	}
-	if _, err := v.VerifyAudit(); err != nil {
+	if _, err := v.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -393,41 +394,41 @@ func TestRequestNeverDuplicated(t *testing.T) {
 func TestDenyAndDeclare(t *testing.T) {
 	v, _, _ := newVault(t)
 	tok, _ := approvedToken(t, v, "orders")
-	if _, err := v.Put("default", "A", []byte("a"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "A", []byte("a"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Put("default", "C", []byte("c"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "C", []byte("c"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.GrantAccess("default", "orders", "C"); err != nil {
+	if _, err := v.GrantAccess(ctx, "default", "orders", "C"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := v.DeclareAccess("default", "orders", []Declared{{"A", "a"}, {"B", "the b"}, {"C", "c"}})
+	res, err := v.DeclareAccess(ctx, "default", "orders", []Declared{{"A", "a"}, {"B", "the b"}, {"C", "c"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(res.Stubbed, res.Requested, res.Granted) != "[B] [A B] [C]" {
 		t.Fatalf("declare: %+v", res)
 	}
-	stubs, _ := v.Stubs("default")
+	stubs, _ := v.Stubs(ctx, "default")
 	if len(stubs) != 1 || stubs[0].Description != "the b" || stubs[0].RequestedBy != "orders" {
 		t.Fatalf("stubs %+v", stubs)
 	}
 	// again: nothing new
-	res, _ = v.DeclareAccess("default", "orders", []Declared{{"A", "a"}, {"B", "the b"}, {"C", "c"}})
+	res, _ = v.DeclareAccess(ctx, "default", "orders", []Declared{{"A", "a"}, {"B", "the b"}, {"C", "c"}})
 	if fmt.Sprint(res.Stubbed, res.Requested, res.Pending) != "[] [] [A B]" {
 		t.Fatalf("declare again: %+v", res)
 	}
-	probs, err := v.CheckAccess("default", "orders", []string{"A", "B", "C"})
+	probs, err := v.CheckAccess(ctx, "default", "orders", []string{"A", "B", "C"})
 	if err != nil || fmt.Sprint(probs) != "[A (not granted, request 1 pending) B (missing, not granted, request 2 pending)]" {
 		t.Fatalf("check: %v %v", probs, err)
 	}
 	// deny A: reads of A are refused, and a declare leaves it alone
 	reqs := pendingRequests(t, v)
-	if _, err := v.DenyRequest(reqs[0].ID); err != nil {
+	if _, err := v.DenyRequest(ctx, reqs[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.ServiceGetMany(tok, "default", []string{"A", "B", "C"})
+	_, err = v.ServiceGetMany(ctx, tok, "default", []string{"A", "B", "C"})
 	var ae *AccessError
 	if !errors.As(err, &ae) || !errors.Is(err, ErrAccessDenied) || len(ae.Problems) != 2 {
 		t.Fatalf("many: %v", err)
@@ -435,84 +436,84 @@ func TestDenyAndDeclare(t *testing.T) {
 	if !strings.Contains(err.Error(), "A (denied)") || !strings.Contains(err.Error(), "B (missing, request 2 pending)") {
 		t.Fatalf("message: %v", err)
 	}
-	res, _ = v.DeclareAccess("default", "orders", []Declared{{"A", "a"}})
+	res, _ = v.DeclareAccess(ctx, "default", "orders", []Declared{{"A", "a"}})
 	if fmt.Sprint(res.Denied, res.Requested) != "[A] []" {
 		t.Fatalf("declare after deny: %+v", res)
 	}
 	// the granted C was not read in the failed batch
-	gs, _ := v.Grants("default")
+	gs, _ := v.Grants(ctx, "default")
 	for _, g := range gs {
 		if g.Name == "C" && g.AccessCount != 0 {
 			t.Fatal("C counted as read in a refused batch")
 		}
 	}
 	// grant everything, fill B: the batch reads
-	if _, err := v.GrantAccess("default", "orders", "A"); err != nil {
+	if _, err := v.GrantAccess(ctx, "default", "orders", "A"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.GrantAccess("default", "orders", "B"); err != nil {
+	if _, err := v.GrantAccess(ctx, "default", "orders", "B"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.ServiceGetMany(tok, "default", []string{"A", "B", "C"})
+	_, err = v.ServiceGetMany(ctx, tok, "default", []string{"A", "B", "C"})
 	if !errors.As(err, &ae) || ae.Problems[0].Reason != "missing: granted, no value yet" {
 		t.Fatalf("granted stub: %v", err)
 	}
-	if _, err := v.Put("default", "B", []byte("b"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "B", []byte("b"), ""); err != nil {
 		t.Fatal(err)
 	}
-	got, err := v.ServiceGetMany(tok, "default", []string{"A", "B", "C"})
+	got, err := v.ServiceGetMany(ctx, tok, "default", []string{"A", "B", "C"})
 	if err != nil || len(got) != 3 || string(got[1].Value) != "b" {
 		t.Fatalf("many: %v", err)
 	}
-	if probs, _ := v.CheckAccess("default", "orders", []string{"A", "B", "C"}); len(probs) != 0 {
+	if probs, _ := v.CheckAccess(ctx, "default", "orders", []string{"A", "B", "C"}); len(probs) != 0 {
 		t.Fatalf("check after grants: %v", probs)
 	}
 	// a removed secret is missing again: the stub reopens
-	if _, err := v.Remove("default", "B", false); err != nil {
+	if _, err := v.Remove(ctx, "default", "B", false); err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.ServiceGet(tok, "default", "B", 0)
+	_, err = v.ServiceGet(ctx, tok, "default", "B", 0)
 	wantErr(t, err, ErrAccessPending)
-	if s, _ := v.Stubs("default"); len(s) != 1 || s[0].Name != "B" {
+	if s, _ := v.Stubs(ctx, "default"); len(s) != 1 || s[0].Name != "B" {
 		t.Fatalf("stub after rm: %+v", s)
 	}
-	if _, err := v.VerifyAudit(); err != nil {
+	if _, err := v.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestTokenDecisions(t *testing.T) {
 	v, _, _ := newVault(t)
-	tok, rec, _ := v.CreateToken("orders", "")
-	if _, err := v.DenyToken(rec.ID); err != nil {
+	tok, rec, _ := v.CreateToken(ctx, "orders", "")
+	if _, err := v.DenyToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err := v.ServiceGet(tok, "default", "X", 0)
+	_, err := v.ServiceGet(ctx, tok, "default", "X", 0)
 	if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "denied") {
 		t.Fatalf("denied token: %v", err)
 	}
-	if _, err := v.ApproveToken(rec.ID); err != nil {
+	if _, err := v.ApproveToken(ctx, rec.ID); err != nil {
 		t.Fatalf("approve after deny: %v", err)
 	}
-	if _, err := v.RevokeToken(rec.ID); err != nil {
+	if _, err := v.RevokeToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []func(string) (*Token, error){v.ApproveToken, v.DenyToken, v.RevokeToken} {
-		if _, err := f(rec.ID); !errors.Is(err, ErrDecided) {
+	for _, f := range []func(context.Context, string) (*Token, error){v.ApproveToken, v.DenyToken, v.RevokeToken} {
+		if _, err := f(ctx, rec.ID); !errors.Is(err, ErrDecided) {
 			t.Fatalf("decision on a revoked token: %v", err)
 		}
 	}
-	if _, err := v.ApproveToken("0000000000000000"); !errors.Is(err, ErrNoRecord) {
+	if _, err := v.ApproveToken(ctx, "0000000000000000"); !errors.Is(err, ErrNoRecord) {
 		t.Fatalf("unknown ID: %v", err)
 	}
-	if _, err := v.ApproveRequest(99); !errors.Is(err, ErrNoRecord) {
+	if _, err := v.ApproveRequest(ctx, 99); !errors.Is(err, ErrNoRecord) {
 		t.Fatalf("unknown request: %v", err)
 	}
-	toks, _ := v.Tokens()
+	toks, _ := v.Tokens(ctx)
 	if len(toks) != 1 || toks[0].Status != TokenRevoked || toks[0].UseCount != 1 {
 		t.Fatalf("tokens %+v", toks)
 	}
-	if _, err := v.VerifyAudit(); err != nil {
+	if _, err := v.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -523,27 +524,27 @@ func TestServiceTokenProblem(t *testing.T) {
 	v, _, _ := newVault(t)
 	want := func(service, reason string) {
 		t.Helper()
-		if got, err := v.ServiceTokenProblem(service); err != nil || got != reason {
+		if got, err := v.ServiceTokenProblem(ctx, service); err != nil || got != reason {
 			t.Fatalf("ServiceTokenProblem(%s) = %q, %v; want %q", service, got, err, reason)
 		}
 	}
 	want("orders", "no approved token (none created)")
-	_, t1, err := v.CreateToken("orders", "")
+	_, t1, err := v.CreateToken(ctx, "orders", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want("orders", "no approved token (1 pending)")
-	if _, err := v.ApproveToken(t1.ID); err != nil {
+	if _, err := v.ApproveToken(ctx, t1.ID); err != nil {
 		t.Fatal(err)
 	}
 	want("orders", "")
 	want("billing", "no approved token (none created)")
-	if _, err := v.RevokeToken(t1.ID); err != nil {
+	if _, err := v.RevokeToken(ctx, t1.ID); err != nil {
 		t.Fatal(err)
 	}
 	want("orders", "no approved token (1 revoked)")
-	_, t2, _ := v.CreateToken("orders", "")
-	if _, err := v.DenyToken(t2.ID); err != nil {
+	_, t2, _ := v.CreateToken(ctx, "orders", "")
+	if _, err := v.DenyToken(ctx, t2.ID); err != nil {
 		t.Fatal(err)
 	}
 	want("orders", "no approved token (1 denied, 1 revoked)")

@@ -2,10 +2,15 @@ package vault
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
+
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
 )
 
 // BackupFormat is the "format" field of a backup.
@@ -43,75 +48,63 @@ type BackupSecret struct {
 
 // Export reads every version of every secret, opened, into a Backup. The
 // export is audited.
-func (v *Vault) Export() (*Backup, error) {
+func (v *Vault) Export(ctx context.Context) (*Backup, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
-	b := &Backup{Format: BackupFormat, Env: v.env, VaultID: fmt.Sprintf("%x", v.vaultID), ExportedAt: v.timestamp(), ExportedBy: v.opts.Actor}
-	n := 0
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		rows, err := tx.Query("SELECT id, name FROM tenants ORDER BY name")
+	var b *Backup
+	err := v.update(ctx, func(o *op) error {
+		b = &Backup{Format: BackupFormat, Env: v.env, VaultID: fmt.Sprintf("%x", v.vaultID), ExportedAt: o.ts(), ExportedBy: o.caller.Actor}
+		ts, err := o.tx.Tenants(o.ctx)
 		if err != nil {
 			return err
 		}
-		var ts []tenant
-		for rows.Next() {
-			var t tenant
-			if err := rows.Scan(&t.id, &t.name); err != nil {
-				rows.Close()
-				return err
-			}
-			ts = append(ts, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		n := 0
 		for _, t := range ts {
-			bt := BackupTenant{Name: t.name, Secrets: []BackupSecret{}}
-			rows, err := tx.Query("SELECT "+infoCols+", s.sealed FROM secrets s WHERE s.tenant_id = ? ORDER BY s.name, s.version", t.id)
-			if err != nil {
-				return err
-			}
-			type row struct {
-				si     SecretInfo
-				sealed []byte
-			}
-			var rs []row
-			for rows.Next() {
-				var r row
-				if r.si, err = scanInfo(rows, t.name, &r.sealed); err != nil {
-					rows.Close()
-					return err
-				}
-				rs = append(rs, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, r := range rs {
-				dek, err := v.dek(tx, t.id, r.si.DEKVersion)
+			bt := BackupTenant{Name: t.Name, Secrets: []BackupSecret{}}
+			var rows []store.Secret
+			var last int64
+			for {
+				page, err := o.tx.SecretsPage(o.ctx, t.ID, last, 1000)
 				if err != nil {
 					return err
 				}
-				pt, err := openValue(dek, t.id, r.si.Name, r.si.Version, r.si.DEKVersion, r.sealed)
+				if len(page) == 0 {
+					break
+				}
+				rows = append(rows, page...)
+				last = page[len(page)-1].ID
+			}
+			sortSecrets(rows)
+			for _, r := range rows {
+				pt, err := o.open(t, r)
 				if err != nil {
 					return err
 				}
-				bt.Secrets = append(bt.Secrets, BackupSecret{Name: r.si.Name, Version: r.si.Version, Value: pt, Description: r.si.Description,
-					CreatedAt: r.si.CreatedAt, CreatedBy: r.si.CreatedBy, DeletedAt: r.si.DeletedAt})
+				bt.Secrets = append(bt.Secrets, BackupSecret{Name: r.Name, Version: r.Version, Value: pt, Description: r.Description,
+					CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy, DeletedAt: r.DeletedAt})
 				n++
 			}
 			b.Tenants = append(b.Tenants, bt)
 		}
-		return v.appendAudit(tx, auditRow{Action: "export", Object: v.path, Success: true, Detail: fmt.Sprintf("%d tenants, %d versions", len(ts), n)})
+		o.audit(auditRow{Action: "export", Object: v.Path(), Success: true, Detail: fmt.Sprintf("%d tenants, %d versions", len(ts), n)})
+		return nil
 	})
 	if err != nil {
-		v.auditFailure("export", "", v.path, err)
+		v.auditFailure(ctx, "export", "", v.Path(), err)
 		return nil, err
 	}
 	return b, nil
+}
+
+// sortSecrets orders rows by name (bytewise), then version.
+func sortSecrets(rows []store.Secret) {
+	slices.SortFunc(rows, func(a, b store.Secret) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
 }
 
 // Omitted counts the rows of one kind that the vault holds and a backup
@@ -121,32 +114,24 @@ type Omitted struct {
 	Count int    `json:"count"`
 }
 
-// omittedKinds are what Export leaves out besides the audit trail:
-// docs/vault.md, "Backups". Device challenges are not listed: they expire
-// within minutes.
-var omittedKinds = []struct{ what, query string }{
-	{"device", "SELECT count(*) FROM devices"},
-	{"device key", "SELECT count(*) FROM device_keys"},
-	{"device secret", "SELECT count(*) FROM device_secrets"},
-	{"device report", "SELECT count(*) FROM device_reports"},
-	{"service token", "SELECT count(*) FROM service_tokens"},
-	{"grant", "SELECT count(*) FROM grants"},
-	{"access request", "SELECT count(*) FROM access_requests"},
-	{"stub", "SELECT count(*) FROM stubs WHERE filled_at IS NULL"},
-}
-
 // NotInBackup counts what the vault holds that Export leaves out, in a
-// fixed order, listing only the kinds it holds at least one of. It reads
-// no secret material and needs no key.
-func (v *Vault) NotInBackup() ([]Omitted, error) {
+// fixed order, listing only the kinds it holds at least one of
+// (docs/vault.md, "Backups"; device challenges are not listed: they expire
+// within minutes). It reads no secret material and needs no key.
+func (v *Vault) NotInBackup(ctx context.Context) ([]Omitted, error) {
+	var c store.Counts
+	err := v.st.View(ctx, func(tx store.Tx) (err error) {
+		c, err = tx.Counts(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	var out []Omitted
-	for _, k := range omittedKinds {
-		var n int
-		if err := v.db.QueryRow(k.query).Scan(&n); err != nil {
-			return nil, dbErr(err)
-		}
-		if n > 0 {
-			out = append(out, Omitted{What: k.what, Count: n})
+	for _, k := range []Omitted{{"device", c.Devices}, {"device key", c.DeviceKeys}, {"device secret", c.DeviceSecrets}, {"device report", c.DeviceReports},
+		{"service token", c.Tokens}, {"grant", c.Grants}, {"access request", c.Requests}, {"stub", c.OpenStubs}} {
+		if k.Count > 0 {
+			out = append(out, k)
 		}
 	}
 	return out, nil
@@ -199,55 +184,50 @@ func ReadBackup(r io.Reader) (*Backup, error) {
 // Restore loads a backup into this vault, which must hold no secrets, in one
 // transaction. Missing tenants are created; every value is sealed afresh
 // under this vault's data keys, keeping names, versions and metadata.
-func (v *Vault) Restore(b *Backup) (int, error) {
+func (v *Vault) Restore(ctx context.Context, b *Backup) (int, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return 0, err
 	}
 	n := 0
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		var have int
-		if err := tx.QueryRow("SELECT count(*) FROM secrets").Scan(&have); err != nil {
-			return err
-		}
-		if have > 0 {
-			return fmt.Errorf("%w: %d versions stored", ErrNotEmpty, have)
-		}
-		ins, err := tx.Prepare(`INSERT INTO secrets (tenant_id, name, version, dek_version, sealed, description, created_at, created_by, deleted_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''))`)
+	err := v.update(ctx, func(o *op) error {
+		n = 0
+		c, err := o.tx.Counts(o.ctx)
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
+		if c.SecretVersions > 0 {
+			return fmt.Errorf("%w: %d versions stored", ErrNotEmpty, c.SecretVersions)
+		}
 		for _, bt := range b.Tenants {
-			t, err := v.tenant(tx, bt.Name)
-			if err != nil {
-				if _, err := v.addTenant(tx, bt.Name); err != nil {
-					return err
-				}
-				if t, err = v.tenant(tx, bt.Name); err != nil {
-					return err
-				}
+			t, err := o.tenant(bt.Name)
+			if errors.Is(err, ErrNoTenant) {
+				t, err = o.addTenant(bt.Name)
 			}
-			dek, err := v.dek(tx, t.id, t.dekVersion)
+			if err != nil {
+				return err
+			}
+			dek, err := o.dek(t.ID, t.DEKVersion)
 			if err != nil {
 				return err
 			}
 			for _, s := range bt.Secrets {
-				sealed, err := sealValue(dek, t.id, s.Name, s.Version, t.dekVersion, s.Value)
+				sealed, err := keyring.SealValue(dek, t.ID, s.Name, s.Version, t.DEKVersion, s.Value)
 				if err != nil {
 					return err
 				}
-				if _, err := ins.Exec(t.id, s.Name, s.Version, t.dekVersion, sealed, s.Description, s.CreatedAt, s.CreatedBy, s.DeletedAt); err != nil {
+				if err := o.tx.InsertSecret(o.ctx, store.Secret{TenantID: t.ID, Name: s.Name, Version: s.Version, DEKVersion: t.DEKVersion, Sealed: sealed,
+					Description: s.Description, CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy, DeletedAt: s.DeletedAt}); err != nil {
 					return fmt.Errorf("restoring %s version %d: %w", s.Name, s.Version, err)
 				}
 				n++
 			}
 		}
-		return v.appendAudit(tx, auditRow{Action: "restore", Object: v.path, Success: true,
+		o.audit(auditRow{Action: "restore", Object: v.Path(), Success: true,
 			Detail: fmt.Sprintf("%d versions from vault %s exported at %s by %s", n, b.VaultID, b.ExportedAt, b.ExportedBy)})
+		return nil
 	})
 	if err != nil {
-		v.auditFailure("restore", "", v.path, err)
+		v.auditFailure(ctx, "restore", "", v.Path(), err)
 		return 0, err
 	}
 	return n, nil

@@ -17,7 +17,7 @@ func benchItems(n int) []Item {
 func benchVault(b *testing.B, n int) (*Vault, string) {
 	v, path, _ := newVault(b)
 	if n > 0 {
-		if _, err := v.PutMany("default", benchItems(n), nil); err != nil {
+		if _, err := v.PutMany(ctx, "default", benchItems(n), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -28,7 +28,7 @@ func BenchmarkGet(b *testing.B) {
 	v, _ := benchVault(b, 1000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := v.Get("default", "SECRET_000500", 0); err != nil {
+		if _, err := v.Get(ctx, "default", "SECRET_000500", 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,7 +38,7 @@ func BenchmarkPut(b *testing.B) {
 	v, _ := benchVault(b, 1000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := v.Put("default", "SECRET_000500", []byte("new value"), ""); err != nil {
+		if _, err := v.Put(ctx, "default", "SECRET_000500", []byte("new value"), ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -50,7 +50,7 @@ func BenchmarkImport10000(b *testing.B) {
 		b.StopTimer()
 		v, _ := benchVault(b, 0)
 		b.StartTimer()
-		if _, err := v.PutMany("default", items, nil); err != nil {
+		if _, err := v.PutMany(ctx, "default", items, nil); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -63,7 +63,7 @@ func BenchmarkList10000(b *testing.B) {
 	v, _ := benchVault(b, 10000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ls, err := v.List("default")
+		ls, err := v.List(ctx, "default")
 		if err != nil || len(ls) != 10000 {
 			b.Fatal(len(ls), err)
 		}
@@ -83,7 +83,7 @@ func BenchmarkRotateMaster(b *testing.B) {
 			keys := []Key{testKey(b, 2), testKey(b, 1)}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := v.RotateMaster(keys[i%2]); err != nil {
+				if err := v.RotateMaster(ctx, keys[i%2]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -95,7 +95,7 @@ func BenchmarkRotateDEK10000(b *testing.B) {
 	v, _ := benchVault(b, 10000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := v.RotateDEK("default", nil); err != nil {
+		if _, err := v.RotateDEK(ctx, "default", nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,11 +10,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/x509"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +26,9 @@ import (
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/seal"
 	"github.com/keysmith/keysmith/pkg/strictjson"
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/vaulterr"
 )
 
 // deviceActions are the audit actions of the device records (docs/device.md).
@@ -37,24 +37,18 @@ var deviceActions = []string{
 	"device-challenge", "device-verify", "device-secret-set", "device-secret-get", "device-report",
 }
 
-// Domain labels of device data; docs/device.md, "What the vault stores".
-const (
-	labelDeviceSecret = "keysmith/v1/vault/device-secret"
-	labelReport       = "keysmith/v1/vault/device-report"
-)
-
 // Device sentinel errors, tested with errors.Is.
 var (
-	ErrNoDevice          = errors.New("device not found")
-	ErrNoDeviceKey       = errors.New("device key not found")
-	ErrDeviceExists      = errors.New("device already exists")
-	ErrKeyExists         = errors.New("device key already stored")
-	ErrKeyRevoked        = errors.New("device key is revoked")
-	ErrNoChallenge       = errors.New("challenge was not issued for this device")
-	ErrChallengeExpired  = errors.New("challenge has expired")
-	ErrChallengeReplayed = errors.New("challenge was already used")
-	ErrReportConflict    = errors.New("request_id was already applied with a different report")
-	ErrInvalidReport     = errors.New("invalid provisioning report")
+	ErrNoDevice          = vaulterr.ErrNoDevice
+	ErrNoDeviceKey       = vaulterr.ErrNoDeviceKey
+	ErrDeviceExists      = vaulterr.ErrDeviceExists
+	ErrKeyExists         = vaulterr.ErrKeyExists
+	ErrKeyRevoked        = vaulterr.ErrKeyRevoked
+	ErrNoChallenge       = vaulterr.ErrNoChallenge
+	ErrChallengeExpired  = vaulterr.ErrChallengeExpired
+	ErrChallengeReplayed = vaulterr.ErrChallengeReplayed
+	ErrReportConflict    = vaulterr.ErrReportConflict
+	ErrInvalidReport     = vaulterr.ErrInvalidReport
 )
 
 // ErrKeyOtherRole is a key that is active but not at its device's current
@@ -227,71 +221,73 @@ func NewDeviceID(r io.Reader) (string, error) { return randomID(r, DeviceIDPrefi
 // NewKeyID returns a fresh key ID: "key_" and 16 hex digits from r.
 func NewKeyID(r io.Reader) (string, error) { return randomID(r, KeyIDPrefix) }
 
-const deviceCols = "d.id, d.device_id, d.name, coalesce(d.device_uuid, ''), d.role, d.created_at, d.created_by, " +
-	"(SELECT count(*) FROM device_keys k WHERE k.device_ref = d.id AND k.status = 'active')"
-
-func scanDevice(sc interface{ Scan(...any) error }, tenant string) (*DeviceInfo, error) {
-	d := &DeviceInfo{Tenant: tenant}
-	err := sc.Scan(&d.ref, &d.ID, &d.Name, &d.UUID, &d.Role, &d.CreatedAt, &d.CreatedBy, &d.ActiveKeys)
-	return d, err
-}
-
-// deviceTx runs fn in one write transaction with the tenant and the device
-// that ref names (a device ID, name or hardware UUID).
-func (v *Vault) deviceTx(tenantName, ref string, fn func(tx *sql.Tx, t *tenant, d *DeviceInfo) error) error {
-	return v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		d, err := v.findDevice(tx, t, ref)
-		if err != nil {
-			return err
-		}
-		return fn(tx, t, d)
-	})
+func deviceInfo(tenant string, d store.Device) *DeviceInfo {
+	return &DeviceInfo{Tenant: tenant, ID: d.ID, Name: d.Name, UUID: d.UUID, Role: d.Role, ActiveKeys: d.ActiveKeys,
+		CreatedAt: d.CreatedAt, CreatedBy: d.CreatedBy, ref: d.Ref}
 }
 
 // findDevice resolves ref within the tenant: a device ID, else a hardware
 // UUID (when ref parses as one), else a name. Names never look like IDs or
 // UUIDs (ValidDeviceName); the UUID goes before the name so that a device
-// named so by an older keysmith cannot shadow another's UUID.
-func (v *Vault) findDevice(q querier, t *tenant, ref string) (*DeviceInfo, error) {
-	for _, col := range []string{"device_id", "device_uuid", "name"} {
+// named so by an older keysmith cannot shadow another's UUID. With check,
+// the device row's MAC must verify (a decision reads it).
+func (o *op) findDevice(t store.Tenant, ref string, check bool) (store.Device, error) {
+	for _, field := range []string{store.ByDeviceID, store.ByUUID, store.ByName} {
 		arg := ref
-		if col == "device_uuid" {
+		if field == store.ByUUID {
 			u, err := NormalizeUUID(ref)
 			if err != nil {
 				continue
 			}
 			arg = u
 		}
-		d, err := scanDevice(q.QueryRow("SELECT "+deviceCols+" FROM devices d WHERE d.tenant_id = ? AND d."+col+" = ?", t.id, arg), t.name)
+		d, err := o.tx.DeviceBy(o.ctx, t.ID, field, arg)
 		if err == nil {
+			if check {
+				if err := o.check(keyring.DeviceRow(d)); err != nil {
+					return d, err
+				}
+			}
 			return d, nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+		} else if !errors.Is(err, store.ErrNoRow) {
+			return d, err
 		}
 	}
-	return nil, fmt.Errorf("%w: %q in tenant %s", ErrNoDevice, ref, t.name)
+	return store.Device{}, fmt.Errorf("%w: %q in tenant %s", ErrNoDevice, ref, t.Name)
+}
+
+// deviceTx runs fn in one write transaction with the tenant and the device
+// that ref names (a device ID, name or hardware UUID), its MAC checked.
+func (v *Vault) deviceTx(ctx context.Context, tenantName, ref string, fn func(o *op, t store.Tenant, d store.Device) error) error {
+	return v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		d, err := o.findDevice(t, ref, true)
+		if err != nil {
+			return err
+		}
+		return fn(o, t, d)
+	})
 }
 
 // CheckDeviceKeys runs every check AddDeviceKeys makes (devices exist,
 // names and UUIDs are free) without writing anything, and returns what it
 // would store, without key IDs and fingerprints. Callers use it to fail
 // before expensive work and to learn an existing device's name.
-func (v *Vault) CheckDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResult, error) {
+func (v *Vault) CheckDeviceKeys(ctx context.Context, tenantName string, reqs []KeyRequest) ([]KeyResult, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out []KeyResult
 	errCheck := errors.New("check only")
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		if out, err = v.addDeviceKeys(tx, t, reqs, false); err != nil {
+		if out, err = o.addDeviceKeys(t, reqs, false); err != nil {
 			return err
 		}
 		return errCheck // roll back
@@ -306,17 +302,17 @@ func (v *Vault) CheckDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResu
 // one transaction: all or none. A key on an existing device at another role
 // changes the device's role and revokes its active keys at other roles,
 // recorded as a "device-role" audit row.
-func (v *Vault) AddDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResult, error) {
+func (v *Vault) AddDeviceKeys(ctx context.Context, tenantName string, reqs []KeyRequest) ([]KeyResult, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out []KeyResult
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.lockedTenant(tenantName)
 		if err != nil {
 			return err
 		}
-		out, err = v.addDeviceKeys(tx, t, reqs, true)
+		out, err = o.addDeviceKeys(t, reqs, true)
 		return err
 	})
 	if err != nil {
@@ -329,20 +325,19 @@ func (v *Vault) AddDeviceKeys(tenantName string, reqs []KeyRequest) ([]KeyResult
 			if len(reqs) == 1 {
 				object = reqs[0].Name
 				if reqs[0].Device != "" {
-					object = v.deviceObject(tenantName, reqs[0].Device)
+					object = v.deviceObject(ctx, tenantName, reqs[0].Device)
 				}
 			}
 		}
-		v.auditDeviceFailure(action, tenantName, object, err)
+		v.auditDeviceFailure(ctx, action, tenantName, object, err)
 		return nil, err
 	}
 	return out, nil
 }
 
-func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bool) ([]KeyResult, error) {
-	a := v.auditor(tx)
-	defer a.close()
-	now := v.timestamp()
+func (o *op) addDeviceKeys(t store.Tenant, reqs []KeyRequest, save bool) ([]KeyResult, error) {
+	ctx, tx := o.ctx, o.tx
+	now := o.ts()
 	out := make([]KeyResult, 0, len(reqs))
 	for _, r := range reqs {
 		if !ValidRole(r.Role) {
@@ -352,21 +347,23 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 			return nil, fmt.Errorf("key origin %q is not %s or %s", r.Origin, KeyProvisioned, KeyEnrolled)
 		}
 		res := KeyResult{Role: r.Role}
-		var ref int64
+		var dev store.Device
 		if r.Device != "" {
-			d, err := v.findDevice(tx, t, r.Device)
+			d, err := o.findDevice(t, r.Device, true)
 			if err != nil {
 				return nil, err
 			}
-			ref, res.DeviceID, res.Name, res.UUID = d.ref, d.ID, d.Name, d.UUID
+			dev = d
+			res.DeviceID, res.Name, res.UUID = d.ID, d.Name, d.UUID
 			if d.Role != r.Role {
 				res.PrevRole = d.Role
-				if _, err := tx.Exec("UPDATE devices SET role = ? WHERE id = ?", r.Role, ref); err != nil {
+				dev.Role = r.Role
+				if err := tx.UpdateDevice(ctx, d.Ref, r.Role, o.keys.MAC(keyring.DeviceRow(dev))); err != nil {
 					return nil, err
 				}
 				// A device holds keys at its current role only: the keys of
 				// the old role stop proving anything in this transaction.
-				if res.RevokedKeys, err = v.revokeKeysNotAtRole(tx, ref, r.Role, now); err != nil {
+				if res.RevokedKeys, err = o.revokeKeysNotAtRole(d.Ref, r.Role, now); err != nil {
 					return nil, err
 				}
 			}
@@ -374,39 +371,44 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 			if !ValidDeviceName(r.Name) {
 				return nil, fmt.Errorf("%w: device %q (letters, digits and _.-, at most 63 bytes, not starting with %s or %s, not a UUID)", ErrInvalidName, r.Name, DeviceIDPrefix, KeyIDPrefix)
 			}
-			var uuid any
 			if r.UUID != "" {
 				u, err := NormalizeUUID(r.UUID)
 				if err != nil {
 					return nil, err
 				}
-				uuid, res.UUID = u, u
+				res.UUID = u
 			}
-			var have DeviceExistsError
-			err := tx.QueryRow("SELECT device_id, name, coalesce(device_uuid, '') FROM devices WHERE tenant_id = ? AND (name = ? OR device_uuid = ?) ORDER BY name = ? DESC LIMIT 1",
-				t.id, r.Name, uuid, r.Name).Scan(&have.DeviceID, &have.Name, &have.UUID)
-			if err == nil {
-				have.Tenant, have.ByUUID = t.name, have.Name != r.Name
-				return nil, &have
-			} else if !errors.Is(err, sql.ErrNoRows) {
+			if have, err := tx.DeviceBy(ctx, t.ID, store.ByName, r.Name); err == nil {
+				return nil, &DeviceExistsError{Tenant: t.Name, DeviceID: have.ID, Name: have.Name, UUID: have.UUID}
+			} else if !errors.Is(err, store.ErrNoRow) {
 				return nil, err
+			}
+			if res.UUID != "" {
+				if have, err := tx.DeviceBy(ctx, t.ID, store.ByUUID, res.UUID); err == nil {
+					return nil, &DeviceExistsError{Tenant: t.Name, DeviceID: have.ID, Name: have.Name, UUID: have.UUID, ByUUID: true}
+				} else if !errors.Is(err, store.ErrNoRow) {
+					return nil, err
+				}
 			}
 			id := r.DeviceID
 			if id == "" {
 				var err error
-				if id, err = NewDeviceID(v.opts.Rand); err != nil {
+				if id, err = NewDeviceID(o.v.opts.Rand); err != nil {
 					return nil, err
 				}
 			} else if !deviceIDRE().MatchString(id) {
 				return nil, fmt.Errorf("%w: device ID %q", ErrInvalidName, id)
 			}
 			res.DeviceID, res.Name, res.NewDevice = id, r.Name, true
-			x, err := tx.Exec("INSERT INTO devices (tenant_id, device_id, name, device_uuid, role, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				t.id, id, r.Name, uuid, r.Role, now, v.opts.Actor)
-			if err != nil {
+			dev = store.Device{TenantID: t.ID, ID: id, Name: r.Name, UUID: res.UUID, Role: r.Role, CreatedAt: now, CreatedBy: o.caller.Actor}
+			ref, err := tx.InsertDevice(ctx, dev)
+			if errors.Is(err, store.ErrConflict) {
+				return nil, fmt.Errorf("%w: device ID %s is taken", ErrDeviceExists, id)
+			} else if err != nil {
 				return nil, err
 			}
-			if ref, err = x.LastInsertId(); err != nil {
+			dev.Ref = ref
+			if err := tx.UpdateDevice(ctx, ref, dev.Role, o.keys.MAC(keyring.DeviceRow(dev))); err != nil {
 				return nil, err
 			}
 		}
@@ -415,53 +417,48 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 				return nil, err
 			}
 			res.Fingerprint = devicecred.Fingerprint(r.SPKI)
-			var holder string
-			err := tx.QueryRow("SELECT k.key_id FROM device_keys k WHERE k.tenant_id = ? AND k.fingerprint = ?", t.id, res.Fingerprint).Scan(&holder)
-			if err == nil {
-				return nil, fmt.Errorf("%w: fingerprint %s is key %s in tenant %s", ErrKeyExists, res.Fingerprint, holder, t.name)
-			} else if !errors.Is(err, sql.ErrNoRows) {
+			if holder, err := tx.DeviceKeyFind(ctx, t.ID, "", res.Fingerprint); err == nil {
+				return nil, fmt.Errorf("%w: fingerprint %s is key %s in tenant %s", ErrKeyExists, res.Fingerprint, holder.KeyID, t.Name)
+			} else if !errors.Is(err, store.ErrNoRow) {
 				return nil, err
 			}
 			if res.KeyID = r.KeyID; res.KeyID == "" {
-				if res.KeyID, err = NewKeyID(v.opts.Rand); err != nil {
+				var err error
+				if res.KeyID, err = NewKeyID(o.v.opts.Rand); err != nil {
 					return nil, err
 				}
 			} else if !keyIDRE().MatchString(res.KeyID) {
 				return nil, fmt.Errorf("%w: key ID %q", ErrInvalidName, res.KeyID)
 			}
-			x, err := tx.Exec(`INSERT INTO device_keys (tenant_id, device_ref, key_id, spki, fingerprint, role, origin, status, created_at, created_by)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`, t.id, ref, res.KeyID, r.SPKI, res.Fingerprint, r.Role, r.Origin, now, v.opts.Actor)
-			if err != nil {
+			k := store.DeviceKey{TenantID: t.ID, DeviceRef: dev.Ref, DeviceID: dev.ID, KeyID: res.KeyID, SPKI: r.SPKI, Fingerprint: res.Fingerprint,
+				Role: r.Role, Origin: r.Origin, Status: KeyActive, CreatedAt: now, CreatedBy: o.caller.Actor}
+			id, err := tx.InsertDeviceKey(ctx, k)
+			if errors.Is(err, store.ErrConflict) {
+				return nil, fmt.Errorf("%w: key ID %s or fingerprint %s is taken", ErrKeyExists, res.KeyID, res.Fingerprint)
+			} else if err != nil {
 				return nil, err
 			}
-			keyRow, err := x.LastInsertId()
-			if err != nil {
+			k.ID = id
+			if err := tx.UpdateDeviceKey(ctx, id, k.Status, k.RevokedAt, o.keys.MAC(keyring.DeviceKeyRow(k))); err != nil {
 				return nil, err
 			}
-			if err := v.sealRow(tx, macDeviceKeys, keyRow); err != nil {
-				return nil, err
-			}
-		} else if store {
+		} else if save {
 			return nil, errors.New("device key request without a public key")
 		}
-		if store {
+		if save {
 			action := "device-provision"
 			if r.Origin == KeyEnrolled {
 				action = "device-enroll"
 			}
 			detail := fmt.Sprintf("device %s, key %s, role %s, fingerprint %s", res.DeviceID, res.KeyID, r.Role, res.Fingerprint)
-			if err := a.append(auditRow{Action: action, Tenant: t.name, Object: res.Name, Success: true, Detail: detail}); err != nil {
-				return nil, err
-			}
+			o.audit(auditRow{Action: action, Tenant: t.Name, Object: res.Name, Success: true, Detail: detail})
 			if res.PrevRole != "" {
 				revoked := "none"
 				if len(res.RevokedKeys) > 0 {
 					revoked = strings.Join(res.RevokedKeys, " ")
 				}
-				if err := a.append(auditRow{Action: "device-role", Tenant: t.name, Object: res.Name, Success: true,
-					Detail: fmt.Sprintf("device %s, role %s -> %s, revoked keys: %s", res.DeviceID, res.PrevRole, r.Role, revoked)}); err != nil {
-					return nil, err
-				}
+				o.audit(auditRow{Action: "device-role", Tenant: t.Name, Object: res.Name, Success: true,
+					Detail: fmt.Sprintf("device %s, role %s -> %s, revoked keys: %s", res.DeviceID, res.PrevRole, r.Role, revoked)})
 			}
 		}
 		out = append(out, res)
@@ -473,31 +470,21 @@ func (v *Vault) addDeviceKeys(tx *sql.Tx, t *tenant, reqs []KeyRequest, store bo
 // role and returns their key IDs, oldest first. Revoking never fails on a
 // row MAC: it only takes a key out of use, and the revoked row is sealed
 // anew.
-func (v *Vault) revokeKeysNotAtRole(tx *sql.Tx, deviceRef int64, role, now string) ([]string, error) {
-	rows, err := tx.Query("SELECT key_id FROM device_keys WHERE device_ref = ? AND status = 'active' AND role <> ? ORDER BY id", deviceRef, role)
+func (o *op) revokeKeysNotAtRole(deviceRef int64, role, now string) ([]string, error) {
+	keys, err := o.tx.DeviceKeys(o.ctx, deviceRef)
 	if err != nil {
 		return nil, err
 	}
 	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+	for _, k := range keys {
+		if k.Status != KeyActive || k.Role == role {
+			continue
+		}
+		k.Status, k.RevokedAt = KeyRevoked, now
+		if err := o.tx.UpdateDeviceKey(o.ctx, k.ID, k.Status, k.RevokedAt, o.keys.MAC(keyring.DeviceKeyRow(k))); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec("UPDATE device_keys SET status = 'revoked', revoked_at = ? WHERE device_ref = ? AND status = 'active' AND role <> ?", now, deviceRef, role); err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if _, err := v.sealRows(tx, macDeviceKeys, "device_keys.key_id = ?", id); err != nil {
-			return nil, err
-		}
+		ids = append(ids, k.KeyID)
 	}
 	return ids, nil
 }
@@ -524,138 +511,143 @@ func checkSPKI(spki []byte) error {
 
 // Devices lists the tenant's devices, by name, optionally only those at
 // role.
-func (v *Vault) Devices(tenantName, role string) ([]DeviceInfo, error) {
+func (v *Vault) Devices(ctx context.Context, tenantName, role string) ([]DeviceInfo, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
-	t, err := v.tenant(v.db, tenantName)
-	if err != nil {
-		return nil, err
-	}
-	q := "SELECT " + deviceCols + " FROM devices d WHERE d.tenant_id = ?"
-	args := []any{t.id}
-	if role != "" {
-		q += " AND d.role = ?"
-		args = append(args, role)
-	}
-	rows, err := v.db.Query(q+" ORDER BY d.name", args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
 	out := []DeviceInfo{}
-	for rows.Next() {
-		d, err := scanDevice(rows, t.name)
+	err := v.view(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
 		if err != nil {
-			return nil, dbErr(err)
+			return err
 		}
-		out = append(out, *d)
-	}
-	return out, dbErr(rows.Err())
+		ds, err := o.tx.Devices(o.ctx, t.ID, role)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, d := range ds {
+			out = append(out, *deviceInfo(t.Name, d))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Device returns one device (by ID, name or UUID) with all its keys, oldest
 // first.
-func (v *Vault) Device(tenantName, ref string) (*DeviceInfo, error) {
-	_, d, err := v.deviceRead(tenantName, ref)
-	if err != nil {
+func (v *Vault) Device(ctx context.Context, tenantName, ref string) (*DeviceInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
-	d.Keys, err = v.deviceKeys(v.db, d, "")
-	return d, err
+	var out *DeviceInfo
+	err := v.view(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		d, err := o.findDevice(t, ref, false)
+		if err != nil {
+			return err
+		}
+		out = deviceInfo(t.Name, d)
+		keys, err := o.tx.DeviceKeys(o.ctx, d.Ref)
+		if err != nil {
+			return err
+		}
+		out.Keys = []DeviceKey{}
+		for _, k := range keys {
+			out.Keys = append(out.Keys, deviceKey(d, k))
+		}
+		return nil
+	})
+	return out, err
 }
 
-func (v *Vault) deviceKeys(q querier, d *DeviceInfo, status string) ([]DeviceKey, error) {
-	query := `SELECT key_id, fingerprint, role, status, origin, created_at, coalesce(revoked_at, ''), spki FROM device_keys WHERE device_ref = ?`
-	args := []any{d.ref}
-	if status != "" {
-		query += " AND status = ?"
-		args = append(args, status)
-	}
-	rows, err := q.Query(query+" ORDER BY id", args...)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	out := []DeviceKey{}
-	for rows.Next() {
-		k := DeviceKey{DeviceID: d.ID, Device: d.Name}
-		if err := rows.Scan(&k.KeyID, &k.Fingerprint, &k.Role, &k.Status, &k.Origin, &k.CreatedAt, &k.RevokedAt, &k.SPKI); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, k)
-	}
-	return out, dbErr(rows.Err())
+func deviceKey(d store.Device, k store.DeviceKey) DeviceKey {
+	return DeviceKey{KeyID: k.KeyID, DeviceID: d.ID, Device: d.Name, Fingerprint: k.Fingerprint, Role: k.Role, Status: k.Status,
+		Origin: k.Origin, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, SPKI: k.SPKI}
 }
 
 // RevokeDeviceKey revokes a key, found by key ID or fingerprint. Revoking a
 // revoked key is not an error; it returns the key as it is.
-func (v *Vault) RevokeDeviceKey(tenantName, ref string) (*DeviceKey, error) {
+func (v *Vault) RevokeDeviceKey(ctx context.Context, tenantName, ref string) (*DeviceKey, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out *DeviceKey
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		k := &DeviceKey{}
-		var keyRow int64
-		err = tx.QueryRow(`SELECT k.id, k.key_id, k.fingerprint, k.role, k.status, k.origin, k.created_at, coalesce(k.revoked_at, ''), d.device_id, d.name
-			FROM device_keys k JOIN devices d ON d.id = k.device_ref WHERE k.tenant_id = ? AND (k.key_id = ? OR k.fingerprint = ?)`, t.id, ref, strings.ToLower(ref)).
-			Scan(&keyRow, &k.KeyID, &k.Fingerprint, &k.Role, &k.Status, &k.Origin, &k.CreatedAt, &k.RevokedAt, &k.DeviceID, &k.Device)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %q in tenant %s (give a key ID or a full fingerprint)", ErrNoDeviceKey, ref, t.name)
+		k, err := o.tx.DeviceKeyFind(o.ctx, t.ID, ref, strings.ToLower(ref))
+		if errors.Is(err, store.ErrNoRow) {
+			return fmt.Errorf("%w: %q in tenant %s (give a key ID or a full fingerprint)", ErrNoDeviceKey, ref, t.Name)
 		} else if err != nil {
 			return err
 		}
-		out = k
+		d, err := o.tx.DeviceByRef(o.ctx, k.DeviceRef)
+		if err != nil {
+			return err
+		}
+		dk := deviceKey(d, k)
+		out = &dk
 		if k.Status == KeyRevoked {
 			return nil
 		}
-		k.Status, k.RevokedAt = KeyRevoked, v.timestamp()
-		if _, err := tx.Exec("UPDATE device_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", k.RevokedAt, keyRow); err != nil {
-			return err
-		}
+		k.Status, k.RevokedAt = KeyRevoked, o.ts()
+		out.Status, out.RevokedAt = k.Status, k.RevokedAt
 		// Not verified first: revoking only takes a key out of use.
-		if err := v.sealRow(tx, macDeviceKeys, keyRow); err != nil {
+		if err := o.tx.UpdateDeviceKey(o.ctx, k.ID, k.Status, k.RevokedAt, o.keys.MAC(keyring.DeviceKeyRow(k))); err != nil {
 			return err
 		}
-		return v.appendAudit(tx, auditRow{Action: "device-revoke", Tenant: t.name, Object: k.Device, Success: true,
-			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s", k.DeviceID, k.KeyID, k.Fingerprint)})
+		o.audit(auditRow{Action: "device-revoke", Tenant: t.Name, Object: d.Name, Success: true,
+			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s", d.ID, k.KeyID, k.Fingerprint)})
+		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-revoke", tenantName, ref, err)
+		v.auditDeviceFailure(ctx, "device-revoke", tenantName, ref, err)
 		return nil, err
 	}
 	return out, nil
 }
 
 // RemoveDevice deletes a device with its keys, challenges and secrets
-// (zeroed on disk: secure_delete). Applied reports keep their request IDs.
-func (v *Vault) RemoveDevice(tenantName, ref string) (*DeviceInfo, error) {
+// (overwritten where the store can). Applied reports keep their request
+// IDs.
+func (v *Vault) RemoveDevice(ctx context.Context, tenantName, ref string) (*DeviceInfo, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out *DeviceInfo
-	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
-		var keys, secrets int
-		if err := tx.QueryRow("SELECT (SELECT count(*) FROM device_keys WHERE device_ref = ?), (SELECT count(*) FROM device_secrets WHERE device_ref = ?)", d.ref, d.ref).Scan(&keys, &secrets); err != nil {
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec("DELETE FROM devices WHERE id = ?", d.ref); err != nil {
+		// Removing needs no MAC: like a revocation it only takes away.
+		d, err := o.findDevice(t, ref, false)
+		if err != nil {
 			return err
 		}
-		out = d
-		return v.appendAudit(tx, auditRow{Action: "device-rm", Tenant: t.name, Object: d.Name, Success: true,
+		keys, secrets, err := o.tx.DeviceRowCounts(o.ctx, d.Ref)
+		if err != nil {
+			return err
+		}
+		if err := o.tx.DeleteDevice(o.ctx, d.Ref); err != nil {
+			return err
+		}
+		out = deviceInfo(t.Name, d)
+		o.audit(auditRow{Action: "device-rm", Tenant: t.Name, Object: d.Name, Success: true,
 			Detail: fmt.Sprintf("device %s, %d keys, %d secret versions", d.ID, keys, secrets)})
+		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-rm", tenantName, v.deviceObject(tenantName, ref), err)
+		v.auditDeviceFailure(ctx, "device-rm", tenantName, v.deviceObject(ctx, tenantName, ref), err)
 		return nil, err
 	}
-	v.checkpoint()
+	v.checkpoint(ctx)
 	return out, nil
 }
 
@@ -669,7 +661,7 @@ type Challenge struct {
 
 // IssueChallenge stores a fresh 32-byte nonce for the device, valid for
 // ttl.
-func (v *Vault) IssueChallenge(tenantName, ref string, ttl time.Duration) (*Challenge, error) {
+func (v *Vault) IssueChallenge(ctx context.Context, tenantName, ref string, ttl time.Duration) (*Challenge, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
@@ -677,23 +669,23 @@ func (v *Vault) IssueChallenge(tenantName, ref string, ttl time.Duration) (*Chal
 		return nil, errors.New("challenge lifetime must be positive")
 	}
 	var out *Challenge
-	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
+	err := v.deviceTx(ctx, tenantName, ref, func(o *op, t store.Tenant, d store.Device) error {
 		nonce := make([]byte, devicecred.ChallengeSize)
 		if _, err := io.ReadFull(v.opts.Rand, nonce); err != nil {
 			return err
 		}
 		now := v.opts.Now()
 		c := &Challenge{DeviceID: d.ID, Device: d.Name, Nonce: nonce, ExpiresAt: formatTime(now.Add(ttl))}
-		if _, err := tx.Exec("INSERT INTO device_challenges (nonce, tenant_id, device_ref, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-			nonce, t.id, d.ref, formatTime(now), c.ExpiresAt); err != nil {
+		if err := o.tx.InsertChallenge(o.ctx, store.Challenge{Nonce: nonce, TenantID: t.ID, DeviceRef: d.Ref, CreatedAt: formatTime(now), ExpiresAt: c.ExpiresAt}); err != nil {
 			return err
 		}
 		out = c
-		return v.appendAudit(tx, auditRow{Action: "device-challenge", Tenant: t.name, Object: d.Name, Success: true,
+		o.audit(auditRow{Action: "device-challenge", Tenant: t.Name, Object: d.Name, Success: true,
 			Detail: fmt.Sprintf("device %s, expires %s", d.ID, c.ExpiresAt)})
+		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-challenge", tenantName, v.deviceObject(tenantName, ref), err)
+		v.auditDeviceFailure(ctx, "device-challenge", tenantName, v.deviceObject(ctx, tenantName, ref), err)
 		return nil, err
 	}
 	return out, nil
@@ -703,40 +695,42 @@ func (v *Vault) IssueChallenge(tenantName, ref string, ttl time.Duration) (*Chal
 // device's ID against the device's active keys at its current role. It
 // succeeds once per nonce: the nonce is consumed in the same transaction.
 // It fails with ErrNoChallenge, ErrChallengeExpired, ErrChallengeReplayed,
-// ErrKeyRevoked (the signature is by a revoked key of the device),
-// ErrKeyOtherRole (by an active key at another role) or
-// devicecred.ErrBadSignature.
-func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*DeviceKey, error) {
+// ErrKeyRevoked (the signature is by a revoked key of the device, or by a
+// key the audit chain records as revoked), ErrKeyOtherRole (by an active
+// key at another role) or devicecred.ErrBadSignature.
+func (v *Vault) VerifyChallenge(ctx context.Context, tenantName, ref string, nonce, sig []byte) (*DeviceKey, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out *DeviceKey
-	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
-		var expires, consumed string
-		err := tx.QueryRow("SELECT expires_at, coalesce(consumed_at, '') FROM device_challenges WHERE nonce = ? AND device_ref = ?", nonce, d.ref).Scan(&expires, &consumed)
-		if errors.Is(err, sql.ErrNoRows) {
+	err := v.deviceTx(ctx, tenantName, ref, func(o *op, t store.Tenant, d store.Device) error {
+		out = nil
+		c, err := o.tx.Challenge(o.ctx, d.Ref, nonce)
+		if errors.Is(err, store.ErrNoRow) {
 			return fmt.Errorf("%w: device %s (%s)", ErrNoChallenge, d.Name, d.ID)
 		} else if err != nil {
 			return err
 		}
-		if consumed != "" {
-			return fmt.Errorf("%w: verified at %s; a challenge answers once", ErrChallengeReplayed, consumed)
+		if c.ConsumedAt != "" {
+			return fmt.Errorf("%w: verified at %s; a challenge answers once", ErrChallengeReplayed, c.ConsumedAt)
 		}
-		now := v.timestamp()
-		if now >= expires {
-			return fmt.Errorf("%w: it expired at %s", ErrChallengeExpired, expires)
+		now := o.ts()
+		if now >= c.ExpiresAt {
+			return fmt.Errorf("%w: it expired at %s", ErrChallengeExpired, c.ExpiresAt)
 		}
-		// Every key of the device must authenticate before any decides.
-		if err := v.checkRows(tx, macDeviceKeys, "device_keys.device_ref = ?", d.ref); err != nil {
-			return err
-		}
-		keys, err := v.deviceKeys(tx, d, "")
+		keys, err := o.tx.DeviceKeys(o.ctx, d.Ref)
 		if err != nil {
 			return err
 		}
+		// Every key of the device must authenticate before any decides.
+		for _, k := range keys {
+			if err := o.check(keyring.DeviceKeyRow(k)); err != nil {
+				return err
+			}
+		}
 		var revoked, otherRole *DeviceKey
-		for i := range keys {
-			k := &keys[i]
+		var found store.DeviceKey
+		for _, k := range keys {
 			pub, err := x509.ParsePKIXPublicKey(k.SPKI)
 			if err != nil {
 				return fmt.Errorf("%w: stored key %s does not parse", ErrTampered, k.KeyID)
@@ -745,13 +739,14 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 			if !ok || devicecred.VerifyChallenge(ec, d.ID, nonce, sig) != nil {
 				continue
 			}
+			dk := deviceKey(d, k)
 			switch {
 			case k.Status != KeyActive:
-				revoked = k
+				revoked = &dk
 			case k.Role != d.Role:
-				otherRole = k
+				otherRole = &dk
 			default:
-				out = k
+				out, found = &dk, k
 			}
 			if out != nil {
 				break
@@ -766,20 +761,22 @@ func (v *Vault) VerifyChallenge(tenantName, ref string, nonce, sig []byte) (*Dev
 			}
 			return fmt.Errorf("%w: no active key of device %s (%s) made it", devicecred.ErrBadSignature, d.Name, d.ID)
 		}
-		res, err := tx.Exec("UPDATE device_challenges SET consumed_at = ?, consumed_by = ? WHERE nonce = ? AND consumed_at IS NULL", now, out.KeyID, nonce)
+		if err := o.checkKeyNotRevoked(t, d, found); err != nil {
+			out = nil
+			return err
+		}
+		ok, err := o.tx.ConsumeChallenge(o.ctx, nonce, now, out.KeyID)
 		if err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
+		} else if !ok {
 			return ErrChallengeReplayed
 		}
-		return v.appendAudit(tx, auditRow{Action: "device-verify", Tenant: t.name, Object: d.Name, Success: true,
+		o.audit(auditRow{Action: "device-verify", Tenant: t.Name, Object: d.Name, Success: true,
 			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s", d.ID, out.KeyID, out.Fingerprint)})
+		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-verify", tenantName, v.deviceObject(tenantName, ref), err)
+		v.auditDeviceFailure(ctx, "device-verify", tenantName, v.deviceObject(ctx, tenantName, ref), err)
 		return nil, err
 	}
 	return out, nil
@@ -803,12 +800,6 @@ type DeviceSecret struct {
 	Value []byte `json:"-"`
 }
 
-// deviceSecretAD binds a sealed device secret to its tenant, device (ID and
-// hardware UUID), name, version and DEK version.
-func deviceSecretAD(tenantID int64, deviceID, uuid, name string, version, dekVersion int) []byte {
-	return seal.AD(labelDeviceSecret, be64(tenantID), []byte(deviceID), []byte(uuid), []byte(name), be64(int64(version)), be64(int64(dekVersion)))
-}
-
 // DeviceSecretItem is a device secret to store.
 type DeviceSecretItem struct {
 	Name   string
@@ -816,39 +807,45 @@ type DeviceSecretItem struct {
 	Source string
 }
 
-func (v *Vault) putDeviceSecrets(tx *sql.Tx, a *auditor, t *tenant, d *DeviceInfo, items []DeviceSecretItem, why string) ([]int, error) {
-	dek, err := v.dek(tx, t.id, t.dekVersion)
+func (o *op) putDeviceSecrets(t store.Tenant, d store.Device, items []DeviceSecretItem, why string) ([]int, error) {
+	if err := o.tx.LockTenant(o.ctx, t.ID); err != nil {
+		return nil, err
+	}
+	t, err := o.tx.TenantByID(o.ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
-	now := v.timestamp()
+	dek, err := o.dek(t.ID, t.DEKVersion)
+	if err != nil {
+		return nil, err
+	}
+	now := o.ts()
 	vers := make([]int, len(items))
 	for i, it := range items {
-		if !ValidName(it.Name) {
-			return nil, fmt.Errorf("%w: secret %q (letters, digits and _.:/@+-, at most 255 bytes)", ErrInvalidName, it.Name)
+		if err := checkName(it.Name); err != nil {
+			return nil, err
 		}
 		if err := devicecred.CheckDeviceSecret(it.Name, it.Value); err != nil {
 			return nil, err
 		}
-		var ver int
-		if err := tx.QueryRow("SELECT coalesce(max(version), 0) + 1 FROM device_secrets WHERE device_ref = ? AND name = ?", d.ref, it.Name).Scan(&ver); err != nil {
-			return nil, err
-		}
-		sealed, err := dek.Seal(nil, it.Value, deviceSecretAD(t.id, d.ID, d.UUID, it.Name, ver, t.dekVersion))
+		cur, err := o.tx.MaxDeviceSecretVersion(o.ctx, d.Ref, it.Name)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := tx.Exec(`INSERT INTO device_secrets (tenant_id, device_ref, name, version, dek_version, sealed, source, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.id, d.ref, it.Name, ver, t.dekVersion, sealed, it.Source, now, v.opts.Actor); err != nil {
+		ver := cur + 1
+		sealed, err := keyring.SealDeviceSecret(dek, t.ID, d.ID, d.UUID, it.Name, ver, t.DEKVersion, it.Value)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.tx.InsertDeviceSecret(o.ctx, store.DeviceSecret{TenantID: t.ID, DeviceRef: d.Ref, Name: it.Name, Version: ver, DEKVersion: t.DEKVersion,
+			Sealed: sealed, Source: it.Source, CreatedAt: now, CreatedBy: o.caller.Actor}); err != nil {
 			return nil, err
 		}
 		detail := fmt.Sprintf("device %s, secret %s version %d", d.ID, it.Name, ver)
 		if why != "" {
 			detail += ", " + why
 		}
-		if err := a.append(auditRow{Action: "device-secret-set", Tenant: t.name, Object: d.Name, Success: true, Detail: detail}); err != nil {
-			return nil, err
-		}
+		o.audit(auditRow{Action: "device-secret-set", Tenant: t.Name, Object: d.Name, Success: true, Detail: detail})
 		vers[i] = ver
 	}
 	return vers, nil
@@ -856,15 +853,13 @@ func (v *Vault) putDeviceSecrets(tx *sql.Tx, a *auditor, t *tenant, d *DeviceInf
 
 // SetDeviceSecret stores value as a new version of the device's secret
 // name and returns the version.
-func (v *Vault) SetDeviceSecret(tenantName, ref, name string, value []byte, source string) (int, error) {
+func (v *Vault) SetDeviceSecret(ctx context.Context, tenantName, ref, name string, value []byte, source string) (int, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return 0, err
 	}
 	var ver int
-	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
-		a := v.auditor(tx)
-		defer a.close()
-		vers, err := v.putDeviceSecrets(tx, a, t, d, []DeviceSecretItem{{Name: name, Value: value, Source: source}}, source)
+	err := v.deviceTx(ctx, tenantName, ref, func(o *op, t store.Tenant, d store.Device) error {
+		vers, err := o.putDeviceSecrets(t, d, []DeviceSecretItem{{Name: name, Value: value, Source: source}}, source)
 		if err != nil {
 			return err
 		}
@@ -872,122 +867,122 @@ func (v *Vault) SetDeviceSecret(tenantName, ref, name string, value []byte, sour
 		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-secret-set", tenantName, v.deviceObject(tenantName, ref), err)
+		v.auditDeviceFailure(ctx, "device-secret-set", tenantName, v.deviceObject(ctx, tenantName, ref), err)
 		return 0, err
 	}
 	return ver, nil
 }
 
-const deviceSecretCols = "s.name, s.version, s.source, s.created_at, s.created_by"
-
 // GetDeviceSecret returns the latest version of the device's secret name.
-// The read is audited.
-func (v *Vault) GetDeviceSecret(tenantName, ref, name string) (*DeviceSecret, error) {
+// The read is audited. A latest version older than what the audit chain
+// recorded fails closed (ErrTampered).
+func (v *Vault) GetDeviceSecret(ctx context.Context, tenantName, ref, name string) (*DeviceSecret, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out *DeviceSecret
-	err := v.deviceTx(tenantName, ref, func(tx *sql.Tx, t *tenant, d *DeviceInfo) error {
-		s := &DeviceSecret{DeviceSecretInfo: DeviceSecretInfo{Tenant: t.name, DeviceID: d.ID, Device: d.Name}}
-		var dekVer int
-		var sealed []byte
-		err := tx.QueryRow("SELECT "+deviceSecretCols+", s.dek_version, s.sealed FROM device_secrets s WHERE s.device_ref = ? AND s.name = ? ORDER BY s.version DESC LIMIT 1", d.ref, name).
-			Scan(&s.Name, &s.Version, &s.Source, &s.CreatedAt, &s.CreatedBy, &dekVer, &sealed)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %q of device %s in tenant %s", ErrNotFound, name, d.Name, t.name)
+	err := v.deviceTx(ctx, tenantName, ref, func(o *op, t store.Tenant, d store.Device) error {
+		out = nil
+		s, err := o.tx.DeviceSecret(o.ctx, d.Ref, name)
+		if errors.Is(err, store.ErrNoRow) {
+			s = store.DeviceSecret{}
 		} else if err != nil {
 			return err
 		}
-		dek, err := v.dek(tx, t.id, dekVer)
+		if err := o.checkLatestDeviceSecret(t, d, name, s.Version); err != nil {
+			return err
+		}
+		if s.Version == 0 {
+			return fmt.Errorf("%w: %q of device %s in tenant %s", ErrNotFound, name, d.Name, t.Name)
+		}
+		dek, err := o.dek(t.ID, s.DEKVersion)
 		if err != nil {
 			return err
 		}
-		s.Value, err = dek.Open(nil, sealed, deviceSecretAD(t.id, d.ID, d.UUID, s.Name, s.Version, dekVer))
+		pt, err := keyring.OpenDeviceSecret(dek, t.ID, d.ID, d.UUID, s.Name, s.Version, s.DEKVersion, s.Sealed, d.Name)
 		if err != nil {
-			return fmt.Errorf("%w: secret %s version %d of device %s does not open", ErrTampered, s.Name, s.Version, d.Name)
+			return err
 		}
-		out = s
-		return v.appendAudit(tx, auditRow{Action: "device-secret-get", Tenant: t.name, Object: d.Name, Success: true,
+		out = &DeviceSecret{DeviceSecretInfo: deviceSecretInfo(t.Name, d, s), Value: pt}
+		o.audit(auditRow{Action: "device-secret-get", Tenant: t.Name, Object: d.Name, Success: true,
 			Detail: fmt.Sprintf("device %s, secret %s version %d", d.ID, s.Name, s.Version)})
+		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-secret-get", tenantName, v.deviceObject(tenantName, ref), err)
+		v.auditDeviceFailure(ctx, "device-secret-get", tenantName, v.deviceObject(ctx, tenantName, ref), err)
 		return nil, err
 	}
 	return out, nil
 }
 
+func deviceSecretInfo(tenant string, d store.Device, s store.DeviceSecret) DeviceSecretInfo {
+	return DeviceSecretInfo{Tenant: tenant, DeviceID: d.ID, Device: d.Name, Name: s.Name, Version: s.Version, Source: s.Source,
+		CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy}
+}
+
 // DeviceSecrets lists the latest version of each of the device's secrets,
 // by name. It reads no values.
-func (v *Vault) DeviceSecrets(tenantName, ref string) ([]DeviceSecretInfo, error) {
-	t, d, err := v.deviceRead(tenantName, ref)
-	if err != nil {
+func (v *Vault) DeviceSecrets(ctx context.Context, tenantName, ref string) ([]DeviceSecretInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
-	rows, err := v.db.Query(`SELECT `+deviceSecretCols+` FROM device_secrets s
-		WHERE s.device_ref = ? AND s.version = (SELECT max(version) FROM device_secrets x WHERE x.device_ref = s.device_ref AND x.name = s.name)
-		ORDER BY s.name`, d.ref)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
 	out := []DeviceSecretInfo{}
-	for rows.Next() {
-		s := DeviceSecretInfo{Tenant: t.name, DeviceID: d.ID, Device: d.Name}
-		if err := rows.Scan(&s.Name, &s.Version, &s.Source, &s.CreatedAt, &s.CreatedBy); err != nil {
-			return nil, dbErr(err)
+	err := v.view(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
 		}
-		out = append(out, s)
-	}
-	return out, dbErr(rows.Err())
+		d, err := o.findDevice(t, ref, false)
+		if err != nil {
+			return err
+		}
+		ss, err := o.tx.LatestDeviceSecrets(o.ctx, d.Ref)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, s := range ss {
+			out = append(out, deviceSecretInfo(t.Name, d, s))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // resealDeviceSecrets re-seals every device secret of the tenant under the
 // new DEK, within RotateDEK's transaction.
-func (v *Vault) resealDeviceSecrets(tx *sql.Tx, t *tenant, newVer int, newDEK *seal.AEAD) (int, error) {
-	rows, err := tx.Query(`SELECT s.id, s.name, s.version, s.dek_version, s.sealed, d.device_id, coalesce(d.device_uuid, '')
-		FROM device_secrets s JOIN devices d ON d.id = s.device_ref WHERE s.tenant_id = ? ORDER BY s.id`, t.id)
+func (o *op) resealDeviceSecrets(t store.Tenant, newVer int, newDEK *seal.AEAD) (int, error) {
+	rows, err := o.tx.DeviceSecretsOf(o.ctx, t.ID)
 	if err != nil {
 		return 0, err
 	}
-	type row struct {
-		id                  int64
-		name, devID, uuid   string
-		version, dekVersion int
-		sealed              []byte
-	}
-	var rs []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.name, &r.version, &r.dekVersion, &r.sealed, &r.devID, &r.uuid); err != nil {
-			rows.Close()
-			return 0, err
+	devs := map[int64]store.Device{}
+	for _, r := range rows {
+		d, ok := devs[r.DeviceRef]
+		if !ok {
+			if d, err = o.tx.DeviceByRef(o.ctx, r.DeviceRef); err != nil {
+				return 0, err
+			}
+			devs[r.DeviceRef] = d
 		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, r := range rs {
-		old, err := v.dek(tx, t.id, r.dekVersion)
+		old, err := o.dek(t.ID, r.DEKVersion)
 		if err != nil {
 			return 0, err
 		}
-		pt, err := old.Open(nil, r.sealed, deviceSecretAD(t.id, r.devID, r.uuid, r.name, r.version, r.dekVersion))
+		pt, err := keyring.OpenDeviceSecret(old, t.ID, d.ID, d.UUID, r.Name, r.Version, r.DEKVersion, r.Sealed, d.Name)
 		if err != nil {
-			return 0, fmt.Errorf("%w: device secret %s version %d does not open", ErrTampered, r.name, r.version)
+			return 0, err
 		}
-		sealed, err := newDEK.Seal(nil, pt, deviceSecretAD(t.id, r.devID, r.uuid, r.name, r.version, newVer))
+		sealed, err := keyring.SealDeviceSecret(newDEK, t.ID, d.ID, d.UUID, r.Name, r.Version, newVer, pt)
 		clear(pt)
 		if err != nil {
 			return 0, err
 		}
-		if _, err := tx.Exec("UPDATE device_secrets SET sealed = ?, dek_version = ? WHERE id = ?", sealed, newVer, r.id); err != nil {
+		if err := o.tx.UpdateDeviceSecretSeal(o.ctx, r.ID, newVer, sealed); err != nil {
 			return 0, err
 		}
 	}
-	return len(rs), nil
+	return len(rows), nil
 }
 
 // ReportFormat is the optional "format" field of a provisioning report.
@@ -1075,27 +1070,12 @@ func ParseReport(r io.Reader) (*Report, error) {
 	return &rep, nil
 }
 
-// reportDigest is HMAC-SHA256(HKDF-SHA256(audit key, info
-// "keysmith/v1/vault/device-report"), AD("keysmith/v1/vault/device-report",
-// be64(tenant_id), request_id, device_uuid, then name and value of each
-// secret sorted by name)): the same report, whatever its JSON spelling and
-// order, has the same digest; without the vault's key nobody can test a
-// guess of a value against it.
-func (v *Vault) reportDigest(tenantID int64, rep *Report) ([]byte, error) {
-	key, err := hkdf.Key(sha256.New, v.unlocked.audit, nil, labelReport, 32)
-	if err != nil {
-		return nil, err
+func reportSecrets(rep *Report) []keyring.ReportSecret {
+	out := make([]keyring.ReportSecret, len(rep.Secrets))
+	for i, s := range rep.Secrets {
+		out[i] = keyring.ReportSecret{Name: s.Name, Value: s.Value}
 	}
-	defer clear(key)
-	secrets := slices.Clone(rep.Secrets)
-	slices.SortFunc(secrets, func(a, b ReportSecret) int { return strings.Compare(a.Name, b.Name) })
-	fields := [][]byte{be64(tenantID), []byte(rep.RequestID), []byte(rep.DeviceUUID)}
-	for _, s := range secrets {
-		fields = append(fields, []byte(s.Name), []byte(s.Value))
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(seal.AD(labelReport, fields...))
-	return m.Sum(nil), nil
+	return out
 }
 
 // ReportResult is the outcome of ApplyReport.
@@ -1110,77 +1090,71 @@ type ReportResult struct {
 }
 
 // ApplyReport stores the report's secrets on the device whose UUID it
-// names, as new versions, and records the request ID, in one transaction.
-// The same report again changes nothing and returns AlreadyApplied; another
-// report with an applied request ID fails with ErrReportConflict.
-func (v *Vault) ApplyReport(tenantName string, rep *Report) (*ReportResult, error) {
+// names (the device row's MAC must verify: the UUID binding decides), as
+// new versions, and records the request ID, in one transaction. The same
+// report again changes nothing and returns AlreadyApplied; another report
+// with an applied request ID fails with ErrReportConflict.
+func (v *Vault) ApplyReport(ctx context.Context, tenantName string, rep *Report) (*ReportResult, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out *ReportResult
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		out = nil
+		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		digest, err := v.reportDigest(t.id, rep)
-		if err != nil {
-			return err
-		}
+		digest := o.keys.ReportDigest(t.ID, rep.RequestID, rep.DeviceUUID, reportSecrets(rep))
 		res := &ReportResult{RequestID: rep.RequestID, DeviceUUID: rep.DeviceUUID}
 		for _, s := range rep.Secrets {
 			res.Secrets = append(res.Secrets, s.Name)
 		}
-		var stored []byte
-		var appliedAt string
-		err = tx.QueryRow("SELECT digest, applied_at FROM device_reports WHERE tenant_id = ? AND request_id = ?", t.id, rep.RequestID).Scan(&stored, &appliedAt)
+		stored, err := o.tx.Report(o.ctx, t.ID, rep.RequestID)
 		switch {
-		case err == nil && hmac.Equal(stored, digest):
-			res.AlreadyApplied, res.AppliedAt = true, appliedAt
-			if d, err := v.findDevice(tx, t, rep.DeviceUUID); err == nil {
+		case err == nil && hmac.Equal(stored.Digest, digest):
+			res.AlreadyApplied, res.AppliedAt = true, stored.AppliedAt
+			if d, err := o.findDevice(t, rep.DeviceUUID, false); err == nil {
 				res.DeviceID, res.Device = d.ID, d.Name
 			}
 			out = res
+			o.audit(auditRow{Action: "device-report", Tenant: t.Name, Object: res.Device, Success: true,
+				Detail: fmt.Sprintf("request %s already applied at %s, nothing changed", rep.RequestID, res.AppliedAt)})
 			return nil
 		case err == nil:
-			return fmt.Errorf("%w: request_id %q was applied at %s", ErrReportConflict, rep.RequestID, appliedAt)
-		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%w: request_id %q was applied at %s", ErrReportConflict, rep.RequestID, stored.AppliedAt)
+		case !errors.Is(err, store.ErrNoRow):
 			return err
 		}
-		var d *DeviceInfo
-		d, err = scanDevice(tx.QueryRow("SELECT "+deviceCols+" FROM devices d WHERE d.tenant_id = ? AND d.device_uuid = ?", t.id, rep.DeviceUUID), t.name)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: no device with UUID %s in tenant %s", ErrNoDevice, rep.DeviceUUID, t.name)
+		d, err := o.tx.DeviceBy(o.ctx, t.ID, store.ByUUID, rep.DeviceUUID)
+		if errors.Is(err, store.ErrNoRow) {
+			return fmt.Errorf("%w: no device with UUID %s in tenant %s", ErrNoDevice, rep.DeviceUUID, t.Name)
 		} else if err != nil {
 			return err
 		}
-		res.DeviceID, res.Device, res.AppliedAt = d.ID, d.Name, v.timestamp()
-		a := v.auditor(tx)
-		defer a.close()
+		if err := o.check(keyring.DeviceRow(d)); err != nil {
+			return err
+		}
+		res.DeviceID, res.Device, res.AppliedAt = d.ID, d.Name, o.ts()
 		items := make([]DeviceSecretItem, len(rep.Secrets))
 		for i, s := range rep.Secrets {
 			items[i] = DeviceSecretItem{Name: s.Name, Value: []byte(s.Value), Source: "report:" + rep.RequestID}
 		}
-		if _, err := v.putDeviceSecrets(tx, a, t, d, items, "report "+rep.RequestID); err != nil {
+		if _, err := o.putDeviceSecrets(t, d, items, "report "+rep.RequestID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO device_reports (tenant_id, request_id, device_ref, device_uuid, digest, secrets, applied_at, applied_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.id, rep.RequestID, d.ref, rep.DeviceUUID, digest, len(items), res.AppliedAt, v.opts.Actor); err != nil {
+		if err := o.tx.InsertReport(o.ctx, store.Report{TenantID: t.ID, RequestID: rep.RequestID, DeviceRef: d.Ref, DeviceUUID: rep.DeviceUUID,
+			Digest: digest, Secrets: len(items), AppliedAt: res.AppliedAt, AppliedBy: o.caller.Actor}); err != nil {
 			return err
 		}
 		out = res
-		return a.append(auditRow{Action: "device-report", Tenant: t.name, Object: d.Name, Success: true,
+		o.audit(auditRow{Action: "device-report", Tenant: t.Name, Object: d.Name, Success: true,
 			Detail: fmt.Sprintf("device %s, request %s, %d secrets", d.ID, rep.RequestID, len(items))})
+		return nil
 	})
 	if err != nil {
-		v.auditDeviceFailure("device-report", tenantName, rep.RequestID, err)
+		v.auditDeviceFailure(ctx, "device-report", tenantName, rep.RequestID, err)
 		return nil, err
-	}
-	if out.AlreadyApplied {
-		_ = v.write(context.Background(), func(tx *sql.Tx) error {
-			return v.appendAudit(tx, auditRow{Action: "device-report", Tenant: tenantName, Object: out.Device, Success: true,
-				Detail: fmt.Sprintf("request %s already applied at %s, nothing changed", rep.RequestID, out.AppliedAt)})
-		})
 	}
 	return out, nil
 }
@@ -1189,37 +1163,25 @@ func (v *Vault) ApplyReport(tenantName string, rep *Report) (*ReportResult, erro
 // ref (an ID, name or UUID as the user typed it) resolves to: its name, so
 // that every row about a device names it alike. A ref that resolves to no
 // device is returned as given.
-func (v *Vault) deviceObject(tenantName, ref string) string {
-	if _, d, err := v.lookupDevice(tenantName, ref); err == nil {
-		return d.Name
-	}
-	return ref
-}
-
-// deviceRead finds the tenant and the device ref names, outside a write
-// transaction, for commands that only read; the vault must be unlocked.
-func (v *Vault) deviceRead(tenantName, ref string) (*tenant, *DeviceInfo, error) {
-	if err := v.mustUnlocked(); err != nil {
-		return nil, nil, err
-	}
-	return v.lookupDevice(tenantName, ref)
-}
-
-func (v *Vault) lookupDevice(tenantName, ref string) (*tenant, *DeviceInfo, error) {
-	t, err := v.tenant(v.db, tenantName)
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := v.findDevice(v.db, t, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, d, nil
+func (v *Vault) deviceObject(ctx context.Context, tenantName, ref string) string {
+	name := ref
+	_ = v.view(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		d, err := o.findDevice(t, ref, false)
+		if err == nil {
+			name = d.Name
+		}
+		return err
+	})
+	return name
 }
 
 // auditDeviceFailure records a failed device operation with the reason a
 // script or an auditor cares about. Best effort, like auditFailure.
-func (v *Vault) auditDeviceFailure(action, tenantName, object string, cause error) {
+func (v *Vault) auditDeviceFailure(ctx context.Context, action, tenantName, object string, cause error) {
 	reasons := []struct {
 		err    error
 		detail string
@@ -1238,14 +1200,12 @@ func (v *Vault) auditDeviceFailure(action, tenantName, object string, cause erro
 	}
 	for _, r := range reasons {
 		if errors.Is(cause, r.err) {
-			if v.unlocked == nil {
+			if !v.Unlocked() {
 				return
 			}
-			_ = v.write(context.Background(), func(tx *sql.Tx) error {
-				return v.appendAudit(tx, auditRow{Action: action, Tenant: tenantName, Object: object, Success: false, Detail: r.detail})
-			})
+			v.auditEvent(ctx, auditRow{Action: action, Tenant: tenantName, Object: object, Success: false, Detail: r.detail})
 			return
 		}
 	}
-	v.auditFailure(action, tenantName, object, cause)
+	v.auditFailure(ctx, action, tenantName, object, cause)
 }

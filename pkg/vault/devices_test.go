@@ -30,7 +30,7 @@ func newKey(t *testing.T) ([]byte, []byte) {
 
 func addKey(t *testing.T, v *Vault, req KeyRequest) KeyResult {
 	t.Helper()
-	res, err := v.AddDeviceKeys(DefaultTenant, []KeyRequest{req})
+	res, err := v.AddDeviceKeys(ctx, DefaultTenant, []KeyRequest{req})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestDeviceRoundTrip(t *testing.T) {
 	if !r.NewDevice || r.Fingerprint != devicecred.Fingerprint(spki) || r.UUID != "4c4c4544-0042-3510-8052-b3c04f4a4e32" {
 		t.Fatalf("result %+v", r)
 	}
-	d, err := reopen(t, path, k).Device(DefaultTenant, r.DeviceID)
+	d, err := reopen(t, path, k).Device(ctx, DefaultTenant, r.DeviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestDeviceLookupAndConflicts(t *testing.T) {
 	_, spki := newKey(t)
 	r := addKey(t, v, KeyRequest{Name: "web-01", UUID: "4c4c4544004235108052b3c04f4a4e32", Role: "server", SPKI: spki, Origin: KeyProvisioned})
 	for _, ref := range []string{r.DeviceID, "web-01", "4C4C4544-0042-3510-8052-B3C04F4A4E32"} {
-		if d, err := v.Device(DefaultTenant, ref); err != nil || d.ID != r.DeviceID {
+		if d, err := v.Device(ctx, DefaultTenant, ref); err != nil || d.ID != r.DeviceID {
 			t.Errorf("Device(%q) = %v, %v", ref, d, err)
 		}
 	}
@@ -100,15 +100,15 @@ func TestDeviceLookupAndConflicts(t *testing.T) {
 		{"not an SPKI", KeyRequest{Name: "web-03", Role: "server", SPKI: []byte("junk"), Origin: KeyProvisioned}, devicecred.ErrUnsupportedKey},
 	}
 	for _, c := range cases {
-		if _, err := v.AddDeviceKeys(DefaultTenant, []KeyRequest{c.req}); !errors.Is(err, c.want) {
+		if _, err := v.AddDeviceKeys(ctx, DefaultTenant, []KeyRequest{c.req}); !errors.Is(err, c.want) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
 	}
 	// Another tenant does not see the device.
-	if err := v.AddTenant("acme"); err != nil {
+	if err := v.AddTenant(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Device("acme", "web-01"); !errors.Is(err, ErrNoDevice) {
+	if _, err := v.Device(ctx, "acme", "web-01"); !errors.Is(err, ErrNoDevice) {
 		t.Fatalf("cross-tenant lookup: %v", err)
 	}
 }
@@ -122,16 +122,16 @@ func TestAddDeviceKeysAllOrNothing(t *testing.T) {
 		_, spki := newKey(t)
 		reqs = append(reqs, KeyRequest{Name: n, Role: "server", SPKI: spki, Origin: KeyProvisioned})
 	}
-	if _, err := v.CheckDeviceKeys(DefaultTenant, reqs); !errors.Is(err, ErrDeviceExists) {
+	if _, err := v.CheckDeviceKeys(ctx, DefaultTenant, reqs); !errors.Is(err, ErrDeviceExists) {
 		t.Fatalf("check: %v", err)
 	}
-	if _, err := v.AddDeviceKeys(DefaultTenant, reqs); !errors.Is(err, ErrDeviceExists) {
+	if _, err := v.AddDeviceKeys(ctx, DefaultTenant, reqs); !errors.Is(err, ErrDeviceExists) {
 		t.Fatalf("add: %v", err)
 	}
-	if ds, err := v.Devices(DefaultTenant, ""); err != nil || len(ds) != 0 {
+	if ds, err := v.Devices(ctx, DefaultTenant, ""); err != nil || len(ds) != 0 {
 		t.Fatalf("devices after a failed batch: %v, %v", ds, err)
 	}
-	res, err := v.AddDeviceKeys(DefaultTenant, reqs[:2])
+	res, err := v.AddDeviceKeys(ctx, DefaultTenant, reqs[:2])
 	if err != nil || len(res) != 2 {
 		t.Fatal(res, err)
 	}
@@ -155,7 +155,7 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 	if r3.PrevRole != "server" || r3.NewDevice || strings.Join(r3.RevokedKeys, ",") != r.KeyID+","+r2.KeyID {
 		t.Fatalf("role change: %+v", r3)
 	}
-	d, err := v.Device(DefaultTenant, "rel")
+	d, err := v.Device(ctx, DefaultTenant, "rel")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 		d.Keys[1].Status != KeyRevoked || d.Keys[2].Status != KeyActive || d.Keys[2].KeyID != r3.KeyID {
 		t.Fatalf("device after role change: %+v", d)
 	}
-	rows, err := v.Audit(AuditFilter{Action: "device-role"})
+	rows, err := v.Audit(ctx, AuditFilter{Action: "device-role"})
 	want := "device " + r.DeviceID + ", role server -> releaser, revoked keys: " + r.KeyID + " " + r2.KeyID
 	if err != nil || len(rows) != 1 || rows[0].Detail != want {
 		t.Fatalf("audit %+v, %v; want detail %q", rows, err, want)
@@ -175,7 +175,7 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := v.IssueChallenge(DefaultTenant, "rel", time.Minute)
+		c, err := v.IssueChallenge(ctx, DefaultTenant, "rel", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v.VerifyChallenge(DefaultTenant, "rel", c.Nonce, sig)
+		return v.VerifyChallenge(ctx, DefaultTenant, "rel", c.Nonce, sig)
 	}
 	if _, err := verify(pem1); !errors.Is(err, ErrKeyRevoked) {
 		t.Fatalf("old-role key after the role change: %v", err)
@@ -194,14 +194,12 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 
 	// A key left active at another role (by a keysmith before this rule)
 	// does not verify either.
-	if _, err := v.db.Exec("UPDATE device_keys SET status = 'active', revoked_at = NULL WHERE key_id = ?", r.KeyID); err != nil {
+	if _, err := rawDB(t, v).Exec("UPDATE device_keys SET status = 'active', revoked_at = NULL WHERE key_id = ?", r.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	// ... whose row that keysmith wrote with the key (sealed here; without
 	// the key it is tampering: TestRowMACTamper).
-	if _, err := v.sealRows(v.db, macDeviceKeys, "device_keys.key_id = ?", r.KeyID); err != nil {
-		t.Fatal(err)
-	}
+	resealDeviceKey(t, v, r.KeyID)
 	_, err = verify(pem1)
 	if !errors.Is(err, ErrKeyOtherRole) || !errors.Is(err, ErrKeyRevoked) || !strings.Contains(err.Error(), "at role server; the device is at role releaser") {
 		t.Fatalf("active key at the old role: %v", err)
@@ -210,7 +208,7 @@ func TestRoleChangeRevokesOldRoleKeys(t *testing.T) {
 	if msg := err.Error(); !strings.HasPrefix(msg, "device key is not at the device's current role: ") || strings.Contains(msg, "revoked") {
 		t.Fatalf("active key at the old role: message %q", msg)
 	}
-	rows, err = v.Audit(AuditFilter{Action: "device-verify"})
+	rows, err = v.Audit(ctx, AuditFilter{Action: "device-verify"})
 	if err != nil || len(rows) == 0 || rows[len(rows)-1].Detail != "key at another role" {
 		t.Fatalf("audit of the refusal: %+v, %v", rows, err)
 	}
@@ -231,7 +229,7 @@ func TestDeviceNamesDoNotShadow(t *testing.T) {
 			t.Errorf("ValidDeviceName(%q) = true", name)
 		}
 		_, spki := newKey(t)
-		if _, err := v.AddDeviceKeys(DefaultTenant, []KeyRequest{{Name: name, Role: "server", SPKI: spki, Origin: KeyProvisioned}}); !errors.Is(err, ErrInvalidName) {
+		if _, err := v.AddDeviceKeys(ctx, DefaultTenant, []KeyRequest{{Name: name, Role: "server", SPKI: spki, Origin: KeyProvisioned}}); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("device named %q: %v, want ErrInvalidName", name, err)
 		}
 	}
@@ -242,26 +240,26 @@ func TestDeviceNamesDoNotShadow(t *testing.T) {
 	}
 	// A device named like another's UUID by an older keysmith does not
 	// shadow it: the UUID wins, the name still finds it by ID.
-	if _, err := v.db.Exec(`INSERT INTO devices (tenant_id, device_id, name, role, created_at, created_by)
+	if _, err := rawDB(t, v).Exec(`INSERT INTO devices (tenant_id, device_id, name, role, created_at, created_by)
 		SELECT tenant_id, 'dev_00000000000000ff', '4c4c4544-0042-3510-8052-b3c04f4a4e32', role, created_at, created_by FROM devices WHERE device_id = ?`, r.DeviceID); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := v.Device(DefaultTenant, "4c4c4544-0042-3510-8052-b3c04f4a4e32"); err != nil || d.ID != r.DeviceID {
+	if d, err := v.Device(ctx, DefaultTenant, "4c4c4544-0042-3510-8052-b3c04f4a4e32"); err != nil || d.ID != r.DeviceID {
 		t.Fatalf("lookup by UUID: %+v, %v", d, err)
 	}
-	if _, err := v.db.Exec(`DELETE FROM devices WHERE device_id = 'dev_00000000000000ff'`); err != nil {
+	if _, err := rawDB(t, v).Exec(`DELETE FROM devices WHERE device_id = 'dev_00000000000000ff'`); err != nil {
 		t.Fatal(err)
 	}
 
 	// A failure on a device given by UUID is audited under the device's name.
-	if _, err := v.GetDeviceSecret(DefaultTenant, "4C4C4544004235108052B3C04F4A4E32", "NOPE"); !errors.Is(err, ErrNotFound) {
+	if _, err := v.GetDeviceSecret(ctx, DefaultTenant, "4C4C4544004235108052B3C04F4A4E32", "NOPE"); !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
 	}
-	if _, err := v.VerifyChallenge(DefaultTenant, "4C4C4544004235108052B3C04F4A4E32", make([]byte, 32), make([]byte, 70)); !errors.Is(err, ErrNoChallenge) {
+	if _, err := v.VerifyChallenge(ctx, DefaultTenant, "4C4C4544004235108052B3C04F4A4E32", make([]byte, 32), make([]byte, 70)); !errors.Is(err, ErrNoChallenge) {
 		t.Fatal(err)
 	}
 	for _, action := range []string{"device-secret-get", "device-verify"} {
-		rows, err := v.Audit(AuditFilter{Action: action})
+		rows, err := v.Audit(ctx, AuditFilter{Action: action})
 		if err != nil || len(rows) != 1 || rows[0].Success || rows[0].Object != "web-01" {
 			t.Errorf("%s audit: %+v, %v; want one failure with object web-01", action, rows, err)
 		}
@@ -276,7 +274,7 @@ func TestChallengeOnceOnly(t *testing.T) {
 	priv, _ := devicecred.ParsePrivatePEM(pem)
 	r := addKey(t, v, KeyRequest{Name: "d", Role: "server", SPKI: spki, Origin: KeyEnrolled})
 	issue := func() []byte {
-		c, err := v.IssueChallenge(DefaultTenant, "d", 5*time.Minute)
+		c, err := v.IssueChallenge(ctx, DefaultTenant, "d", 5*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,34 +289,34 @@ func TestChallengeOnceOnly(t *testing.T) {
 	}
 
 	n := issue()
-	if k, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); err != nil || k.KeyID != r.KeyID {
+	if k, err := v.VerifyChallenge(ctx, DefaultTenant, "d", n, sign(r.DeviceID, n)); err != nil || k.KeyID != r.KeyID {
 		t.Fatalf("verify: %v, %v", k, err)
 	}
-	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrChallengeReplayed) {
+	if _, err := v.VerifyChallenge(ctx, DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrChallengeReplayed) {
 		t.Fatalf("replay: %v", err)
 	}
 
 	n = issue()
-	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign("dev_other", n)); !errors.Is(err, devicecred.ErrBadSignature) {
+	if _, err := v.VerifyChallenge(ctx, DefaultTenant, "d", n, sign("dev_other", n)); !errors.Is(err, devicecred.ErrBadSignature) {
 		t.Fatalf("other device ID: %v", err)
 	}
 	unknown := bytes.Repeat([]byte{7}, 32)
-	if _, err := v.VerifyChallenge(DefaultTenant, "d", unknown, sign(r.DeviceID, unknown)); !errors.Is(err, ErrNoChallenge) {
+	if _, err := v.VerifyChallenge(ctx, DefaultTenant, "d", unknown, sign(r.DeviceID, unknown)); !errors.Is(err, ErrNoChallenge) {
 		t.Fatalf("unknown nonce: %v", err)
 	}
 	now = now.Add(5 * time.Minute)
-	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrChallengeExpired) {
+	if _, err := v.VerifyChallenge(ctx, DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrChallengeExpired) {
 		t.Fatalf("expired: %v", err)
 	}
 
 	n = issue()
-	if _, err := v.RevokeDeviceKey(DefaultTenant, r.Fingerprint); err != nil {
+	if _, err := v.RevokeDeviceKey(ctx, DefaultTenant, r.Fingerprint); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.VerifyChallenge(DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrKeyRevoked) {
+	if _, err := v.VerifyChallenge(ctx, DefaultTenant, "d", n, sign(r.DeviceID, n)); !errors.Is(err, ErrKeyRevoked) {
 		t.Fatalf("revoked: %v", err)
 	}
-	if _, err := v.RevokeDeviceKey(DefaultTenant, "key_0000000000000000"); !errors.Is(err, ErrNoDeviceKey) {
+	if _, err := v.RevokeDeviceKey(ctx, DefaultTenant, "key_0000000000000000"); !errors.Is(err, ErrNoDeviceKey) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
@@ -329,36 +327,36 @@ func TestDeviceSecretsBound(t *testing.T) {
 	_, s2 := newKey(t)
 	addKey(t, v, KeyRequest{Name: "a", UUID: "00000000-0000-0000-0000-00000000000a", Role: "server", SPKI: s1, Origin: KeyProvisioned})
 	addKey(t, v, KeyRequest{Name: "b", UUID: "00000000-0000-0000-0000-00000000000b", Role: "server", SPKI: s2, Origin: KeyProvisioned})
-	if _, err := v.SetDeviceSecret(DefaultTenant, "a", "AMT_PASSWORD", []byte("Secret#A1"), ""); err != nil {
+	if _, err := v.SetDeviceSecret(ctx, DefaultTenant, "a", "AMT_PASSWORD", []byte("Secret#A1"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.SetDeviceSecret(DefaultTenant, "b", "AMT_PASSWORD", []byte("Secret#B1"), ""); err != nil {
+	if _, err := v.SetDeviceSecret(ctx, DefaultTenant, "b", "AMT_PASSWORD", []byte("Secret#B1"), ""); err != nil {
 		t.Fatal(err)
 	}
 	// Swap the sealed values of the two devices: neither opens.
 	var sa, sb []byte
-	if err := v.db.QueryRow(`SELECT (SELECT sealed FROM device_secrets ORDER BY id LIMIT 1), (SELECT sealed FROM device_secrets ORDER BY id DESC LIMIT 1)`).Scan(&sa, &sb); err != nil {
+	if err := rawDB(t, v).QueryRow(`SELECT (SELECT sealed FROM device_secrets ORDER BY id LIMIT 1), (SELECT sealed FROM device_secrets ORDER BY id DESC LIMIT 1)`).Scan(&sa, &sb); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.db.Exec(`UPDATE device_secrets SET sealed = CASE WHEN sealed = ? THEN ? ELSE ? END`, sa, sb, sa); err != nil {
+	if _, err := rawDB(t, v).Exec(`UPDATE device_secrets SET sealed = CASE WHEN sealed = ? THEN ? ELSE ? END`, sa, sb, sa); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"a", "b"} {
-		if _, err := v.GetDeviceSecret(DefaultTenant, d, "AMT_PASSWORD"); !errors.Is(err, ErrTampered) {
+		if _, err := v.GetDeviceSecret(ctx, DefaultTenant, d, "AMT_PASSWORD"); !errors.Is(err, ErrTampered) {
 			t.Errorf("swapped secret of %s: %v", d, err)
 		}
 	}
 	// RotateDEK re-seals device secrets.
-	if _, err := v.db.Exec(`DELETE FROM device_secrets`); err != nil {
+	if _, err := rawDB(t, v).Exec(`DELETE FROM device_secrets`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.SetDeviceSecret(DefaultTenant, "a", "WIFI", []byte("psk"), ""); err != nil {
+	if _, err := v.SetDeviceSecret(ctx, DefaultTenant, "a", "WIFI", []byte("psk"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.RotateDEK(DefaultTenant, nil); err != nil {
+	if _, err := v.RotateDEK(ctx, DefaultTenant, nil); err != nil {
 		t.Fatal(err)
 	}
-	s, err := reopen(t, path, k).GetDeviceSecret(DefaultTenant, "a", "WIFI")
+	s, err := reopen(t, path, k).GetDeviceSecret(ctx, DefaultTenant, "a", "WIFI")
 	if err != nil || string(s.Value) != "psk" || s.Version != 1 {
 		t.Fatalf("after rotate-dek: %+v, %v", s, err)
 	}
@@ -377,24 +375,24 @@ func TestApplyReport(t *testing.T) {
 		return r
 	}
 	rep := parse(`{"request_id":"r1","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}`)
-	res, err := v.ApplyReport(DefaultTenant, rep)
+	res, err := v.ApplyReport(ctx, DefaultTenant, rep)
 	if err != nil || res.AlreadyApplied || res.Device != "amt" {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	same := parse(`{"secrets":[{"name":"B","value":"2"},{"name":"A","value":"1"}],"request_id":"r1","device_uuid":"4C4C4544004235108052B3C04F4A4E32"}`)
-	if res, err := v.ApplyReport(DefaultTenant, same); err != nil || !res.AlreadyApplied {
+	if res, err := v.ApplyReport(ctx, DefaultTenant, same); err != nil || !res.AlreadyApplied {
 		t.Fatalf("again: %+v, %v", res, err)
 	}
 	other := parse(`{"request_id":"r1","device_uuid":"4c4c4544-0042-3510-8052-b3c04f4a4e32","secrets":[{"name":"A","value":"1"},{"name":"B","value":"3"}]}`)
-	if _, err := v.ApplyReport(DefaultTenant, other); !errors.Is(err, ErrReportConflict) {
+	if _, err := v.ApplyReport(ctx, DefaultTenant, other); !errors.Is(err, ErrReportConflict) {
 		t.Fatalf("conflict: %v", err)
 	}
-	list, err := v.DeviceSecrets(DefaultTenant, "amt")
+	list, err := v.DeviceSecrets(ctx, DefaultTenant, "amt")
 	if err != nil || len(list) != 2 || list[0].Version != 1 || list[1].Version != 1 {
 		t.Fatalf("secrets after re-apply: %+v, %v", list, err)
 	}
 	unknown := parse(`{"request_id":"r2","device_uuid":"00000000-0000-0000-0000-000000000001","secrets":[{"name":"A","value":"1"}]}`)
-	if _, err := v.ApplyReport(DefaultTenant, unknown); !errors.Is(err, ErrNoDevice) {
+	if _, err := v.ApplyReport(ctx, DefaultTenant, unknown); !errors.Is(err, ErrNoDevice) {
 		t.Fatalf("unknown device: %v", err)
 	}
 	for _, bad := range []string{
@@ -416,22 +414,22 @@ func TestRemoveDevice(t *testing.T) {
 	v, _, _ := newVault(t)
 	_, spki := newKey(t)
 	r := addKey(t, v, KeyRequest{Name: "x", Role: "server", SPKI: spki, Origin: KeyProvisioned})
-	if _, err := v.SetDeviceSecret(DefaultTenant, "x", "S", []byte("v"), ""); err != nil {
+	if _, err := v.SetDeviceSecret(ctx, DefaultTenant, "x", "S", []byte("v"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.IssueChallenge(DefaultTenant, "x", time.Minute); err != nil {
+	if _, err := v.IssueChallenge(ctx, DefaultTenant, "x", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.RemoveDevice(DefaultTenant, r.DeviceID); err != nil {
+	if _, err := v.RemoveDevice(ctx, DefaultTenant, r.DeviceID); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"devices", "device_keys", "device_secrets", "device_challenges"} {
 		var n int
-		if err := v.db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil || n != 0 {
+		if err := rawDB(t, v).QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows, %v", table, n, err)
 		}
 	}
-	if _, err := v.RemoveDevice(DefaultTenant, "x"); !errors.Is(err, ErrNoDevice) {
+	if _, err := v.RemoveDevice(ctx, DefaultTenant, "x"); !errors.Is(err, ErrNoDevice) {
 		t.Fatal(err)
 	}
 	// The same key can be stored again once its device is gone.

@@ -26,12 +26,12 @@ func TestMain(m *testing.M) {
 }
 
 func childVault() (*Vault, error) {
-	v, err := Open(os.Getenv("VAULT_PATH"), Options{Actor: "child-" + os.Getenv("WORKER")})
+	v, err := openFile(os.Getenv("VAULT_PATH"), Options{Actor: "child-" + os.Getenv("WORKER")})
 	if err != nil {
 		return nil, err
 	}
 	k, _ := testKeyBytes(1)
-	if err := v.Unlock(k); err != nil {
+	if err := v.Unlock(ctx, k); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -54,7 +54,7 @@ func childPut() int {
 	defer v.Close()
 	w := os.Getenv("WORKER")
 	for i := 0; i < 50; i++ {
-		if _, err := v.Put("default", fmt.Sprintf("W%s_S%02d", w, i), []byte(fmt.Sprintf("value-%s-%d", w, i)), ""); err != nil {
+		if _, err := v.Put(ctx, "default", fmt.Sprintf("W%s_S%02d", w, i), []byte(fmt.Sprintf("value-%s-%d", w, i)), ""); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -69,7 +69,7 @@ func childRotate() int {
 		return 1
 	}
 	at, _ := strconv.Atoi(os.Getenv("SIGNAL_AT"))
-	_, err = v.RotateDEK("default", func(done, total int) {
+	_, err = v.RotateDEK(ctx, "default", func(done, total int) {
 		if done == at {
 			fmt.Println("reached")
 			os.Stdout.Sync()
@@ -111,7 +111,7 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	}
 	v = reopen(t, path, k)
-	all, err := v.GetAll("default", "W", "test")
+	all, err := v.GetAll(ctx, "default", "W", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Errorf("%s = %q", s.Name, s.Value)
 		}
 	}
-	res, err := v.VerifyAudit()
+	res, err := v.VerifyAudit(ctx)
 	if err != nil || res.Unverified != 0 {
 		t.Fatalf("audit: %+v %v", res, err)
 	}
@@ -146,7 +146,7 @@ func TestKillDuringRotateDEK(t *testing.T) {
 	for i := range items {
 		items[i] = Item{Name: fmt.Sprintf("S%05d", i), Value: []byte(fmt.Sprintf("value-%d", i))}
 	}
-	if _, err := v.PutMany("default", items, nil); err != nil {
+	if _, err := v.PutMany(ctx, "default", items, nil); err != nil {
 		t.Fatal(err)
 	}
 	v.Close()
@@ -175,7 +175,7 @@ func TestKillDuringRotateDEK(t *testing.T) {
 			t.Logf("round %d: no WAL left (%v)", round, err)
 		}
 		v := reopen(t, path, k)
-		all, err := v.GetAll("default", "", "check")
+		all, err := v.GetAll(ctx, "default", "", "check")
 		if err != nil {
 			t.Fatalf("round %d (killed at %d): %v", round, at, err)
 		}
@@ -187,9 +187,9 @@ func TestKillDuringRotateDEK(t *testing.T) {
 				t.Fatalf("round %d: %s = %q", round, s.Name, s.Value)
 			}
 		}
-		in, _ := v.Info()
+		in, _ := v.Info(ctx)
 		t.Logf("round %d (kill at %d): DEK version %d", round, at, in.Tenants[0].DEKVersion)
-		if _, err := v.VerifyAudit(); err != nil {
+		if _, err := v.VerifyAudit(ctx); err != nil {
 			t.Fatal(err)
 		}
 		v.Close()

@@ -12,13 +12,13 @@ func TestPutKeepsDescription(t *testing.T) {
 	v, _, _ := newVault(t)
 	put := func(it Item) {
 		t.Helper()
-		if _, err := v.PutMany("default", []Item{it}, nil); err != nil {
+		if _, err := v.PutMany(ctx, "default", []Item{it}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	latest := func() string {
 		t.Helper()
-		ls, err := v.List("default")
+		ls, err := v.List(ctx, "default")
 		if err != nil || len(ls) != 1 {
 			t.Fatalf("ls: %+v %v", ls, err)
 		}
@@ -29,7 +29,7 @@ func TestPutKeepsDescription(t *testing.T) {
 	if d := latest(); d != "orders db" {
 		t.Fatalf("after a put without description: %q", d)
 	}
-	if _, err := v.Put("default", "DB", []byte("3"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "DB", []byte("3"), ""); err != nil {
 		t.Fatal(err)
 	}
 	if d := latest(); d != "orders db" {
@@ -43,7 +43,7 @@ func TestPutKeepsDescription(t *testing.T) {
 	if d := latest(); d != "" {
 		t.Fatalf("after clearing: %q", d)
 	}
-	h, err := v.History("default", "DB")
+	h, err := v.History(ctx, "default", "DB")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +57,11 @@ func TestPutKeepsDescription(t *testing.T) {
 	// A removed secret put again keeps its description too: the history is
 	// the same name's.
 	put(Item{Name: "OTHER", Value: []byte("x"), Description: "kept"})
-	if _, err := v.Remove("default", "OTHER", false); err != nil {
+	if _, err := v.Remove(ctx, "default", "OTHER", false); err != nil {
 		t.Fatal(err)
 	}
 	put(Item{Name: "OTHER", Value: []byte("y")})
-	if s, err := v.Get("default", "OTHER", 0); err != nil || s.Description != "kept" || s.Version != 2 {
+	if s, err := v.Get(ctx, "default", "OTHER", 0); err != nil || s.Description != "kept" || s.Version != 2 {
 		t.Fatalf("after rm and put: %+v %v", s, err)
 	}
 }
@@ -72,11 +72,11 @@ func TestPutKeepsDescription(t *testing.T) {
 func TestCheckIntegrityOneLine(t *testing.T) {
 	v, path, k := newVault(t)
 	for _, n := range []string{"A", "B", "C"} {
-		if _, err := v.Put("default", n, []byte("v-"+n), ""); err != nil {
+		if _, err := v.Put(ctx, "default", n, []byte("v-"+n), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := v.CheckIntegrity(); err != nil {
+	if err := v.CheckIntegrity(ctx); err != nil {
 		t.Fatalf("sound vault: %v", err)
 	}
 	v.Close()
@@ -85,7 +85,7 @@ func TestCheckIntegrityOneLine(t *testing.T) {
 	sqlExec(t, path, `PRAGMA writable_schema = ON;
 		UPDATE sqlite_schema SET rootpage = (SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_autoindex_secrets_1') WHERE name = 'audit_ts'`)
 	v = reopen(t, path, k)
-	err := v.CheckIntegrity()
+	err := v.CheckIntegrity(ctx)
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
 	}
@@ -95,36 +95,22 @@ func TestCheckIntegrityOneLine(t *testing.T) {
 	}
 }
 
-func TestCheckSummary(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"*** in database main ***\nTree 10 page 57: btreeInitPage() returns error code 11", "Tree 10 page 57: btreeInitPage() returns error code 11"},
-		{"*** in database main ***\n2nd reference to page 9\nPage 12: never used\n", "2nd reference to page 9"},
-		{"row 3 missing from index audit_ts", "row 3 missing from index audit_ts"},
-		{"*** in database main ***\n" + strings.Repeat("x", 300), strings.Repeat("x", 100) + "..."},
-		{"*** in database main ***\n", "quick_check failed"},
-	} {
-		if got := checkSummary(tc.in); got != tc.want {
-			t.Errorf("checkSummary(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestNotInBackup counts what Export leaves out: nothing in a vault with
 // secrets only; tokens, grants, requests and open stubs once a service
 // has asked.
 func TestNotInBackup(t *testing.T) {
 	v, _, _ := newVault(t)
-	if _, err := v.Put("default", "A", []byte("a"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "A", []byte("a"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if om, err := v.NotInBackup(); err != nil || len(om) != 0 {
+	if om, err := v.NotInBackup(ctx); err != nil || len(om) != 0 {
 		t.Fatalf("secrets only: %+v %v", om, err)
 	}
 	tok, _ := approvedToken(t, v, "orders")
-	if _, err := v.ServiceGet(tok, "default", "MISSING", 0); !errors.Is(err, ErrAccessPending) {
+	if _, err := v.ServiceGet(ctx, tok, "default", "MISSING", 0); !errors.Is(err, ErrAccessPending) {
 		t.Fatalf("service get of a missing secret: %v", err)
 	}
-	om, err := v.NotInBackup()
+	om, err := v.NotInBackup(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +122,10 @@ func TestNotInBackup(t *testing.T) {
 		t.Fatalf("not in backup: %+v", om)
 	}
 	// A filled stub is not left out: the secret it stood for is exported.
-	if _, err := v.Put("default", "MISSING", []byte("m"), ""); err != nil {
+	if _, err := v.Put(ctx, "default", "MISSING", []byte("m"), ""); err != nil {
 		t.Fatal(err)
 	}
-	om, _ = v.NotInBackup()
+	om, _ = v.NotInBackup(ctx)
 	for _, o := range om {
 		if o.What == "stub" {
 			t.Fatalf("filled stub counted: %+v", om)
@@ -151,14 +137,14 @@ func TestNotInBackup(t *testing.T) {
 // an unkeyed failed "unlock" row, which the chain accepts as such.
 func TestAuditWrongEnvironment(t *testing.T) {
 	_, path, k := newVault(t)
-	v, err := Open(path, testOpts())
+	v, err := openFile(path, testOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.AuditWrongEnvironment("prod", "-e/--env")
+	v.AuditWrongEnvironment(ctx, "prod", "-e/--env")
 	v.Close()
 	v = reopen(t, path, k)
-	recs, err := v.Audit(AuditFilter{Action: "unlock"})
+	recs, err := v.Audit(ctx, AuditFilter{Action: "unlock"})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("audit: %+v %v", recs, err)
 	}
@@ -166,7 +152,7 @@ func TestAuditWrongEnvironment(t *testing.T) {
 	if r.Keyed || r.Success || r.Detail != "environment prod selected by -e/--env, vault is dev" {
 		t.Fatalf("row: %+v", r)
 	}
-	res, err := v.VerifyAudit()
+	res, err := v.VerifyAudit(ctx)
 	if err != nil || res.Unverified != 1 {
 		t.Fatalf("verify: %+v %v", res, err)
 	}

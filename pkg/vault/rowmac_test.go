@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith/pkg/devicecred"
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
 // wantTampered checks that err is ErrTampered naming the table's row.
@@ -15,6 +17,12 @@ func wantTampered(t *testing.T, what string, err error, table string) {
 	if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), table+" row (") {
 		t.Fatalf("%s: %v, want ErrTampered naming a %s row", what, err, table)
 	}
+}
+
+func spkiOf(t *testing.T) []byte {
+	t.Helper()
+	_, spki := newKey(t)
+	return spki
 }
 
 // rowMACDevice enrols a device key and returns a function that answers a
@@ -28,7 +36,7 @@ func rowMACDevice(t *testing.T, v *Vault, name string) (KeyResult, func(*Vault) 
 	}
 	r := addKey(t, v, KeyRequest{Name: name, Role: "server", SPKI: spki, Origin: KeyEnrolled})
 	return r, func(v *Vault) (*DeviceKey, error) {
-		c, err := v.IssueChallenge(DefaultTenant, name, 5*time.Minute)
+		c, err := v.IssueChallenge(ctx, DefaultTenant, name, 5*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +44,7 @@ func rowMACDevice(t *testing.T, v *Vault, name string) (KeyResult, func(*Vault) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v.VerifyChallenge(DefaultTenant, name, c.Nonce, sig)
+		return v.VerifyChallenge(ctx, DefaultTenant, name, c.Nonce, sig)
 	}
 }
 
@@ -44,20 +52,20 @@ func rowMACDevice(t *testing.T, v *Vault, name string) (KeyResult, func(*Vault) 
 // read, and returns the token.
 func rowMACService(t *testing.T, v *Vault, service string) (string, *Token) {
 	t.Helper()
-	tok, rec, err := v.CreateToken(service, "")
+	tok, rec, err := v.CreateToken(ctx, service, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.ApproveToken(rec.ID); err != nil {
+	if _, err := v.ApproveToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Put(DefaultTenant, "S", []byte("v"), ""); err != nil {
+	if _, err := v.Put(ctx, DefaultTenant, "S", []byte("v"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.GrantAccess(DefaultTenant, service, "S"); err != nil {
+	if _, err := v.GrantAccess(ctx, DefaultTenant, service, "S"); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := v.ServiceGet(tok, DefaultTenant, "S", 0); err != nil || string(s.Value) != "v" {
+	if s, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0); err != nil || string(s.Value) != "v" {
 		t.Fatalf("granted read: %v", err)
 	}
 	return tok, rec
@@ -70,7 +78,7 @@ func TestRowMACTamper(t *testing.T) {
 	t.Run("revoked device key set active", func(t *testing.T) {
 		v, path, _ := newVault(t)
 		r, verify := rowMACDevice(t, v, "d")
-		if _, err := v.RevokeDeviceKey(DefaultTenant, r.KeyID); err != nil {
+		if _, err := v.RevokeDeviceKey(ctx, DefaultTenant, r.KeyID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := verify(v); !errors.Is(err, ErrKeyRevoked) {
@@ -80,7 +88,7 @@ func TestRowMACTamper(t *testing.T) {
 		_, err := verify(v)
 		wantTampered(t, "revoked key set active", err, "device_keys")
 		// vault audit verify notices too
-		_, err = v.VerifyAudit()
+		_, err = v.VerifyAudit(ctx)
 		wantTampered(t, "audit verify", err, "device_keys")
 	})
 	t.Run("device key moved to another device", func(t *testing.T) {
@@ -96,73 +104,88 @@ func TestRowMACTamper(t *testing.T) {
 	})
 	t.Run("devices rows swapped", func(t *testing.T) {
 		v, path, _ := newVault(t)
-		a, verifyA := rowMACDevice(t, v, "a")
+		a, _ := rowMACDevice(t, v, "a")
 		b, _ := rowMACDevice(t, v, "b")
 		// Swap the public IDs and names of the two rows: each device's
-		// key now hangs under the other's ID.
+		// key now hangs under the other's ID. The devices rows carry MACs
+		// (schema 6): neither device is usable.
 		sqlExec(t, path, "UPDATE devices SET device_id = 'dev_tmp', name = 'tmp' WHERE name = 'a'")
 		sqlExec(t, path, "UPDATE devices SET device_id = ?, name = 'a' WHERE name = 'b'", a.DeviceID)
 		sqlExec(t, path, "UPDATE devices SET device_id = ?, name = 'b' WHERE name = 'tmp'", b.DeviceID)
-		_, err := verifyA(v)
-		wantTampered(t, "swapped devices", err, "device_keys")
-		c, err := v.IssueChallenge(DefaultTenant, "b", time.Minute)
-		if err != nil {
-			t.Fatal(err)
+		for _, name := range []string{"a", "b"} {
+			_, err := v.IssueChallenge(ctx, DefaultTenant, name, time.Minute)
+			wantTampered(t, "swapped devices", err, "devices")
+			_, err = v.VerifyChallenge(ctx, DefaultTenant, name, []byte("nonce"), []byte("sig"))
+			wantTampered(t, "swapped devices", err, "devices")
 		}
-		_, err = v.VerifyChallenge(DefaultTenant, "b", c.Nonce, []byte("sig"))
-		wantTampered(t, "swapped devices", err, "device_keys")
+		_, err := v.VerifyAudit(ctx)
+		wantTampered(t, "audit verify", err, "devices")
+	})
+	// Issue 10, item 5: swapping the hardware UUIDs of two devices would
+	// apply one device's report (its AMT password) to the other.
+	t.Run("device UUIDs swapped", func(t *testing.T) {
+		v, path, _ := newVault(t)
+		addKey(t, v, KeyRequest{Name: "a", UUID: "11111111-1111-1111-1111-111111111111", Role: "server", Origin: KeyEnrolled, SPKI: spkiOf(t)})
+		addKey(t, v, KeyRequest{Name: "b", UUID: "22222222-2222-2222-2222-222222222222", Role: "server", Origin: KeyEnrolled, SPKI: spkiOf(t)})
+		sqlExec(t, path, "UPDATE devices SET device_uuid = 'x' WHERE name = 'a'; UPDATE devices SET device_uuid = '11111111-1111-1111-1111-111111111111' WHERE name = 'b'; UPDATE devices SET device_uuid = '22222222-2222-2222-2222-222222222222' WHERE name = 'a'")
+		_, err := v.ApplyReport(ctx, DefaultTenant, &Report{RequestID: "r1", DeviceUUID: "11111111-1111-1111-1111-111111111111",
+			Secrets: []ReportSecret{{Name: "AMT_PASSWORD", Value: "Secret-pass-1"}}})
+		wantTampered(t, "swapped UUIDs", err, "devices")
+		if ss, err := v.DeviceSecrets(ctx, DefaultTenant, "b"); err != nil || len(ss) != 0 {
+			t.Fatalf("device b got secrets: %v, %v", ss, err)
+		}
 	})
 	t.Run("token status flipped to approved", func(t *testing.T) {
 		v, path, _ := newVault(t)
 		tok, rec := rowMACService(t, v, "orders")
-		if _, err := v.RevokeToken(rec.ID); err != nil {
+		if _, err := v.RevokeToken(ctx, rec.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.ServiceGet(tok, DefaultTenant, "S", 0); !errors.Is(err, ErrAccessDenied) {
+		if _, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0); !errors.Is(err, ErrAccessDenied) {
 			t.Fatalf("revoked token: %v", err)
 		}
 		sqlExec(t, path, "UPDATE service_tokens SET status = 'approved' WHERE id = ?", rec.ID)
-		_, err := v.ServiceGet(tok, DefaultTenant, "S", 0)
+		_, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0)
 		wantTampered(t, "token flipped", err, "service_tokens")
 		// An operator's decision on the row fails closed too.
-		_, err = v.DenyToken(rec.ID)
+		_, err = v.DenyToken(ctx, rec.ID)
 		wantTampered(t, "deciding a tampered token", err, "service_tokens")
 	})
 	t.Run("token hash replaced", func(t *testing.T) {
 		v, path, _ := newVault(t)
 		_, rec := rowMACService(t, v, "orders")
-		mine, _, err := v.CreateToken("attacker", "")
+		mine, _, err := v.CreateToken(ctx, "attacker", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The attacker's own token, with orders' public ID.
 		forged := TokenPrefix + rec.ID + mine[len(TokenPrefix)+2*tokenIDBytes:]
-		sqlExec(t, path, "UPDATE service_tokens SET hash = ? WHERE id = ?", tokenHash(forged), rec.ID)
-		_, err = v.ServiceGet(forged, DefaultTenant, "S", 0)
+		sqlExec(t, path, "UPDATE service_tokens SET hash = ? WHERE id = ?", keyring.TokenHash(forged), rec.ID)
+		_, err = v.ServiceGet(ctx, forged, DefaultTenant, "S", 0)
 		wantTampered(t, "hash replaced", err, "service_tokens")
 	})
 	t.Run("grant inserted", func(t *testing.T) {
 		v, path, _ := newVault(t)
 		tok, _ := rowMACService(t, v, "orders")
-		if _, err := v.Put(DefaultTenant, "OTHER", []byte("x"), ""); err != nil {
+		if _, err := v.Put(ctx, DefaultTenant, "OTHER", []byte("x"), ""); err != nil {
 			t.Fatal(err)
 		}
 		sqlExec(t, path, `INSERT INTO grants (tenant_id, service, name, status, decided_at, decided_by)
 			VALUES ((SELECT id FROM tenants WHERE name = 'default'), 'orders', 'OTHER', 'active', '2026', 'x')`)
-		_, err := v.ServiceGet(tok, DefaultTenant, "OTHER", 0)
+		_, err := v.ServiceGet(ctx, tok, DefaultTenant, "OTHER", 0)
 		wantTampered(t, "grant inserted", err, "grants")
 		// schema apply reads the grant as a decision too
-		_, err = v.DeclareAccess(DefaultTenant, "orders", []Declared{{Name: "OTHER"}})
+		_, err = v.DeclareAccess(ctx, DefaultTenant, "orders", []Declared{{Name: "OTHER"}})
 		wantTampered(t, "declare with an inserted grant", err, "grants")
 	})
 	t.Run("revoked grant set active", func(t *testing.T) {
 		v, path, _ := newVault(t)
 		tok, _ := rowMACService(t, v, "orders")
-		if err := v.RevokeAccess(DefaultTenant, "orders", "S"); err != nil {
+		if err := v.RevokeAccess(ctx, DefaultTenant, "orders", "S"); err != nil {
 			t.Fatal(err)
 		}
 		sqlExec(t, path, "UPDATE grants SET status = 'active' WHERE name = 'S'")
-		_, err := v.ServiceGet(tok, DefaultTenant, "S", 0)
+		_, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0)
 		wantTampered(t, "grant flipped", err, "grants")
 	})
 	t.Run("counters are not covered", func(t *testing.T) {
@@ -170,25 +193,25 @@ func TestRowMACTamper(t *testing.T) {
 		tok, rec := rowMACService(t, v, "orders")
 		sqlExec(t, path, "UPDATE service_tokens SET use_count = 99, last_used = NULL WHERE id = ?", rec.ID)
 		sqlExec(t, path, "UPDATE grants SET access_count = 99, last_access = NULL")
-		if _, err := v.ServiceGet(tok, DefaultTenant, "S", 0); err != nil {
+		if _, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("access request redirected", func(t *testing.T) {
 		v, path, _ := newVault(t)
 		tok, _ := rowMACService(t, v, "orders")
-		if _, err := v.Put(DefaultTenant, "PAYROLL", []byte("p"), ""); err != nil {
+		if _, err := v.Put(ctx, DefaultTenant, "PAYROLL", []byte("p"), ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err := v.ServiceGet(tok, DefaultTenant, "S2", 0)
+		_, err := v.ServiceGet(ctx, tok, DefaultTenant, "S2", 0)
 		var ae *AccessError
 		if !errors.As(err, &ae) || ae.Problems[0].Request == 0 {
 			t.Fatalf("request: %v", err)
 		}
 		sqlExec(t, path, "UPDATE access_requests SET name = 'PAYROLL' WHERE id = ?", ae.Problems[0].Request)
-		_, err = v.ApproveRequest(ae.Problems[0].Request)
+		_, err = v.ApproveRequest(ctx, ae.Problems[0].Request)
 		wantTampered(t, "request redirected", err, "access_requests")
-		if g, _ := v.Grants(DefaultTenant); len(g) != 1 {
+		if g, _ := v.Grants(ctx, DefaultTenant); len(g) != 1 {
 			t.Fatalf("grants after a refused approval: %+v", g)
 		}
 	})
@@ -196,7 +219,7 @@ func TestRowMACTamper(t *testing.T) {
 		v, path, _ := newVault(t)
 		tok, _ := rowMACService(t, v, "orders")
 		sqlExec(t, path, "UPDATE grants SET mac = NULL")
-		_, err := v.ServiceGet(tok, DefaultTenant, "S", 0)
+		_, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0)
 		wantTampered(t, "mac removed", err, "grants")
 		if !strings.Contains(err.Error(), "has no MAC") {
 			t.Fatalf("message: %v", err)
@@ -209,47 +232,51 @@ func TestRowMACTamper(t *testing.T) {
 // table, and opens it: the first unlocked write fills in the MACs, every
 // decision still works, and afterwards a row without a MAC is tampering.
 // rotate-master keeps the MACs valid.
+// macTables are the tables with row MACs.
+var macTables = []string{keyring.TableDeviceKeys, keyring.TableTokens, keyring.TableGrants, keyring.TableRequests, keyring.TableDevices}
+
 func TestRowMACUpgrade(t *testing.T) {
 	v, path, k := newVault(t)
 	_, verify := rowMACDevice(t, v, "d")
 	revoked, verifyOld := rowMACDevice(t, v, "old")
-	if _, err := v.RevokeDeviceKey(DefaultTenant, revoked.KeyID); err != nil {
+	if _, err := v.RevokeDeviceKey(ctx, DefaultTenant, revoked.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	tok, _ := rowMACService(t, v, "orders")
-	if _, err := v.ServiceGet(tok, DefaultTenant, "MISSING", 0); !errors.Is(err, ErrAccessPending) {
+	if _, err := v.ServiceGet(ctx, tok, DefaultTenant, "MISSING", 0); !errors.Is(err, ErrAccessPending) {
 		t.Fatal(err)
 	}
-	oldAudit, err := v.unlocked.kek.Seal(nil, v.unlocked.audit, auditKeyAD(v.vaultID, false))
+	oldAudit, err := v.keys.WrapAuditKey(v.keys.AuditKey(), keyring.LevelNone)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v.Close()
 	sqlExec(t, path, `ALTER TABLE device_keys DROP COLUMN mac; ALTER TABLE service_tokens DROP COLUMN mac;
 		ALTER TABLE grants DROP COLUMN mac; ALTER TABLE access_requests DROP COLUMN mac;
+		ALTER TABLE devices DROP COLUMN mac; DROP INDEX audit_object; ALTER TABLE audit DROP COLUMN ip_address; ALTER TABLE audit DROP COLUMN user_agent;
 		UPDATE meta SET value = ? WHERE key = 'audit_key'; PRAGMA user_version = 4`, oldAudit)
 
 	v = reopen(t, path, k)
-	if v.SchemaVersion() != 5 || v.rowMACs {
-		t.Fatalf("schema %d, row MACs %v: want 5, not yet", v.SchemaVersion(), v.rowMACs)
+	if v.SchemaVersion() != sqlite.LatestSchema() || v.level != keyring.LevelNone {
+		t.Fatalf("schema %d, row MAC level %v: want %d, none yet", v.SchemaVersion(), v.level, sqlite.LatestSchema())
 	}
 	for _, m := range macTables {
 		var n int
-		if err := v.db.QueryRow("SELECT count(*) FROM " + m.table + " WHERE mac IS NOT NULL").Scan(&n); err != nil || n != 0 {
-			t.Fatalf("%s: %d MACs before the first write, %v", m.table, n, err)
+		if err := rawDB(t, v).QueryRow("SELECT count(*) FROM " + m + " WHERE mac IS NOT NULL").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%s: %d MACs before the first write, %v", m, n, err)
 		}
 	}
 	// The first unlocked write (here a service read) fills them in.
-	if s, err := v.ServiceGet(tok, DefaultTenant, "S", 0); err != nil || string(s.Value) != "v" {
+	if s, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0); err != nil || string(s.Value) != "v" {
 		t.Fatalf("read after the upgrade: %v", err)
 	}
 	for _, m := range macTables {
 		var n int
-		if err := v.db.QueryRow("SELECT count(*) FROM " + m.table + " WHERE mac IS NULL").Scan(&n); err != nil || n != 0 {
-			t.Fatalf("%s: %d rows without a MAC after the first write, %v", m.table, n, err)
+		if err := rawDB(t, v).QueryRow("SELECT count(*) FROM " + m + " WHERE mac IS NULL").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%s: %d rows without a MAC after the first write, %v", m, n, err)
 		}
 	}
-	if res, err := v.VerifyAudit(); err != nil || res.Unverified != 0 {
+	if res, err := v.VerifyAudit(ctx); err != nil || res.Unverified != 0 {
 		t.Fatalf("audit: %+v %v", res, err)
 	}
 	v.Close()
@@ -257,7 +284,7 @@ func TestRowMACUpgrade(t *testing.T) {
 	// Reopened, the vault knows it has row MACs: a row without one is
 	// tampering, not another upgrade.
 	v = reopen(t, path, k)
-	if !v.rowMACs {
+	if v.level != keyring.LevelLatest {
 		t.Fatal("row MACs not recorded in the wrapped audit key")
 	}
 	if _, err := verify(v); err != nil {
@@ -269,22 +296,22 @@ func TestRowMACUpgrade(t *testing.T) {
 	// rotate-master re-wraps the audit key: the row MAC key and every MAC
 	// stay valid, and so does the vault's row MAC state.
 	k2 := testKey(t, 2)
-	if err := v.RotateMaster(k2); err != nil {
+	if err := v.RotateMaster(ctx, k2); err != nil {
 		t.Fatal(err)
 	}
 	v.Close()
 	v = reopen(t, path, k2)
-	if !v.rowMACs {
+	if v.level != keyring.LevelLatest {
 		t.Fatal("row MACs lost by rotate-master")
 	}
-	if _, err := v.ServiceGet(tok, DefaultTenant, "S", 0); err != nil {
+	if _, err := v.ServiceGet(ctx, tok, DefaultTenant, "S", 0); err != nil {
 		t.Fatalf("read after rotate-master: %v", err)
 	}
 	if _, err := verify(v); err != nil {
 		t.Fatalf("verify after rotate-master: %v", err)
 	}
 	sqlExec(t, path, "UPDATE service_tokens SET mac = NULL")
-	_, err = v.ServiceGet(tok, DefaultTenant, "S", 0)
+	_, err = v.ServiceGet(ctx, tok, DefaultTenant, "S", 0)
 	wantTampered(t, "mac removed after the upgrade", err, "service_tokens")
 	sqlExec(t, path, "UPDATE device_keys SET status = 'active', revoked_at = NULL, mac = NULL WHERE key_id = ?", revoked.KeyID)
 	_, err = verifyOld(v)

@@ -2,15 +2,15 @@ package vault
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"sync"
 
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/seal"
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
 )
 
 var (
@@ -27,6 +27,15 @@ func ValidTenant(s string) bool { return tenantName().MatchString(s) }
 // bytes.
 func ValidName(s string) bool { return secretName().MatchString(s) }
 
+func errIs(err, target error) bool { return errors.Is(err, target) }
+
+func checkName(name string) error {
+	if !ValidName(name) {
+		return fmt.Errorf("%w: secret %q (letters, digits and _.:/@+-, at most 255 bytes)", ErrInvalidName, name)
+	}
+	return nil
+}
+
 // WrongKeyError is returned by Unlock when the key's ID is not the vault's.
 type WrongKeyError struct {
 	Path string
@@ -41,170 +50,197 @@ func (e *WrongKeyError) Error() string {
 
 func (e *WrongKeyError) Unwrap() error { return ErrWrongKey }
 
-// Unlock derives the vault's keys from the master key: one PBKDF2 and two
-// HKDF steps. A key with another ID, or one that does not open the wrapped
-// audit key, fails and leaves an unkeyed "unlock" audit row.
-func (v *Vault) Unlock(mk masterkey.Key) error {
-	if mk.ID() != v.keyID {
-		err := &WrongKeyError{Path: v.path, Env: v.env, Want: v.keyID, Got: mk.ID()}
-		v.auditFailedUnlock("key ID " + mk.ID().String())
+// Unlock derives the vault's keys from the master key: one PBKDF2 and a
+// few HKDF steps. A key with another ID, or one that does not open the
+// wrapped audit key, fails and leaves an unkeyed "unlock" audit row.
+// Unlock is called once, before the Vault is shared.
+func (v *Vault) Unlock(ctx context.Context, mk masterkey.Key) error {
+	if id := v.KeyID(); mk.ID() != id {
+		err := &WrongKeyError{Path: v.Path(), Env: v.env, Want: id, Got: mk.ID()}
+		v.auditFailedUnlock(ctx, "key ID "+mk.ID().String())
 		return err
 	}
-	k, err := deriveKeys(mk, v.env, v.vaultID, v.opts.Rand)
+	k, err := keyring.Derive(mk, v.env, v.vaultID, v.opts.Rand)
 	if err != nil {
 		return err
 	}
 	var wrapped []byte
-	if err := v.db.QueryRow("SELECT value FROM meta WHERE key = 'audit_key'").Scan(&wrapped); err != nil {
-		return dbErr(err)
+	if err := v.st.View(ctx, func(tx store.Tx) error {
+		m, err := tx.Meta(ctx)
+		wrapped = m[store.MetaAuditKey]
+		return err
+	}); err != nil {
+		return err
 	}
-	// The audit key of a vault with row MACs opens with the "row-macs" AD;
-	// that of a vault written before schema 5, without it.
-	rowMACs := true
-	ak, err := k.kek.Open(nil, wrapped, auditKeyAD(v.vaultID, true))
+	ak, level, err := k.OpenAuditKey(wrapped)
 	if err != nil {
-		rowMACs = false
-		ak, err = k.kek.Open(nil, wrapped, auditKeyAD(v.vaultID, false))
-	}
-	if err != nil {
-		v.auditFailedUnlock("key ID " + mk.ID().String() + ": audit key does not unwrap")
+		v.auditFailedUnlock(ctx, "key ID "+mk.ID().String()+": audit key does not unwrap")
 		return fmt.Errorf("%w: the audit key does not unwrap with key ID %s", ErrTampered, mk.ID())
 	}
-	if err := k.setAudit(ak); err != nil {
+	defer clear(ak)
+	if k, err = k.WithAudit(ak); err != nil {
 		return err
 	}
-	v.unlocked, v.rowMACs = k, rowMACs
+	v.mu.Lock()
+	v.keys, v.level = k, level
+	v.mu.Unlock()
 	return nil
 }
 
-// Unlocked reports whether Unlock succeeded.
-func (v *Vault) Unlocked() bool { return v.unlocked != nil }
-
-func (v *Vault) mustUnlocked() error {
-	if v.unlocked == nil {
-		return ErrLocked
-	}
-	return nil
+// auditFailedUnlock appends an unkeyed row. Best effort.
+func (v *Vault) auditFailedUnlock(ctx context.Context, detail string) {
+	_ = v.update(context.WithoutCancel(ctx), func(o *op) error {
+		o.auditUnkeyed(auditRow{Action: "unlock", Object: v.Path(), Success: false, Detail: detail})
+		return nil
+	})
 }
 
-type querier interface {
-	QueryRow(query string, args ...any) *sql.Row
-	Query(query string, args ...any) (*sql.Rows, error)
-	Exec(query string, args ...any) (sql.Result, error)
+// AuditWrongEnvironment records a refused open for another environment
+// than the vault's (a command run with -e prod against a dev vault) the way
+// a failed unlock is recorded: an unkeyed "unlock" row, since the refusal
+// happens before any key is read. from says what selected the environment
+// ("-e/--env", "KEYSMITH_ENV"). Best effort.
+func (v *Vault) AuditWrongEnvironment(ctx context.Context, selected, from string) {
+	v.auditFailedUnlock(ctx, fmt.Sprintf("environment %s selected by %s, vault is %s", selected, from, v.env))
 }
 
-type tenant struct {
-	id         int64
-	name       string
-	dekVersion int
-}
-
-func (v *Vault) tenant(q querier, name string) (*tenant, error) {
-	t := &tenant{name: name}
-	err := q.QueryRow("SELECT id, dek_version FROM tenants WHERE name = ?", name).Scan(&t.id, &t.dekVersion)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %q", ErrNoTenant, name)
-	}
-	return t, dbErr(err)
-}
-
-func (v *Vault) newDEK(q querier, tenantID int64, version int) error {
-	dek := make([]byte, seal.KeySize)
-	defer clear(dek)
-	if _, err := io.ReadFull(v.opts.Rand, dek); err != nil {
-		return err
-	}
-	wrapped, err := wrapDEK(v.unlocked.kek, v.vaultID, tenantID, version, dek)
-	if err != nil {
-		return err
-	}
-	if _, err := q.Exec("INSERT INTO deks (tenant_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)", tenantID, version, wrapped, v.timestamp()); err != nil {
-		return err
-	}
-	a, err := seal.NewWithRand(dek, v.opts.Rand)
-	if err != nil {
-		return err
-	}
-	v.cacheDEK(tenantID, version, a)
-	return nil
-}
-
-func (v *Vault) cacheDEK(tenantID int64, version int, a *seal.AEAD) {
-	m := v.unlocked.deks[tenantID]
-	if m == nil {
-		m = map[int]*seal.AEAD{}
-		v.unlocked.deks[tenantID] = m
-	}
-	m[version] = a
-}
-
-func (v *Vault) dek(q querier, tenantID int64, version int) (*seal.AEAD, error) {
-	if a := v.unlocked.deks[tenantID][version]; a != nil {
-		return a, nil
-	}
-	var wrapped []byte
-	err := q.QueryRow("SELECT wrapped FROM deks WHERE tenant_id = ? AND version = ?", tenantID, version).Scan(&wrapped)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: data key version %d of tenant %s is missing", ErrTampered, version, tenantLabel(q, tenantID))
-	} else if err != nil {
-		return nil, dbErr(err)
-	}
-	a, err := unwrapDEK(v.unlocked.kek, v.vaultID, tenantID, version, wrapped, v.opts.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("%w: data key version %d of tenant %s does not unwrap", ErrTampered, version, tenantLabel(q, tenantID))
-	}
-	v.cacheDEK(tenantID, version, a)
-	return a, nil
-}
-
-// tenantLabel names a tenant by its row ID for a message: its name, or
-// "#ID" when the row cannot be read.
-func tenantLabel(q querier, id int64) string {
-	var name string
-	if err := q.QueryRow("SELECT name FROM tenants WHERE id = ?", id).Scan(&name); err != nil {
-		return fmt.Sprintf("#%d", id)
-	}
-	return name
-}
-
-func (v *Vault) addTenant(q querier, name string) (int64, error) {
-	if !ValidTenant(name) {
-		return 0, fmt.Errorf("%w: tenant %q (want [a-z0-9][a-z0-9_.-]*, at most 63 bytes)", ErrInvalidName, name)
-	}
-	var exists int
-	if err := q.QueryRow("SELECT count(*) FROM tenants WHERE name = ?", name).Scan(&exists); err != nil {
-		return 0, err
-	}
-	if exists > 0 {
-		return 0, fmt.Errorf("%w: %q", ErrTenantExists, name)
-	}
-	res, err := q.Exec("INSERT INTO tenants (name, dek_version, created_at) VALUES (?, 1, ?)", name, v.timestamp())
-	if err != nil {
-		return 0, err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
-	}
-	return id, v.newDEK(q, id, 1)
-}
-
-// AddTenant creates a tenant with a fresh data key.
-func (v *Vault) AddTenant(name string) error {
+// AppendAudit records an event that happened outside the vault's own
+// methods (for example a command refusing to run). The vault must be
+// unlocked.
+func (v *Vault) AppendAudit(ctx context.Context, action, tenantName, object string, success bool, detail string) error {
 	if err := v.mustUnlocked(); err != nil {
 		return err
 	}
-	return v.write(context.Background(), func(tx *sql.Tx) error {
-		if _, err := v.addTenant(tx, name); err != nil {
+	return v.update(ctx, func(o *op) error {
+		o.audit(auditRow{Action: action, Tenant: tenantName, Object: object, Success: success, Detail: detail})
+		return nil
+	})
+}
+
+// tenant reads a tenant by name: ErrNoTenant.
+func (o *op) tenant(name string) (store.Tenant, error) {
+	t, err := o.tx.Tenant(o.ctx, name)
+	if errors.Is(err, store.ErrNoRow) {
+		return t, fmt.Errorf("%w: %q", ErrNoTenant, name)
+	}
+	return t, err
+}
+
+// lockedTenant reads a tenant and makes the transaction the only writer of
+// its rows (store.TenantTx.LockTenant): for read-then-write sequences.
+func (o *op) lockedTenant(name string) (store.Tenant, error) {
+	t, err := o.tenant(name)
+	if err != nil {
+		return t, err
+	}
+	if err := o.tx.LockTenant(o.ctx, t.ID); err != nil {
+		return t, err
+	}
+	// Re-read under the lock: the DEK version may have changed.
+	return o.tx.TenantByID(o.ctx, t.ID)
+}
+
+// dek returns the AEAD of a tenant's DEK version: from this op, the
+// Vault's cache, or unwrapped from the store.
+func (o *op) dek(tenantID int64, version int) (*seal.AEAD, error) {
+	r := dekRef{tenantID, version}
+	if a := o.deks[r]; a != nil {
+		return a, nil
+	}
+	o.v.mu.RLock()
+	a := o.v.deks[r]
+	o.v.mu.RUnlock()
+	if a != nil {
+		return a, nil
+	}
+	d, err := o.tx.DEK(o.ctx, tenantID, version)
+	if errors.Is(err, store.ErrNoRow) {
+		return nil, fmt.Errorf("%w: data key version %d of tenant %s is missing", ErrTampered, version, o.tenantLabel(tenantID))
+	} else if err != nil {
+		return nil, err
+	}
+	if a, err = o.keys.UnwrapDEK(tenantID, version, d.Wrapped); err != nil {
+		return nil, fmt.Errorf("%w: data key version %d of tenant %s does not unwrap", ErrTampered, version, o.tenantLabel(tenantID))
+	}
+	o.cacheDEK(tenantID, version, a)
+	return a, nil
+}
+
+// tenantLabel names a tenant in a message by name, not by internal ID.
+func (o *op) tenantLabel(id int64) string {
+	if t, err := o.tx.TenantByID(o.ctx, id); err == nil {
+		return t.Name
+	}
+	return fmt.Sprintf("#%d", id)
+}
+
+func (o *op) cacheDEK(tenantID int64, version int, a *seal.AEAD) {
+	if o.deks == nil {
+		o.deks = map[dekRef]*seal.AEAD{}
+	}
+	o.deks[dekRef{tenantID, version}] = a
+}
+
+// newDEK makes, wraps and stores a fresh DEK version for the tenant.
+func (o *op) newDEK(tenantID int64, version int) (*seal.AEAD, error) {
+	dek, err := o.keys.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dek)
+	wrapped, err := o.keys.WrapDEK(tenantID, version, dek)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.tx.InsertDEK(o.ctx, store.DEK{TenantID: tenantID, Version: version, Wrapped: wrapped, CreatedAt: o.ts()}); err != nil {
+		return nil, err
+	}
+	a, err := o.keys.NewAEAD(dek)
+	if err != nil {
+		return nil, err
+	}
+	o.cacheDEK(tenantID, version, a)
+	return a, nil
+}
+
+func (o *op) addTenant(name string) (store.Tenant, error) {
+	if !ValidTenant(name) {
+		return store.Tenant{}, fmt.Errorf("%w: tenant %q (want [a-z0-9][a-z0-9_.-]*, at most 63 bytes)", ErrInvalidName, name)
+	}
+	if _, err := o.tx.Tenant(o.ctx, name); err == nil {
+		return store.Tenant{}, fmt.Errorf("%w: %q", ErrTenantExists, name)
+	} else if !errors.Is(err, store.ErrNoRow) {
+		return store.Tenant{}, err
+	}
+	t := store.Tenant{Name: name, DEKVersion: 1, CreatedAt: o.ts()}
+	id, err := o.tx.InsertTenant(o.ctx, t)
+	if errors.Is(err, store.ErrConflict) {
+		return t, fmt.Errorf("%w: %q", ErrTenantExists, name)
+	} else if err != nil {
+		return t, err
+	}
+	t.ID = id
+	_, err = o.newDEK(id, 1)
+	return t, err
+}
+
+// AddTenant creates a tenant with a fresh data key.
+func (v *Vault) AddTenant(ctx context.Context, name string) error {
+	if err := v.mustUnlocked(); err != nil {
+		return err
+	}
+	return v.update(ctx, func(o *op) error {
+		if _, err := o.addTenant(name); err != nil {
 			return err
 		}
-		return v.appendAudit(tx, auditRow{Action: "tenant-add", Tenant: name, Object: name, Success: true})
+		o.audit(auditRow{Action: "tenant-add", Tenant: name, Object: name, Success: true})
+		return nil
 	})
 }
 
 // Tenants lists the tenants with their counts. It needs no key.
-func (v *Vault) Tenants() ([]TenantInfo, error) {
-	in, err := v.Info()
+func (v *Vault) Tenants(ctx context.Context) ([]TenantInfo, error) {
+	in, err := v.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -240,10 +276,15 @@ type SecretInfo struct {
 	DEKVersion  int    `json:"dek_version"`
 }
 
+func secretInfo(tenant string, s store.Secret) SecretInfo {
+	return SecretInfo{Tenant: tenant, Name: s.Name, Version: s.Version, Description: s.Description, CreatedAt: s.CreatedAt,
+		CreatedBy: s.CreatedBy, DeletedAt: s.DeletedAt, DEKVersion: s.DEKVersion}
+}
+
 // Put stores value as a new version of name and returns the version. An
 // empty description keeps the one of the latest version.
-func (v *Vault) Put(tenantName, name string, value []byte, description string) (int, error) {
-	vers, err := v.PutMany(tenantName, []Item{{Name: name, Value: value, Description: description}}, nil)
+func (v *Vault) Put(ctx context.Context, tenantName, name string, value []byte, description string) (int, error) {
+	vers, err := v.PutMany(ctx, tenantName, []Item{{Name: name, Value: value, Description: description}}, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -251,64 +292,53 @@ func (v *Vault) Put(tenantName, name string, value []byte, description string) (
 }
 
 // PutMany stores every item as a new version, all in one transaction: all
-// land or none. progress, if not nil, is called after each item.
-func (v *Vault) PutMany(tenantName string, items []Item, progress func(done, total int)) ([]int, error) {
+// land or none. progress, if not nil, is called after each item (again
+// from the start if the store re-runs the transaction).
+func (v *Vault) PutMany(ctx context.Context, tenantName string, items []Item, progress func(done, total int)) ([]int, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	for _, it := range items {
-		if !ValidName(it.Name) {
-			return nil, fmt.Errorf("%w: secret %q (letters, digits and _.:/@+-, at most 255 bytes)", ErrInvalidName, it.Name)
+		if err := checkName(it.Name); err != nil {
+			return nil, err
 		}
 	}
 	versions := make([]int, len(items))
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.lockedTenant(tenantName)
 		if err != nil {
 			return err
 		}
-		dek, err := v.dek(tx, t.id, t.dekVersion)
+		dek, err := o.dek(t.ID, t.DEKVersion)
 		if err != nil {
 			return err
 		}
-		now := v.timestamp()
-		// The next version, and the latest version's description (kept
-		// when the item has none).
-		next, err := tx.Prepare("SELECT version + 1, description FROM secrets WHERE tenant_id = ? AND name = ? ORDER BY version DESC LIMIT 1")
-		if err != nil {
-			return err
-		}
-		defer next.Close()
-		ins, err := tx.Prepare(`INSERT INTO secrets (tenant_id, name, version, dek_version, sealed, description, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		a := v.auditor(tx)
-		defer a.close()
+		now := o.ts()
 		for i, it := range items {
+			// The next version, and the latest version's description (kept
+			// when the item has none).
 			ver, prevDesc := 1, ""
-			if err := next.QueryRow(t.id, it.Name).Scan(&ver, &prevDesc); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if cur, err := o.tx.Secret(o.ctx, t.ID, it.Name, 0); err == nil {
+				ver, prevDesc = cur.Version+1, cur.Description
+			} else if !errors.Is(err, store.ErrNoRow) {
 				return err
 			}
 			desc := it.Description
 			if desc == "" && !it.ClearDescription {
 				desc = prevDesc
 			}
-			sealed, err := sealValue(dek, t.id, it.Name, ver, t.dekVersion, it.Value)
+			sealed, err := keyring.SealValue(dek, t.ID, it.Name, ver, t.DEKVersion, it.Value)
 			if err != nil {
 				return err
 			}
-			if _, err := ins.Exec(t.id, it.Name, ver, t.dekVersion, sealed, desc, now, v.opts.Actor); err != nil {
+			if err := o.tx.InsertSecret(o.ctx, store.Secret{TenantID: t.ID, Name: it.Name, Version: ver, DEKVersion: t.DEKVersion, Sealed: sealed,
+				Description: desc, CreatedAt: now, CreatedBy: o.caller.Actor}); err != nil {
 				return err
 			}
-			if err := v.fillStub(tx, t.id, it.Name); err != nil {
+			if err := o.tx.FillStub(o.ctx, t.ID, it.Name, o.ts()); err != nil {
 				return err
 			}
-			if err := a.append(auditRow{Action: "put", Tenant: t.name, Object: it.Name, Success: true, Detail: fmt.Sprintf("version %d", ver)}); err != nil {
-				return err
-			}
+			o.audit(auditRow{Action: "put", Tenant: t.Name, Object: it.Name, Success: true, Detail: fmt.Sprintf("version %d", ver)})
 			versions[i] = ver
 			if progress != nil {
 				progress(i+1, len(items))
@@ -317,7 +347,7 @@ func (v *Vault) PutMany(tenantName string, items []Item, progress func(done, tot
 		return nil
 	})
 	if err != nil {
-		v.auditFailure("put", tenantName, itemNames(items), err)
+		v.auditFailure(ctx, "put", tenantName, itemNames(items), err)
 		return nil, err
 	}
 	return versions, nil
@@ -330,68 +360,66 @@ func itemNames(items []Item) string {
 	return fmt.Sprintf("%d secrets", len(items))
 }
 
-const infoCols = "s.name, s.version, s.description, s.created_at, s.created_by, coalesce(s.deleted_at, ''), s.dek_version"
-
-// secretRow reads one version of a secret (version > 0) or its latest
-// version, with the sealed value; sql.ErrNoRows when there is none.
-func secretRow(q querier, t *tenant, name string, version int) (SecretInfo, []byte, error) {
-	query := "SELECT " + infoCols + ", s.sealed FROM secrets s WHERE s.tenant_id = ? AND s.name = ?"
-	args := []any{t.id, name}
-	if version > 0 {
-		query += " AND s.version = ?"
-		args = append(args, version)
-	} else {
-		query += " ORDER BY s.version DESC LIMIT 1"
-	}
-	var sealed []byte
-	si, err := scanInfo(q.QueryRow(query, args...), t.name, &sealed)
-	return si, sealed, err
+// secretRow reads one version of a secret (version > 0) or its latest,
+// with the sealed value; store.ErrNoRow when there is none.
+func (o *op) secretRow(t store.Tenant, name string, version int) (store.Secret, error) {
+	return o.tx.Secret(o.ctx, t.ID, name, version)
 }
 
-func scanInfo(sc interface{ Scan(...any) error }, tenant string, extra ...any) (SecretInfo, error) {
-	si := SecretInfo{Tenant: tenant}
-	err := sc.Scan(append([]any{&si.Name, &si.Version, &si.Description, &si.CreatedAt, &si.CreatedBy, &si.DeletedAt, &si.DEKVersion}, extra...)...)
-	return si, err
+// open opens a secret row's value.
+func (o *op) open(t store.Tenant, s store.Secret) ([]byte, error) {
+	dek, err := o.dek(t.ID, s.DEKVersion)
+	if err != nil {
+		return nil, err
+	}
+	return keyring.OpenValue(dek, t.ID, s.Name, s.Version, s.DEKVersion, s.Sealed)
 }
 
 // Get returns version of name, or its latest version when version is 0. A
 // removed secret is not found unless a version is asked for. The read is
-// audited.
-func (v *Vault) Get(tenantName, name string, version int) (*Secret, error) {
+// audited. A latest version older than what the audit chain recorded for
+// the name fails closed (ErrTampered): see checkLatest.
+func (v *Vault) Get(ctx context.Context, tenantName, name string, version int) (*Secret, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out *Secret
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		out = nil
+		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		si, sealed, err := secretRow(tx, t, name, version)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && version == 0 && si.DeletedAt != "") {
-			what := fmt.Sprintf("%q in tenant %s", name, t.name)
-			if version > 0 {
-				what = fmt.Sprintf("%q version %d in tenant %s", name, version, t.name)
-			} else if err == nil {
-				what += " (removed)"
-			}
-			return fmt.Errorf("%w: %s", ErrNotFound, what)
+		s, err := o.secretRow(t, name, version)
+		if errors.Is(err, store.ErrNoRow) {
+			s = store.Secret{}
 		} else if err != nil {
 			return err
 		}
-		dek, err := v.dek(tx, t.id, si.DEKVersion)
+		if version == 0 {
+			if err := o.checkLatest(t, name, s); err != nil {
+				return err
+			}
+		}
+		if s.Version == 0 || (version == 0 && s.DeletedAt != "") {
+			what := fmt.Sprintf("%q in tenant %s", name, t.Name)
+			if version > 0 {
+				what = fmt.Sprintf("%q version %d in tenant %s", name, version, t.Name)
+			} else if s.Version != 0 {
+				what += " (removed)"
+			}
+			return fmt.Errorf("%w: %s", ErrNotFound, what)
+		}
+		pt, err := o.open(t, s)
 		if err != nil {
 			return err
 		}
-		pt, err := openValue(dek, t.id, si.Name, si.Version, si.DEKVersion, sealed)
-		if err != nil {
-			return err
-		}
-		out = &Secret{SecretInfo: si, Value: pt}
-		return v.appendAudit(tx, auditRow{Action: "get", Tenant: t.name, Object: name, Success: true, Detail: fmt.Sprintf("version %d", si.Version)})
+		out = &Secret{SecretInfo: secretInfo(t.Name, s), Value: pt}
+		o.audit(auditRow{Action: "get", Tenant: t.Name, Object: name, Success: true, Detail: fmt.Sprintf("version %d", s.Version)})
+		return nil
 	})
 	if err != nil {
-		v.auditFailure("get", tenantName, name, err)
+		v.auditFailure(ctx, "get", tenantName, name, err)
 		return nil, err
 	}
 	return out, nil
@@ -400,8 +428,8 @@ func (v *Vault) Get(tenantName, name string, version int) (*Secret, error) {
 // GetAll returns the latest version of every secret of the tenant whose
 // name starts with prefix, skipping removed ones. Each read is audited with
 // the given purpose as detail.
-func (v *Vault) GetAll(tenantName, prefix, purpose string) ([]Secret, error) {
-	return v.GetAllChecked(tenantName, prefix, purpose, nil)
+func (v *Vault) GetAll(ctx context.Context, tenantName, prefix, purpose string) ([]Secret, error) {
+	return v.GetAllChecked(ctx, tenantName, prefix, purpose, nil)
 }
 
 // ValueSize is a secret's name and the length of its latest value.
@@ -414,70 +442,48 @@ type ValueSize struct {
 // name and value length of every secret it would return, before it
 // decrypts or audits any: an error from check is returned and nothing is
 // read ("run --vault" refuses an environment too large to exec).
-func (v *Vault) GetAllChecked(tenantName, prefix, purpose string, check func([]ValueSize) error) ([]Secret, error) {
+func (v *Vault) GetAllChecked(ctx context.Context, tenantName, prefix, purpose string, check func([]ValueSize) error) ([]Secret, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
 	var out []Secret
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		out = nil
+		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(`SELECT `+infoCols+`, s.sealed, max(s.version) FROM secrets s
-			WHERE s.tenant_id = ? AND substr(s.name, 1, ?) = ? GROUP BY s.name ORDER BY s.name`, t.id, len(prefix), prefix)
+		all, err := o.tx.LatestSecrets(o.ctx, t.ID, prefix, true)
 		if err != nil {
 			return err
 		}
-		type row struct {
-			si     SecretInfo
-			sealed []byte
-		}
-		var rs []row
-		for rows.Next() {
-			var r row
-			var maxv int
-			if r.si, err = scanInfo(rows, t.name, &r.sealed, &maxv); err != nil {
-				rows.Close()
-				return err
+		var rows []store.Secret
+		for _, s := range all {
+			if s.DeletedAt == "" {
+				rows = append(rows, s)
 			}
-			if r.si.DeletedAt == "" {
-				rs = append(rs, r)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		if check != nil {
-			sizes := make([]ValueSize, len(rs))
-			for i, r := range rs {
-				sizes[i] = ValueSize{Name: r.si.Name, Size: max(len(r.sealed)-seal.Overhead, 0)}
+			sizes := make([]ValueSize, len(rows))
+			for i, r := range rows {
+				sizes[i] = ValueSize{Name: r.Name, Size: max(len(r.Sealed)-seal.Overhead, 0)}
 			}
 			if err := check(sizes); err != nil {
 				return err
 			}
 		}
-		a := v.auditor(tx)
-		defer a.close()
-		for _, r := range rs {
-			dek, err := v.dek(tx, t.id, r.si.DEKVersion)
+		for _, s := range rows {
+			pt, err := o.open(t, s)
 			if err != nil {
 				return err
 			}
-			pt, err := openValue(dek, t.id, r.si.Name, r.si.Version, r.si.DEKVersion, r.sealed)
-			if err != nil {
-				return err
-			}
-			out = append(out, Secret{SecretInfo: r.si, Value: pt})
-			if err := a.append(auditRow{Action: "get", Tenant: t.name, Object: r.si.Name, Success: true, Detail: fmt.Sprintf("version %d, %s", r.si.Version, purpose)}); err != nil {
-				return err
-			}
+			out = append(out, Secret{SecretInfo: secretInfo(t.Name, s), Value: pt})
+			o.audit(auditRow{Action: "get", Tenant: t.Name, Object: s.Name, Success: true, Detail: fmt.Sprintf("version %d, %s", s.Version, purpose)})
 		}
 		return nil
 	})
 	if err != nil {
-		v.auditFailure("get", tenantName, prefix+"*", err)
+		v.auditFailure(ctx, "get", tenantName, prefix+"*", err)
 		return nil, err
 	}
 	return out, nil
@@ -485,120 +491,111 @@ func (v *Vault) GetAllChecked(tenantName, prefix, purpose string, check func([]V
 
 // List returns the latest version of each secret of the tenant that is not
 // removed, by name. It reads no values.
-func (v *Vault) List(tenantName string) ([]SecretInfo, error) {
+func (v *Vault) List(ctx context.Context, tenantName string) ([]SecretInfo, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
-	t, err := v.tenant(v.db, tenantName)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := v.db.Query(`SELECT `+infoCols+`, max(s.version) FROM secrets s WHERE s.tenant_id = ? GROUP BY s.name ORDER BY s.name`, t.id)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
 	out := []SecretInfo{}
-	for rows.Next() {
-		var maxv int
-		si, err := scanInfo(rows, t.name, &maxv)
+	err := v.view(ctx, func(o *op) error {
+		out = out[:0]
+		t, err := o.tenant(tenantName)
 		if err != nil {
-			return nil, dbErr(err)
+			return err
 		}
-		if si.DeletedAt == "" {
-			out = append(out, si)
+		rows, err := o.tx.LatestSecrets(o.ctx, t.ID, "", false)
+		if err != nil {
+			return err
 		}
-	}
-	return out, dbErr(rows.Err())
+		for _, s := range rows {
+			if s.DeletedAt == "" {
+				out = append(out, secretInfo(t.Name, s))
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // History returns every stored version of name, oldest first.
-func (v *Vault) History(tenantName, name string) ([]SecretInfo, error) {
+func (v *Vault) History(ctx context.Context, tenantName, name string) ([]SecretInfo, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, err
 	}
-	t, err := v.tenant(v.db, tenantName)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := v.db.Query(`SELECT `+infoCols+` FROM secrets s WHERE s.tenant_id = ? AND s.name = ? ORDER BY s.version`, t.id, name)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
 	var out []SecretInfo
-	for rows.Next() {
-		si, err := scanInfo(rows, t.name)
+	err := v.view(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
 		if err != nil {
-			return nil, dbErr(err)
+			return err
 		}
-		out = append(out, si)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %q in tenant %s", ErrNotFound, name, t.name)
-	}
-	return out, nil
+		rows, err := o.tx.SecretHistory(o.ctx, t.ID, name)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return fmt.Errorf("%w: %q in tenant %s", ErrNotFound, name, t.Name)
+		}
+		out = nil
+		for _, s := range rows {
+			out = append(out, secretInfo(t.Name, s))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Remove marks every version of name removed (history is kept), or with
 // purge deletes them all. It returns the number of versions affected.
-func (v *Vault) Remove(tenantName, name string, purge bool) (int, error) {
+func (v *Vault) Remove(ctx context.Context, tenantName, name string, purge bool) (int, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return 0, err
 	}
-	var n int64
+	var n int
 	action := "rm"
 	if purge {
 		action = "purge"
 	}
-	err := v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		var res sql.Result
 		if purge {
-			res, err = tx.Exec("DELETE FROM secrets WHERE tenant_id = ? AND name = ?", t.id, name)
+			n, err = o.tx.PurgeSecret(o.ctx, t.ID, name)
 		} else {
-			res, err = tx.Exec("UPDATE secrets SET deleted_at = ? WHERE tenant_id = ? AND name = ? AND deleted_at IS NULL", v.timestamp(), t.id, name)
+			n, err = o.tx.RemoveSecret(o.ctx, t.ID, name, o.ts())
 		}
 		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: %q in tenant %s", ErrNotFound, name, t.name)
+			return fmt.Errorf("%w: %q in tenant %s", ErrNotFound, name, t.Name)
 		}
-		return v.appendAudit(tx, auditRow{Action: action, Tenant: t.name, Object: name, Success: true, Detail: fmt.Sprintf("%d versions", n)})
+		o.audit(auditRow{Action: action, Tenant: t.Name, Object: name, Success: true, Detail: fmt.Sprintf("%d versions", n)})
+		return nil
 	})
 	if err != nil {
-		v.auditFailure(action, tenantName, name, err)
+		v.auditFailure(ctx, action, tenantName, name, err)
 		return 0, err
 	}
-	return int(n), nil
+	if purge {
+		v.checkpoint(ctx)
+	}
+	return n, nil
 }
 
-// auditFailure records a failed operation, keyed when the vault is
-// unlocked. It is best effort: the operation's own error is what matters.
-func (v *Vault) auditFailure(action, tenantName, object string, cause error) {
-	if v.unlocked == nil || errors.Is(cause, ErrInvalidName) {
-		return
+// checkpoint asks the store to overwrite what was just rewritten, when it
+// can (SQLite's WAL checkpoint). Best effort.
+func (v *Vault) checkpoint(ctx context.Context) {
+	if c, ok := v.st.(store.Compacter); ok {
+		c.Checkpoint(ctx)
 	}
-	detail := "failed"
-	switch {
-	case errors.Is(cause, ErrNotFound):
-		detail = "not found"
-	case errors.Is(cause, ErrNoTenant):
-		detail = "no such tenant"
-	case errors.Is(cause, ErrTampered):
-		detail = "does not authenticate"
+}
+
+// Compact asks the store to reclaim the space of deleted and rewritten
+// rows (SQLite: checkpoint and VACUUM).
+func (v *Vault) Compact(ctx context.Context) error {
+	if c, ok := v.st.(store.Compacter); ok {
+		return c.Compact(ctx)
 	}
-	_ = v.write(context.Background(), func(tx *sql.Tx) error {
-		return v.appendAudit(tx, auditRow{Action: action, Tenant: tenantName, Object: object, Success: false, Detail: detail})
-	})
+	return nil
 }

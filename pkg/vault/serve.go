@@ -1,18 +1,21 @@
 package vault
 
-// What "keysmith serve" needs from the vault until the ctx-first core lands
-// (docs/server.md; /work/notes/serve-asks.md): services registering their
-// own tokens, a per-call actor, stub descriptions from the RPC, and a DEK
-// rotation by age.
+// What "keysmith serve" needs from the core (docs/server.md): services
+// registering their own tokens, stub descriptions from the RPC, and a DEK
+// rotation by age decided inside its transaction (once across servers on
+// one PostgreSQL). The caller (address, user agent) comes from the
+// context: WithCaller.
 
 import (
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
 )
 
 // ErrTokenConflict: a token with that public ID is registered already, with
@@ -24,7 +27,7 @@ var ErrTokenConflict = fmt.Errorf("%w: token ID already registered", ErrAccessDe
 // stored. Registering the same token again is a status poll: it returns the
 // record as it is, with created false. A token whose ID is taken by another
 // token or service fails with ErrTokenConflict; that attempt is audited.
-func (v *Vault) RegisterToken(tok, service, serviceVersion string) (*Token, bool, error) {
+func (v *Vault) RegisterToken(ctx context.Context, tok, service, serviceVersion string) (*Token, bool, error) {
 	if err := v.mustUnlocked(); err != nil {
 		return nil, false, err
 	}
@@ -41,35 +44,37 @@ func (v *Vault) RegisterToken(tok, service, serviceVersion string) (*Token, bool
 	var out *Token
 	var created bool
 	var refused error
-	err = v.write(context.Background(), func(tx *sql.Tx) error {
+	err = v.update(ctx, func(o *op) error {
 		out, created, refused = nil, false, nil
-		var stored []byte
-		t, err := scanToken(tx.QueryRow("SELECT "+tokenCols+", hash FROM service_tokens WHERE id = ?", id), &stored)
+		t, err := o.tx.Token(o.ctx, id)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			t = &Token{ID: id, Service: service, ServiceVersion: serviceVersion, Status: TokenPending, CreatedAt: v.timestamp(), CreatedBy: service}
-			if _, err := tx.Exec(`INSERT INTO service_tokens (id, service, service_version, hash, status, created_at, created_by)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, t.Service, t.ServiceVersion, tokenHash(tok), t.Status, t.CreatedAt, t.CreatedBy); err != nil {
+		case errors.Is(err, store.ErrNoRow):
+			t = store.Token{ID: id, Service: service, ServiceVersion: serviceVersion, Hash: keyring.TokenHash(tok), Status: TokenPending,
+				CreatedAt: o.ts(), CreatedBy: service}
+			t.MAC = o.keys.MAC(keyring.TokenRow(t))
+			if err := o.tx.InsertToken(o.ctx, t); err != nil {
 				return err
 			}
-			if err := v.sealRow(tx, macTokens, t.ID); err != nil {
-				return err
-			}
-			out, created = t, true
-			return v.appendAudit(tx, auditRow{Action: "token-create", Object: id, Success: true,
-				Detail: svcDetail(service, "registered by the service, "+v.opts.Actor+", version "+orNone(serviceVersion)+", pending")})
+			out, created = tokenInfo(t), true
+			o.audit(auditRow{Action: "token-create", Object: id, Success: true,
+				Detail: svcDetail(service, "registered by the service, "+o.caller.Actor+", version "+orNone(serviceVersion)+", pending")})
+			return nil
 		case err != nil:
 			return err
 		}
-		if subtle.ConstantTimeCompare(tokenHash(tok), stored) != 1 || t.Service != service {
+		if subtle.ConstantTimeCompare(keyring.TokenHash(tok), t.Hash) != 1 || t.Service != service {
 			refused = ErrTokenConflict
-			return v.appendAudit(tx, auditRow{Action: "token-create", Object: id, Success: false,
-				Detail: svcDetail(service, "registration refused, "+v.opts.Actor+": token ID already registered")})
+			o.audit(auditRow{Action: "token-create", Object: id, Success: false,
+				Detail: svcDetail(service, "registration refused, "+o.caller.Actor+": token ID already registered")})
+			return nil
 		}
-		if err := v.checkRow(tx, macTokens, id); err != nil {
+		if err := o.check(keyring.TokenRow(t)); err != nil {
 			return err
 		}
-		out = t
+		if err := o.checkTokenState(t); err != nil {
+			return err
+		}
+		out = tokenInfo(t)
 		return nil
 	})
 	if err != nil {
@@ -81,46 +86,57 @@ func (v *Vault) RegisterToken(tok, service, serviceVersion string) (*Token, bool
 	return out, created, nil
 }
 
-// SwapActor makes actor the audit actor (for operator rows) and the "user"
-// of service-read details until the returned function restores the old
-// one. The caller must not use v from another goroutine meanwhile.
-func (v *Vault) SwapActor(actor string) (restore func()) {
-	old := v.opts.Actor
-	v.opts.Actor = actor
-	return func() { v.opts.Actor = old }
+// ServiceGetDescribed is ServiceGetMany where the stubs it creates for
+// missing secrets get the service's description of each (descriptions by
+// name; at most 1024 printable bytes, longer or unprintable ones are
+// dropped).
+func (v *Vault) ServiceGetDescribed(ctx context.Context, tok, tenantName string, names []string, descriptions map[string]string) ([]Secret, error) {
+	return v.serviceReadDescribed(ctx, tok, tenantName, names, 0, descriptions)
 }
 
-// DescribeStub sets the description of name's open stub when it has none:
-// the service's word for what the missing secret is for.
-func (v *Vault) DescribeStub(tenantName, name, description string) error {
-	if description == "" {
-		return nil
-	}
-	if len(description) > 1024 || strings.ContainsFunc(description, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("%w: description (at most 1024 printable bytes)", ErrInvalidName)
-	}
-	return v.write(context.Background(), func(tx *sql.Tx) error {
-		t, err := v.tenant(tx, tenantName)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec("UPDATE stubs SET description = ? WHERE tenant_id = ? AND name = ? AND filled_at IS NULL AND description = ''", description, t.id, name)
-		return err
-	})
+func validDescription(d string) bool {
+	return len(d) <= 1024 && !strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // DEKAge returns how long ago the tenant's current data key was made.
-func (v *Vault) DEKAge(tenantName string) (time.Duration, error) {
-	var created string
-	err := v.db.QueryRow(`SELECT d.created_at FROM deks d JOIN tenants t ON t.id = d.tenant_id AND d.version = t.dek_version WHERE t.name = ?`, tenantName).Scan(&created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("%w: %q", ErrNoTenant, tenantName)
-	} else if err != nil {
-		return 0, dbErr(err)
-	}
-	ts, err := time.Parse(TimeLayout, created)
-	if err != nil {
-		return 0, fmt.Errorf("%w: data key time %q", ErrTampered, created)
-	}
-	return v.opts.Now().Sub(ts), nil
+func (v *Vault) DEKAge(ctx context.Context, tenantName string) (time.Duration, error) {
+	var age time.Duration
+	err := v.view(ctx, func(o *op) error {
+		var err error
+		age, err = o.dekAge(tenantName)
+		return err
+	})
+	return age, err
 }
+
+func (o *op) dekAge(tenantName string) (time.Duration, error) {
+	t, err := o.tenant(tenantName)
+	if err != nil {
+		return 0, err
+	}
+	d, err := o.tx.DEK(o.ctx, t.ID, t.DEKVersion)
+	if errors.Is(err, store.ErrNoRow) {
+		return 0, fmt.Errorf("%w: data key %d of tenant %s is missing", ErrTampered, t.DEKVersion, t.Name)
+	} else if err != nil {
+		return 0, err
+	}
+	ts, err := time.Parse(TimeLayout, d.CreatedAt)
+	if err != nil {
+		return 0, fmt.Errorf("%w: data key time %q", ErrTampered, d.CreatedAt)
+	}
+	return o.v.opts.Now().Sub(ts), nil
+}
+
+// RotateDEKIfOlder rotates the tenant's DEK (RotateDEK) when its current
+// one is at least age old, deciding inside the rotation's transaction
+// under the tenant lock: several servers on one store rotate once. It
+// reports whether it rotated.
+func (v *Vault) RotateDEKIfOlder(ctx context.Context, tenantName string, age time.Duration) (RotateDEKResult, bool, error) {
+	res, err := v.rotateDEK(ctx, tenantName, nil, age)
+	if errors.Is(err, errYoungDEK) {
+		return RotateDEKResult{}, false, nil
+	}
+	return res, err == nil, err
+}
+
+var errYoungDEK = errors.New("data key is younger than the rotation age")

@@ -1,41 +1,38 @@
-// Package vault is keysmith's local secrets store: one SQLite file
-// (modernc.org/sqlite, pure Go) holding tenants, versioned secrets sealed
-// with envelope encryption under a master key, and a tamper-evident audit
-// chain. It implements docs/vault.md: the schema, the key hierarchy, the
-// associated-data layouts, the audit chain and the migration policy.
+// Package vault is keysmith's vault core: tenants, versioned secrets sealed
+// with envelope encryption under a master key, devices, service access and
+// a tamper-evident audit chain, over any store of pkg/vault/store (the
+// SQLite file of pkg/vault/store/sqlite, PostgreSQL). It implements
+// docs/vault.md: the policy and the orchestration. The cryptography is in
+// pkg/vault/keyring, the audit chain's arithmetic in pkg/vault/chain, the
+// SQL in the stores, the errors in pkg/vault/vaulterr.
+//
+// A Vault is opened without a key (Open), which is enough to read its
+// environment, key ID and counts (Info); every operation on secret
+// material needs Unlock first. An unlocked Vault is safe for concurrent use
+// by many goroutines: its keys are immutable, its caches change only after
+// a transaction commits, and who is calling (actor, service, remote
+// address, user agent) travels in the context (WithCaller), never in the
+// Vault. Every method takes a context first.
 //
 // The package takes keys and readers as values: it never reads flags, the
-// process environment or key files. A Vault is opened without a key (Open),
-// which is enough to read its environment, key ID and counts (Info); every
-// operation on secret material needs Unlock first.
+// process environment or key files.
 package vault
 
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"embed"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/keysmith/keysmith/pkg/masterkey"
+	"github.com/keysmith/keysmith/pkg/seal"
+	"github.com/keysmith/keysmith/pkg/vault/chain"
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/vaulterr"
 )
-
-// ApplicationID is written to the SQLite header (PRAGMA application_id) of
-// every vault: "KSMV". A SQLite file without it is not a vault.
-const ApplicationID = 0x4b534d56
 
 // Format is the meta "format" value of a vault.
 const Format = "keysmith-vault/v1"
@@ -43,49 +40,95 @@ const Format = "keysmith-vault/v1"
 // DefaultTenant is created by Create.
 const DefaultTenant = "default"
 
-// Sentinel errors, tested with errors.Is.
+// TimeLayout is how the vault writes times: UTC, fixed width, so that text
+// order is time order.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Sentinel errors, tested with errors.Is; their kinds are in vaulterr.
 var (
-	ErrNoVault          = errors.New("vault does not exist")
-	ErrExists           = errors.New("vault already exists")
-	ErrNotVault         = errors.New("not a keysmith vault")
-	ErrCorrupt          = errors.New("vault file is corrupt")
-	ErrTooNew           = errors.New("vault schema is newer than this keysmith")
-	ErrWrongKey         = errors.New("wrong master key for this vault")
-	ErrTampered         = errors.New("vault data does not authenticate")
-	ErrWrongEnvironment = errors.New("vault belongs to another environment")
-	ErrLocked           = errors.New("vault is locked")
-	ErrNotFound         = errors.New("secret not found")
-	ErrNoTenant         = errors.New("tenant not found")
-	ErrTenantExists     = errors.New("tenant already exists")
-	ErrInvalidName      = errors.New("invalid name")
-	ErrNotEmpty         = errors.New("vault already holds secrets")
-	ErrAuditTampered    = errors.New("audit chain does not verify")
+	ErrNoVault          = vaulterr.ErrNoVault
+	ErrExists           = vaulterr.ErrExists
+	ErrNotVault         = vaulterr.ErrNotVault
+	ErrCorrupt          = vaulterr.ErrCorrupt
+	ErrTooNew           = vaulterr.ErrTooNew
+	ErrWrongKey         = vaulterr.ErrWrongKey
+	ErrTampered         = vaulterr.ErrTampered
+	ErrWrongEnvironment = vaulterr.ErrWrongEnvironment
+	ErrLocked           = vaulterr.ErrLocked
+	ErrNotFound         = vaulterr.ErrNotFound
+	ErrNoTenant         = vaulterr.ErrNoTenant
+	ErrTenantExists     = vaulterr.ErrTenantExists
+	ErrInvalidName      = vaulterr.ErrInvalidName
+	ErrNotEmpty         = vaulterr.ErrNotEmpty
+	ErrAuditTampered    = vaulterr.ErrAuditTampered
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
-// Options are a vault's injected dependencies. Zero fields get defaults.
-type Options struct {
-	Actor string           // who is acting, for the audit trail (OS user)
-	Now   func() time.Time // clock
-	Rand  io.Reader        // randomness for IDs, DEKs and nonces
+// Caller is who is calling: the identity recorded in audit rows. It
+// travels in the context (WithCaller); the Vault holds none.
+type Caller struct {
+	Actor      string // OS user, or operator name; a service read records the token's service
+	Service    string // the service the caller says it is (a server's client); "" for operators
+	RemoteAddr string // audit ip_address: "local" for the CLI
+	UserAgent  string // audit user_agent: "keysmith/<version> (cli)" for the CLI
 }
 
-// Vault is an open vault. It is not safe for concurrent use by several
-// goroutines; several processes may use the same file at once.
-type Vault struct {
-	db   *sql.DB
-	path string
-	opts Options
+type callerKey struct{}
 
-	schema  int
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller ctx carries.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// Options are a vault's injected dependencies. Zero fields get defaults.
+// Actor, RemoteAddr and UserAgent are the caller of calls whose context
+// carries none (a CLI process has one caller).
+type Options struct {
+	Actor      string
+	RemoteAddr string
+	UserAgent  string
+	Now        func() time.Time // clock
+	Rand       io.Reader        // randomness for IDs, DEKs and nonces
+}
+
+func (o *Options) fill() {
+	if o.Actor == "" {
+		o.Actor = "unknown"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+}
+
+// Vault is an open vault over a store. See the package documentation for
+// concurrency.
+type Vault struct {
+	st      store.Store
+	desc    string // st.Describe(), kept for messages after Close
+	opts    Options
 	vaultID []byte
 	env     string
-	keyID   masterkey.ID
 
-	unlocked *keys
-	rowMACs  bool // every authorisation row carries a MAC: a missing one is tampering
+	mu    sync.RWMutex
+	keyID masterkey.ID
+	keys  *keyring.Keys // nil until Unlock
+	level int           // row MAC level of the wrapped audit key
+	deks  map[dekRef]*seal.AEAD
+}
+
+type dekRef struct {
+	tenant  int64
+	version int
 }
 
 // Info describes a vault. It needs no key.
@@ -109,456 +152,404 @@ type TenantInfo struct {
 	CreatedAt  string `json:"created_at"`
 }
 
-func (o *Options) fill() {
-	if o.Actor == "" {
-		o.Actor = "unknown"
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Rand == nil {
-		o.Rand = rand.Reader
-	}
-}
-
-// dsn is the connection string: WAL is persistent and set by Create; every
-// connection gets a busy timeout, foreign keys, secure deletion (so removed
-// rows and rewrapped keys are zeroed, not left in free pages) and
-// IMMEDIATE write transactions, so concurrent writers queue instead of
-// failing with "database is locked".
-func dsn(path string, create bool) string {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "secure_delete(1)")
-	q.Set("_txlock", "immediate")
-	if create {
-		q.Set("mode", "rwc")
-	} else {
-		q.Set("mode", "rw")
-	}
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-}
-
-func openDB(path string, create bool) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(path, create))
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxLifetime(0)
-	return db, nil
-}
-
-// Create makes a new vault at path for environment env, unlocked by key. The
-// file is created 0600 and its directory, if missing, 0700. It fails with
-// ErrExists if anything is at path.
-func Create(path, env string, key masterkey.Key, opts Options) (v *Vault, err error) {
+// Create makes a new vault in st, an empty store (store/sqlite.Create),
+// for environment env, unlocked by key. The Vault owns st from then on,
+// also when Create fails (st is closed).
+func Create(ctx context.Context, st store.Store, env string, key masterkey.Key, opts Options) (*Vault, error) {
 	opts.fill()
 	if !masterkey.ValidEnv(env) {
+		st.Close()
 		return nil, fmt.Errorf("environment name %q is not valid", env)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	v := &Vault{st: st, desc: st.Describe(), opts: opts, env: env, keyID: key.ID(), deks: map[dekRef]*seal.AEAD{}}
+	if err := v.create(ctx, key); err != nil {
+		st.Close()
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("%q: %w", path, ErrExists)
-	} else if err != nil {
-		return nil, err
+	return v, nil
+}
+
+func (v *Vault) create(ctx context.Context, key masterkey.Key) error {
+	v.vaultID = make([]byte, 16)
+	if _, err := io.ReadFull(v.opts.Rand, v.vaultID); err != nil {
+		return err
 	}
-	f.Close()
-	defer func() {
-		if err != nil {
-			if v != nil {
-				v.db.Close()
-			}
-			for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-				os.Remove(path + suffix)
-			}
-			v = nil
-		}
-	}()
-	db, err := openDB(path, true)
+	k, err := keyring.Derive(key, v.env, v.vaultID, v.opts.Rand)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	v = &Vault{db: db, path: path, opts: opts}
-	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
-		return v, dbErr(err)
-	}
-	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id=%d", ApplicationID)); err != nil {
-		return v, dbErr(err)
-	}
-	if err := migrate(ctx, db, migrationFS, 0); err != nil {
-		return v, err
-	}
-	vaultID := make([]byte, 16)
-	if _, err := io.ReadFull(opts.Rand, vaultID); err != nil {
-		return v, err
-	}
-	k, err := deriveKeys(key, env, vaultID, opts.Rand)
+	auditKey, err := k.NewKey()
 	if err != nil {
-		return v, err
+		return err
 	}
-	auditKey := make([]byte, 32)
-	if _, err := io.ReadFull(opts.Rand, auditKey); err != nil {
-		return v, err
-	}
-	wrappedAudit, err := k.kek.Seal(nil, auditKey, auditKeyAD(vaultID, true))
+	defer clear(auditKey)
+	wrappedAudit, err := k.WrapAuditKey(auditKey, keyring.LevelLatest)
 	if err != nil {
-		return v, err
+		return err
 	}
-	if err := k.setAudit(auditKey); err != nil {
-		return v, err
+	if k, err = k.WithAudit(auditKey); err != nil {
+		return err
 	}
-	now := v.timestamp()
+	v.keys, v.level = k, keyring.LevelLatest
 	id := key.ID()
-	err = v.write(ctx, func(tx *sql.Tx) error {
+	return v.update(ctx, func(o *op) error {
+		if m, err := o.tx.Meta(ctx); err != nil {
+			return err
+		} else if len(m) > 0 {
+			return fmt.Errorf("%q: %w", v.st.Describe(), ErrExists)
+		}
 		for _, kv := range []struct {
 			k string
 			v []byte
 		}{
-			{"format", []byte(Format)}, {"vault_id", vaultID}, {"env", []byte(env)}, {"key_id", id[:]},
-			{"audit_key", wrappedAudit}, {"created_at", []byte(now)},
+			{store.MetaFormat, []byte(Format)}, {store.MetaVaultID, v.vaultID}, {store.MetaEnv, []byte(v.env)}, {store.MetaKeyID, id[:]},
+			{store.MetaAuditKey, wrappedAudit}, {store.MetaCreatedAt, []byte(o.ts())},
 		} {
-			if _, err := tx.Exec("INSERT INTO meta (key, value) VALUES (?, ?)", kv.k, kv.v); err != nil {
+			if err := o.tx.SetMeta(ctx, kv.k, kv.v); err != nil {
 				return err
 			}
 		}
-		v.vaultID, v.env, v.keyID, v.unlocked = vaultID, env, id, k
-		if _, err := v.addTenant(tx, DefaultTenant); err != nil {
+		if _, err := o.addTenant(DefaultTenant); err != nil {
 			return err
 		}
-		return v.appendAudit(tx, auditRow{Action: "init", Tenant: "", Object: path, Success: true, Detail: "env " + env + ", key " + id.String()})
+		o.audit(auditRow{Action: "init", Object: v.st.Describe(), Success: true, Detail: "env " + v.env + ", key " + id.String()})
+		return nil
 	})
-	if err != nil {
-		return v, err
-	}
-	v.schema = latestVersion(migrationFS)
-	v.rowMACs = true
-	return v, nil
 }
 
-// Open opens an existing vault without unlocking it, applying pending
-// schema migrations in one transaction.
-func Open(path string, opts Options) (*Vault, error) {
+// Open opens the vault in st without unlocking it. The Vault owns st from
+// then on, also when Open fails (st is closed).
+func Open(ctx context.Context, st store.Store, opts Options) (*Vault, error) {
 	opts.fill()
-	st, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%q: %w", path, ErrNoVault)
-	} else if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q: %w: not a regular file", path, ErrNotVault)
-	}
-	if st.Size() == 0 {
-		return nil, fmt.Errorf("%q: %w: the file is empty", path, ErrNotVault)
-	}
-	db, err := openDB(path, false)
-	if err != nil {
-		return nil, err
-	}
-	v := &Vault{db: db, path: path, opts: opts}
-	if err := v.load(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%q: %w", path, err)
+	v := &Vault{st: st, desc: st.Describe(), opts: opts, deks: map[dekRef]*seal.AEAD{}}
+	if err := v.load(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%q: %w", st.Describe(), err)
 	}
 	return v, nil
 }
 
-func (v *Vault) load() error {
-	ctx := context.Background()
-	var appID int64
-	if err := v.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return dbErr(err)
-	}
-	if appID != ApplicationID {
-		return fmt.Errorf("%w: SQLite file without the keysmith application ID", ErrNotVault)
-	}
-	// No integrity check of the whole file here: it reads every page and
-	// cost a third of a "vault get" on 10,000 secrets. Damage shows up as
-	// SQLITE_CORRUPT on the pages a command reads (dbErr maps it to
-	// ErrCorrupt); "vault info" and "vault audit verify" check the whole file.
-	if err := migrate(ctx, v.db, migrationFS, 0); err != nil {
+func (v *Vault) load(ctx context.Context) error {
+	var meta map[string][]byte
+	if err := v.st.View(ctx, func(tx store.Tx) (err error) {
+		meta, err = tx.Meta(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
-	var err error
-	if v.schema, err = userVersion(ctx, v.db); err != nil {
-		return err
+	if len(meta) == 0 {
+		return fmt.Errorf("%w: the store holds no vault", ErrNoVault)
 	}
-	meta := map[string][]byte{}
-	rows, err := v.db.QueryContext(ctx, "SELECT key, value FROM meta")
-	if err != nil {
-		return dbErr(err)
+	if string(meta[store.MetaFormat]) != Format {
+		return fmt.Errorf("%w: unknown format %q", ErrNotVault, meta[store.MetaFormat])
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var val []byte
-		if err := rows.Scan(&k, &val); err != nil {
-			return dbErr(err)
-		}
-		meta[k] = val
-	}
-	if err := rows.Err(); err != nil {
-		return dbErr(err)
-	}
-	if string(meta["format"]) != Format {
-		return fmt.Errorf("%w: unknown format %q", ErrNotVault, meta["format"])
-	}
-	if len(meta["vault_id"]) != 16 || len(meta["key_id"]) != masterkey.IDSize || !masterkey.ValidEnv(string(meta["env"])) || len(meta["audit_key"]) == 0 {
+	if len(meta[store.MetaVaultID]) != 16 || len(meta[store.MetaKeyID]) != masterkey.IDSize || !masterkey.ValidEnv(string(meta[store.MetaEnv])) || len(meta[store.MetaAuditKey]) == 0 {
 		return fmt.Errorf("%w: meta table is incomplete", ErrCorrupt)
 	}
-	v.vaultID = meta["vault_id"]
-	v.env = string(meta["env"])
-	copy(v.keyID[:], meta["key_id"])
+	v.vaultID = meta[store.MetaVaultID]
+	v.env = string(meta[store.MetaEnv])
+	copy(v.keyID[:], meta[store.MetaKeyID])
 	return nil
 }
 
-// CheckIntegrity runs SQLite's quick_check over the whole file: a truncated
-// or damaged file fails with ErrCorrupt, naming the file and the first
-// problem SQLite found, on one line.
-func (v *Vault) CheckIntegrity() error {
-	if err := quickCheck(context.Background(), v.db); err != nil {
-		return fmt.Errorf("%q: %w", v.path, err)
-	}
-	return nil
-}
+// Store returns the vault's store.
+func (v *Vault) Store() store.Store { return v.st }
 
-func quickCheck(ctx context.Context, db *sql.DB) error {
-	var res string
-	if err := db.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&res); err != nil {
-		return dbErr(err)
-	}
-	if res != "ok" {
-		return fmt.Errorf("%w: %s", ErrCorrupt, checkSummary(res))
+// CheckIntegrity checks the store's storage below the rows (SQLite's
+// quick_check), when the store can: ErrCorrupt on one line.
+func (v *Vault) CheckIntegrity(ctx context.Context) error {
+	if c, ok := v.st.(store.Checker); ok {
+		return c.CheckIntegrity(ctx)
 	}
 	return nil
 }
 
-// checkSummary turns a quick_check report, which is several lines ("*** in
-// database main ***", then one line per problem), into its first problem
-// on one line of at most 100 bytes.
-func checkSummary(res string) string {
-	for line := range strings.Lines(res) {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "***") {
-			continue
-		}
-		if len(line) > 100 {
-			line = strings.ToValidUTF8(line[:100], "") + "..."
-		}
-		return line
-	}
-	return "quick_check failed"
-}
-
-// Close closes the vault, checkpointing the WAL when it can.
+// Close closes the vault and its store and forgets its keys.
 func (v *Vault) Close() error {
-	if v == nil || v.db == nil {
+	if v == nil || v.st == nil {
 		return nil
 	}
-	v.unlocked.wipe()
-	err := v.db.Close()
-	v.db = nil
+	v.mu.Lock()
+	v.keys.Wipe()
+	v.keys, v.deks = nil, nil
+	v.mu.Unlock()
+	err := v.st.Close()
+	v.st = nil
 	return err
 }
 
-// Path returns the vault's file.
-func (v *Vault) Path() string { return v.path }
+// Path names the vault's store: its file, or its URL without password.
+func (v *Vault) Path() string { return v.desc }
 
 // Env returns the environment whose master key unlocks the vault.
 func (v *Vault) Env() string { return v.env }
 
 // KeyID returns the ID of the master key that unlocks the vault.
-func (v *Vault) KeyID() masterkey.ID { return v.keyID }
+func (v *Vault) KeyID() masterkey.ID {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.keyID
+}
 
-// Actor returns the actor recorded in audit rows.
-func (v *Vault) Actor() string { return v.opts.Actor }
+// SchemaVersion returns the store's schema version.
+func (v *Vault) SchemaVersion() int {
+	if v.st == nil {
+		return 0
+	}
+	return v.st.SchemaVersion()
+}
 
-// SchemaVersion returns the vault's schema version.
-func (v *Vault) SchemaVersion() int { return v.schema }
+// Actor returns the actor ctx's caller is recorded as.
+func (v *Vault) Actor(ctx context.Context) string { return v.caller(ctx).Actor }
+
+func (v *Vault) caller(ctx context.Context) Caller {
+	c, _ := CallerFrom(ctx)
+	if c.Actor == "" {
+		c.Actor = v.opts.Actor
+	}
+	if c.RemoteAddr == "" {
+		c.RemoteAddr = v.opts.RemoteAddr
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = v.opts.UserAgent
+	}
+	return c
+}
 
 // Info returns the vault's description and counts. It needs no key.
-func (v *Vault) Info() (*Info, error) {
-	ctx := context.Background()
-	in := &Info{Path: v.path, SchemaVersion: v.schema, VaultID: fmt.Sprintf("%x", v.vaultID), Env: v.env, KeyID: v.keyID}
-	var created []byte
-	if err := v.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'created_at'").Scan(&created); err != nil {
-		return nil, dbErr(err)
-	}
-	in.CreatedAt = string(created)
-	rows, err := v.db.QueryContext(ctx, `
-		SELECT t.name, t.dek_version, t.created_at,
-			(SELECT count(*) FROM secrets s WHERE s.tenant_id = t.id),
-			(SELECT count(*) FROM (SELECT deleted_at, max(version) FROM secrets s WHERE s.tenant_id = t.id GROUP BY name) WHERE deleted_at IS NULL)
-		FROM tenants t ORDER BY t.name`)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var t TenantInfo
-		if err := rows.Scan(&t.Name, &t.DEKVersion, &t.CreatedAt, &t.Versions, &t.Secrets); err != nil {
-			return nil, dbErr(err)
+func (v *Vault) Info(ctx context.Context) (*Info, error) {
+	in := &Info{Path: v.Path(), SchemaVersion: v.SchemaVersion(), VaultID: fmt.Sprintf("%x", v.vaultID), Env: v.env, KeyID: v.KeyID()}
+	err := v.st.View(ctx, func(tx store.Tx) error {
+		meta, err := tx.Meta(ctx)
+		if err != nil {
+			return err
 		}
-		in.Tenants = append(in.Tenants, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(err)
-	}
-	if err := v.db.QueryRowContext(ctx, "SELECT count(*) FROM audit").Scan(&in.AuditRows); err != nil {
-		return nil, dbErr(err)
+		in.CreatedAt = string(meta[store.MetaCreatedAt])
+		ts, err := tx.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		in.Tenants = nil
+		for _, t := range ts {
+			live, versions, err := tx.SecretCounts(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			in.Tenants = append(in.Tenants, TenantInfo{Name: t.Name, Secrets: live, Versions: versions, DEKVersion: t.DEKVersion, CreatedAt: t.CreatedAt})
+		}
+		c, err := tx.Counts(ctx)
+		in.AuditRows = c.Audit
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return in, nil
 }
 
-func (v *Vault) timestamp() string { return formatTime(v.opts.Now()) }
+// state returns the keys and row MAC level under the lock.
+func (v *Vault) state() (*keyring.Keys, int) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.keys, v.level
+}
 
-// TimeLayout is how the vault writes times: UTC, fixed width, so that text
-// order is time order.
-const TimeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
-
-// write runs fn in one IMMEDIATE transaction: all of it happens or none.
-// The first unlocked write of an open vault first makes sure every row of
-// the authorisation tables carries a MAC (ensureRowMACs).
-func (v *Vault) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := v.db.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(err)
-	}
-	checked := false
-	if v.unlocked != nil && !v.rowMACs {
-		if err := v.ensureRowMACs(tx); err != nil {
-			tx.Rollback()
-			return dbErr(err)
-		}
-		checked = true
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return dbErr(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return dbErr(err)
-	}
-	if checked {
-		v.rowMACs = true
+func (v *Vault) mustUnlocked() error {
+	if k, _ := v.state(); k == nil {
+		return ErrLocked
 	}
 	return nil
 }
 
-// dbErr maps SQLite's "not a database" and "corrupt" codes to sentinels.
-func dbErr(err error) error {
-	if err == nil {
+// Unlocked reports whether Unlock succeeded.
+func (v *Vault) Unlocked() bool { return v.mustUnlocked() == nil }
+
+// op is one attempt of one transaction: what a closure of update or view
+// works with. Nothing in it outlives the attempt except what apply merges
+// into the Vault after a commit.
+type op struct {
+	v      *Vault
+	ctx    context.Context
+	tx     store.Tx
+	keys   *keyring.Keys
+	caller Caller
+
+	rows     []pendingRow
+	deks     map[dekRef]*seal.AEAD
+	dropDEKs map[int64]int // tenant -> the only DEK version to keep cached
+	level    int           // row MAC level after this transaction
+	newKeys  *keyring.Keys // keys after this transaction (rotate-master)
+	newKeyID masterkey.ID
+}
+
+type pendingRow struct {
+	row     store.AuditRow
+	unkeyed bool
+}
+
+func (v *Vault) newOp(ctx context.Context, tx store.Tx, keys *keyring.Keys, level int) *op {
+	return &op{v: v, ctx: ctx, tx: tx, keys: keys, caller: v.caller(ctx), level: level}
+}
+
+// update runs fn in one store transaction, re-run as a unit on transient
+// store failures (store.Store.Update). The first unlocked write of a vault
+// whose rows do not all carry MACs first fills them in (upgradeRowMACs).
+// The audit rows fn queued are appended last, so that a store that locks
+// the chain head holds it briefly. In-memory state changes (DEK cache,
+// keys after rotate-master, the row MAC level) apply after the commit.
+func (v *Vault) update(ctx context.Context, fn func(o *op) error) error {
+	keys, level := v.state()
+	var done *op
+	err := v.st.Update(ctx, func(tx store.Tx) error {
+		o := v.newOp(ctx, tx, keys, level)
+		if keys != nil && level < keyring.LevelLatest {
+			if err := o.upgradeRowMACs(); err != nil {
+				return err
+			}
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+		if err := o.flushAudit(); err != nil {
+			return err
+		}
+		done = o
 		return nil
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_NOTADB:
-			return fmt.Errorf("%w: %v", ErrNotVault, err)
-		case sqlite3.SQLITE_CORRUPT:
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-	}
-	return err
-}
-
-// Migrations: files migrations/NNNN_name.sql, applied in order, each with
-// PRAGMA user_version = NNNN, all pending ones in one transaction.
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, n := range names {
-		base := filepath.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		ver, err := strconv.Atoi(num)
-		if !ok || err != nil || ver <= 0 {
-			return nil, fmt.Errorf("migration %q: name must be NNNN_name.sql", base)
-		}
-		b, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{ver, base, string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %q: expected number %d", m.name, i+1)
-		}
-	}
-	return out, nil
-}
-
-func latestVersion(fsys fs.FS) int {
-	ms, err := loadMigrations(fsys)
-	if err != nil {
-		return 0
-	}
-	return len(ms)
-}
-
-func userVersion(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (int, error) {
-	var n int
-	err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&n)
-	return n, dbErr(err)
-}
-
-// migrate brings db to the newest schema in fsys (or to version upTo when
-// upTo > 0) in one IMMEDIATE transaction. Another process migrating at the
-// same time is waited for; the version is re-read inside the transaction.
-func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, upTo int) error {
-	ms, err := loadMigrations(fsys)
+	})
 	if err != nil {
 		return err
 	}
-	if upTo == 0 {
-		upTo = len(ms)
-	}
-	cur, err := userVersion(ctx, db)
+	v.apply(done)
+	return nil
+}
+
+// view runs fn in a read-only snapshot. DEKs it unwrapped are cached.
+func (v *Vault) view(ctx context.Context, fn func(o *op) error) error {
+	keys, level := v.state()
+	var done *op
+	err := v.st.View(ctx, func(tx store.Tx) error {
+		o := v.newOp(ctx, tx, keys, level)
+		if err := fn(o); err != nil {
+			return err
+		}
+		if len(o.rows) > 0 {
+			return fmt.Errorf("vault: audit row in a read-only transaction")
+		}
+		done = o
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if cur > len(ms) {
-		return fmt.Errorf("%w: schema version %d, this keysmith knows up to %d", ErrTooNew, cur, len(ms))
+	v.apply(done)
+	return nil
+}
+
+func (v *Vault) apply(o *op) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.deks == nil { // closed meanwhile
+		return
 	}
-	if cur >= upTo {
+	for t, keep := range o.dropDEKs {
+		for r := range v.deks {
+			if r.tenant == t && r.version != keep {
+				delete(v.deks, r)
+			}
+		}
+	}
+	for r, a := range o.deks {
+		v.deks[r] = a
+	}
+	if o.level > v.level {
+		v.level = o.level
+	}
+	if o.newKeys != nil {
+		v.keys, v.keyID = o.newKeys, o.newKeyID
+	}
+}
+
+func (o *op) ts() string { return formatTime(o.v.opts.Now()) }
+
+func (o *op) mustUnlocked() error {
+	if o.keys == nil {
+		return ErrLocked
+	}
+	return nil
+}
+
+type auditRow struct {
+	Action, Tenant, Object, Detail string
+	Success                        bool
+}
+
+// audit queues a keyed audit row by the caller.
+func (o *op) audit(r auditRow) { o.auditAs(o.caller.Actor, r) }
+
+// auditAs queues a keyed audit row by actor (a service read records the
+// token's service).
+func (o *op) auditAs(actor string, r auditRow) {
+	o.rows = append(o.rows, pendingRow{row: o.row(actor, r)})
+}
+
+// auditUnkeyed queues an unkeyed row: a failed unlock cannot be MACed with
+// the right key.
+func (o *op) auditUnkeyed(r auditRow) {
+	o.rows = append(o.rows, pendingRow{row: o.row(o.caller.Actor, r), unkeyed: true})
+}
+
+func (o *op) row(actor string, r auditRow) store.AuditRow {
+	return store.AuditRow{TS: o.ts(), Actor: actor, Action: r.Action, Tenant: r.Tenant, Object: r.Object, Success: r.Success,
+		Detail: r.Detail, IPAddress: o.caller.RemoteAddr, UserAgent: o.caller.UserAgent}
+}
+
+// flushAudit appends the queued rows after the chain's tail.
+func (o *op) flushAudit() error {
+	if len(o.rows) == 0 {
 		return nil
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tail, err := o.tx.AuditTail(o.ctx)
 	if err != nil {
-		return dbErr(err)
+		return err
 	}
-	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
-		return dbErr(err)
+	seq, head := chain.Head(o.v.vaultID, tail)
+	a := chain.Appender{Seq: seq, Head: head}
+	if o.keys != nil {
+		a.Key = o.keys.AuditKey()
 	}
-	for _, m := range ms[cur:upTo] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("applying migration %s: %w", m.name, dbErr(err))
+	rows := make([]store.AuditRow, len(o.rows))
+	for i, p := range o.rows {
+		rows[i] = p.row
+		if !p.unkeyed && a.Key == nil {
+			return ErrLocked
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-			return dbErr(err)
-		}
+		a.Link(&rows[i], p.unkeyed)
 	}
-	return dbErr(tx.Commit())
+	return o.tx.AppendAudit(o.ctx, rows)
+}
+
+// auditFailure records a failed operation, keyed when the vault is
+// unlocked. It is best effort: the operation's own error is what matters.
+func (v *Vault) auditFailure(ctx context.Context, action, tenantName, object string, cause error) {
+	if !v.Unlocked() || errIs(cause, ErrInvalidName) {
+		return
+	}
+	detail := "failed"
+	switch {
+	case errIs(cause, ErrNotFound):
+		detail = "not found"
+	case errIs(cause, ErrNoTenant):
+		detail = "no such tenant"
+	case errIs(cause, ErrTampered):
+		detail = "does not authenticate"
+	}
+	v.auditEvent(ctx, auditRow{Action: action, Tenant: tenantName, Object: object, Success: false, Detail: detail})
+}
+
+// auditEvent appends one keyed row in its own transaction. Best effort.
+func (v *Vault) auditEvent(ctx context.Context, r auditRow) {
+	_ = v.update(context.WithoutCancel(ctx), func(o *op) error {
+		o.audit(r)
+		return nil
+	})
 }

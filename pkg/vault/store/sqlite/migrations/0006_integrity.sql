@@ -8,7 +8,7 @@ ALTER TABLE devices ADD COLUMN mac BLOB;
 -- migration have "" and their chain bytes are unchanged.
 ALTER TABLE audit ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
--- The newest audit row about one object (a secret's last put, a token's
--- last decision) is looked up on every read that decides: see
+-- The newest audit row of an action about one object (a secret's last put,
+-- a token's last decision) is looked up on every read that decides: see
 -- docs/vault.md, "State against the chain".
-CREATE INDEX audit_object ON audit (object, tenant, seq);
+CREATE INDEX audit_object ON audit (object, tenant, action, seq);

@@ -1,0 +1,330 @@
+package cmdutil
+
+// Opening the vault for the command groups that use it (vault, device,
+// token, access, schema, run, serve): the store --vault names, the
+// environment check, the key resolution and unlock, and the hints of the
+// vault's errors. Commands get the vault lazily through Factory.Vault
+// (unlocked) and Factory.LockedVault.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/keysmith/keysmith/pkg/keysource"
+	"github.com/keysmith/keysmith/pkg/masterkey"
+	"github.com/keysmith/keysmith/pkg/vault"
+)
+
+// Actor is the audit actor of this process: the OS user, "uid:<n>" when
+// the uid has no passwd entry (never $USER, which anyone can set).
+func Actor() string {
+	u, err := user.Current()
+	if err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u != nil && u.Uid != "" {
+		return "uid:" + u.Uid
+	}
+	return fmt.Sprintf("uid:%d", os.Getuid())
+}
+
+// UserAgent is the audit user_agent of the CLI: "keysmith/<version> (cli)".
+func (f *Factory) UserAgent() string { return "keysmith/" + f.Version + " (cli)" }
+
+// Caller is who this process is, for the audit rows of the vault: the OS
+// user, from "local", with the CLI's user agent.
+func (f *Factory) Caller() vault.Caller {
+	return vault.Caller{Actor: Actor(), RemoteAddr: "local", UserAgent: f.UserAgent()}
+}
+
+// Ctx is the context of the command's vault calls: it carries the caller.
+func (f *Factory) Ctx() context.Context {
+	return vault.WithCaller(context.Background(), f.Caller())
+}
+
+// VaultOptions are the vault's dependencies from the factory.
+func (f *Factory) VaultOptions() vault.Options {
+	c := f.Caller()
+	return vault.Options{Actor: c.Actor, RemoteAddr: c.RemoteAddr, UserAgent: c.UserAgent, Now: f.Now, Rand: f.Rand}
+}
+
+// OpenVaultAnyEnv opens the configured vault without a key, whatever its
+// environment (for commands that only look at it).
+func (f *Factory) OpenVaultAnyEnv() (*vault.Vault, error) {
+	ctx := f.Ctx()
+	where := f.Config.Vault
+	st, err := OpenStore(ctx, where)
+	if err != nil {
+		return nil, OpenHint(err, DescribeVault(where))
+	}
+	v, err := vault.Open(ctx, st, f.VaultOptions())
+	if err != nil {
+		return nil, OpenHint(err, DescribeVault(where))
+	}
+	return v, nil
+}
+
+// openVault opens the configured vault without a key and checks that the
+// selected environment, if one was selected explicitly, is the vault's.
+func (f *Factory) openVault() (*vault.Vault, error) {
+	ctx := f.Ctx()
+	v, err := f.OpenVaultAnyEnv()
+	if err != nil {
+		return nil, err
+	}
+	if f.Config.EnvFrom != "default" && f.Config.Env != v.Env() {
+		v.AuditWrongEnvironment(ctx, f.Config.Env, f.Config.EnvFrom)
+		v.Close()
+		return nil, WithHint(
+			fmt.Errorf("vault %q belongs to environment %s, but %s selects %s: %w", v.Path(), v.Env(), f.Config.EnvFrom, f.Config.Env, vault.ErrWrongEnvironment),
+			fmt.Sprintf("the vault needs no -e: it unlocks with the %s key; or choose another vault with --vault", v.Env()))
+	}
+	return v, nil
+}
+
+// unlockedVault opens the vault and unlocks it with its environment's key:
+// one key resolution and one key derivation per command.
+func (f *Factory) unlockedVault() (*vault.Vault, error) {
+	v, err := f.openVault()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.UnlockWith(v); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// UnlockWith resolves the vault environment's keys and unlocks v. It
+// returns the resolved keys: their current key may differ from the vault's
+// after a key rotation. A retired key of the environment whose ID is the
+// vault's is used too (after "keysmith key rotate", until "vault
+// rotate-master").
+func (f *Factory) UnlockWith(v *vault.Vault) (*keysource.Resolved, error) {
+	res, err := f.Keys(v.Env(), NoCreate)
+	if err != nil {
+		return nil, err
+	}
+	key := res.Current
+	if key.ID() != v.KeyID() {
+		for _, r := range res.Retired {
+			if r.ID() == v.KeyID() {
+				key = r
+				f.IO.Warnf("vault %q is locked with retired %s key %s; re-wrap it under the current key %s with: keysmith vault rotate-master", v.Path(), v.Env(), r.ID(), res.Current.ID())
+				break
+			}
+		}
+	}
+	if err := v.Unlock(f.Ctx(), key); err != nil {
+		if errors.Is(err, vault.ErrWrongKey) {
+			return nil, WithHint(err,
+				fmt.Sprintf("the %s key came from %s; select the key with ID %s (KEYSMITH_MASTER_KEY, --key-file, --key-command)", v.Env(), res.Source, v.KeyID()),
+				"if the vault was re-keyed, use the new key; keysmith vault info shows the key ID it expects")
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// OpenHint adds hints to the errors of opening the vault named where.
+func OpenHint(err error, where string) error {
+	switch {
+	case errors.Is(err, vault.ErrNoVault):
+		return WithHint(err, "create one with: keysmith vault init", "or choose another with --vault or KEYSMITH_VAULT")
+	case errors.Is(err, vault.ErrNotVault):
+		return WithHint(err, fmt.Sprintf("check --vault and KEYSMITH_VAULT: %q is not a file keysmith created", where),
+			"if it was a vault whose first page was destroyed, restore it from a backup with: keysmith vault restore --vault NEW.db BACKUP.age")
+	case errors.Is(err, vault.ErrCorrupt):
+		return WithHint(err, "restore a damaged vault from a backup with: keysmith vault restore --vault NEW.db BACKUP.age")
+	case errors.Is(err, vault.ErrTooNew):
+		return WithHint(err, "upgrade keysmith")
+	}
+	return err
+}
+
+// SecretHint adds hints to errors about one secret.
+func (f *Factory) SecretHint(err error) error {
+	switch {
+	case errors.Is(err, vault.ErrNoTenant):
+		return WithHint(err, "list tenants with: keysmith vault tenant ls", "add one with: keysmith vault tenant add NAME")
+	case errors.Is(err, vault.ErrNotFound):
+		return WithHint(err, fmt.Sprintf("list secrets with: keysmith vault ls --tenant %s", f.Config.Tenant))
+	case errors.Is(err, vault.ErrTampered):
+		return WithHint(err,
+			"the vault file was changed outside keysmith, or the row was damaged: the secret cannot be read",
+			"restore the vault from a backup made before the change: keysmith vault restore --vault NEW.db BACKUP.age")
+	case errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrNotVault):
+		return OpenHint(err, DescribeVault(f.Config.Vault))
+	case errors.Is(err, vault.ErrInvalidName):
+		return &UsageError{Err: err}
+	}
+	return err
+}
+
+// ReadToken returns the service token of a command: from --token-file,
+// --token (warned about), or KEYSMITH_TOKEN; "" when none is given.
+func (f *Factory) ReadToken(file, literal string, literalSet bool) (string, error) {
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(file, vault.TokenPrefix) {
+			f.IO.Warnf("a token was given on the command line: it is now in the process list and shell history; revoke it")
+			return "", WithHint(Usagef("--token-file takes the name of a file holding the token, not the token"),
+				"write the token to a file readable only by the service and pass its name")
+		} else if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("--token-file %q: %w", file, ErrNotFound)
+		} else if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+			f.IO.Warnf("token file %q is readable by group or others (mode %04o); chmod 600 %q", file, st.Mode().Perm(), file)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", Usagef("--token-file %q is empty", file)
+		}
+		return tok, nil
+	case literalSet:
+		f.IO.Warnf("--token puts the service token in the process list and shell history; prefer --token-file or KEYSMITH_TOKEN")
+		if strings.TrimSpace(literal) == "" {
+			return "", Usagef("--token is empty")
+		}
+		return strings.TrimSpace(literal), nil
+	}
+	return strings.TrimSpace(f.Getenv("KEYSMITH_TOKEN")), nil
+}
+
+// AccessHint adds what an operator can do to a service-access refusal.
+func AccessHint(err error) error {
+	var te *vault.TokenError
+	var ae *vault.AccessError
+	switch {
+	case errors.As(err, &te) && te.Status == vault.TokenRevoked:
+		return WithHint(err, "a revoked token is revoked for good; an operator makes a new one with: keysmith token create --service "+te.Service)
+	case errors.As(err, &te) && te.Service != "":
+		return WithHint(err, fmt.Sprintf("an operator approves it with: keysmith token approve %s", te.ID))
+	case errors.As(err, &te):
+		return WithHint(err, "check --token-file or KEYSMITH_TOKEN; an operator makes a token with: keysmith token create --service NAME")
+	case errors.As(err, &ae):
+		var hints []string
+		for _, p := range ae.Problems {
+			switch {
+			case p.Denied:
+				hints = append(hints, fmt.Sprintf("access to %s was %s; an operator can allow it with: keysmith access grant %s %s --tenant %s", p.Name, p.Reason, ae.Service, p.Name, ae.Tenant))
+			case strings.HasPrefix(p.Reason, "missing"):
+				hints = append(hints, fmt.Sprintf("%s has no value yet; an operator fills it with: keysmith vault put %s --tenant %s", p.Name, p.Name, ae.Tenant))
+			}
+			if p.Request != 0 {
+				hints = append(hints, fmt.Sprintf("an operator approves request %d with: keysmith access approve %d", p.Request, p.Request))
+			}
+		}
+		return WithHint(err, hints...)
+	}
+	return err
+}
+
+var envVarName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
+
+// VaultEnvironment returns the latest version of each live secret of the
+// tenant whose name starts with prefix, with the prefix removed, for "run
+// --vault"; names that are not variable names are skipped with a warning.
+// Each read is audited (detail "run"). Before it decrypts or audits any,
+// it checks that the secrets fit in a command's environment
+// (SystemExecLimits) beside other bytes of arguments and variables
+// (ExecSize): too many or too large secrets are an error and none is read.
+func (f *Factory) VaultEnvironment(tenant, prefix string, other int) (map[string]string, error) {
+	if tenant == "" {
+		tenant = f.Config.Tenant
+	}
+	v, err := f.Vault()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	fits := func(sizes []vault.ValueSize) error {
+		vars := make(map[string]int, len(sizes))
+		secretOf := make(map[string]string, len(sizes))
+		for _, s := range sizes {
+			if name := strings.TrimPrefix(s.Name, prefix); envVarName().MatchString(name) {
+				vars[name], secretOf[name] = s.Size, s.Name
+			}
+		}
+		err := SystemExecLimits().CheckVars(vars, other)
+		var big *ExecTooLargeError
+		if !errors.As(err, &big) {
+			return err
+		}
+		if big.Var != "" {
+			big.What = "vault secret " + secretOf[big.Var]
+		} else {
+			big.What = fmt.Sprintf("the %d vault secrets of tenant %s", len(vars), tenant)
+		}
+		return WithHint(fmt.Errorf("%w; none was read", big),
+			"choose fewer with --prefix, or give the command exactly the secrets it needs with --schema (docs/service-access.md)")
+	}
+	secrets, err := v.GetAllChecked(f.Ctx(), tenant, prefix, "run", fits)
+	if err != nil {
+		return nil, f.SecretHint(err)
+	}
+	out := make(map[string]string, len(secrets))
+	for _, s := range secrets {
+		name := strings.TrimPrefix(s.Name, prefix)
+		if !envVarName().MatchString(name) {
+			if prefix != "" {
+				f.IO.Warnf("vault secret %s would be variable %s (without --prefix %s), not a valid environment variable name; not set", s.Name, name, prefix)
+			} else {
+				f.IO.Warnf("vault secret %s is not a valid environment variable name; not set", s.Name)
+			}
+			continue
+		}
+		out[name] = string(s.Value)
+		clear(s.Value)
+	}
+	return out, nil
+}
+
+// SetVaultDefaults points Vault and LockedVault at the configured vault,
+// for factories built without New (tests).
+func (f *Factory) SetVaultDefaults() { f.Vault, f.LockedVault = f.unlockedVault, f.openVault }
+
+// CreateVault creates the vault --vault names (a new SQLite file, or the
+// schema in a PostgreSQL database) for env, unlocked by key. On failure
+// nothing is left behind.
+func (f *Factory) CreateVault(env string, key masterkey.Key) (*vault.Vault, error) {
+	ctx := f.Ctx()
+	where := f.Config.Vault
+	st, err := CreateStore(ctx, where)
+	if err != nil {
+		return nil, err
+	}
+	v, err := vault.Create(ctx, st, env, key, f.VaultOptions())
+	if err != nil {
+		RemoveStore(where)
+		return nil, err
+	}
+	return v, nil
+}
+
+// VaultExists reports whether --vault names an existing vault store (a
+// file that exists; for PostgreSQL, a schema that opens).
+func (f *Factory) VaultExists() bool {
+	where := f.Config.Vault
+	if !IsStoreURL(where) {
+		_, err := os.Stat(where)
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	st, err := OpenStore(f.Ctx(), where)
+	if err != nil {
+		return !errors.Is(err, vault.ErrNoVault)
+	}
+	st.Close()
+	return true
+}

@@ -1,0 +1,217 @@
+package vault
+
+// State against the chain: docs/vault.md, "State against the chain". The
+// rows a read decides on (the newest version of a secret or device
+// secret, a token's or device key's status, a grant) can be put back to an
+// older, validly sealed or MACed state by someone who can write the store.
+// The audit chain records every change, keyed: a decision compares the row
+// with the newest keyed audit row about it and fails closed
+// (ErrTampered) when the row is older than what the chain recorded.
+
+import (
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/keysmith/keysmith/pkg/vault/chain"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+)
+
+var errStop = errors.New("stop")
+
+// lastAudit returns the newest successful keyed audit row with one of
+// actions about object (in tenant, when tenant is not "") for which match
+// (if not nil) holds, after checking its MAC against the row before it; nil
+// when there is none. A row whose MAC does not verify fails with
+// ErrTampered.
+func (o *op) lastAudit(tenant, object string, actions []string, match func(*store.AuditRow) bool) (*store.AuditRow, error) {
+	var best *store.AuditRow
+	for _, a := range actions {
+		var found *store.AuditRow
+		err := o.tx.AuditScan(o.ctx, store.AuditFilter{Object: object, Tenant: tenant, Actions: []string{a}, Desc: true}, func(r store.AuditRow) error {
+			if r.MAC == nil || !r.Success || (match != nil && !match(&r)) {
+				return nil
+			}
+			found = &r
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return nil, err
+		}
+		if found != nil && (best == nil || found.Seq > best.Seq) {
+			best = found
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	if err := o.checkAuditRow(best); err != nil {
+		return nil, err
+	}
+	return best, nil
+}
+
+// checkAuditRow verifies one keyed row's MAC over the chain value before
+// it: the previous keyed row's MAC, hashed forward over the unkeyed rows
+// between.
+func (o *op) checkAuditRow(r *store.AuditRow) error {
+	var back []store.AuditRow
+	if r.Seq > 1 {
+		err := o.tx.AuditScan(o.ctx, store.AuditFilter{ToSeq: r.Seq - 1, Desc: true}, func(p store.AuditRow) error {
+			back = append(back, p)
+			if p.MAC != nil {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return err
+		}
+	}
+	for i, j := 0, len(back)-1; i < j; i, j = i+1, j-1 {
+		back[i], back[j] = back[j], back[i]
+	}
+	seq, head := chain.Head(o.v.vaultID, back)
+	if seq != r.Seq-1 || !hmac.Equal(r.MAC, chain.KeyedLink(o.keys.AuditKey(), head, r)) {
+		return fmt.Errorf("%w: audit row %d about %q does not verify: the audit chain was changed", ErrTampered, r.Seq, r.Object)
+	}
+	return nil
+}
+
+// versionIn reads N from a detail that starts with "version N" or
+// contains "secret NAME version N".
+func versionIn(detail, prefix string) int {
+	i := strings.Index(detail, prefix)
+	if i < 0 {
+		return 0
+	}
+	rest := detail[i+len(prefix):]
+	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if end >= 0 {
+		rest = rest[:end]
+	}
+	n, _ := strconv.Atoi(rest)
+	return n
+}
+
+// checkLatest compares the newest stored version of a secret (s; Version 0
+// when there is none) with the chain's newest put, rm or purge of the
+// name: a put of version N needs a live version N or later; an rm needs
+// the rows to be there and removed; after a purge no row may be.
+func (o *op) checkLatest(t store.Tenant, name string, s store.Secret) error {
+	r, err := o.lastAudit(t.Name, name, []string{"put", "rm", "purge"}, nil)
+	if err != nil || r == nil {
+		return err
+	}
+	// A restore since re-created the secrets from a backup, with no row
+	// per name: the chain has nothing newer to compare with.
+	if rs, err := o.lastAudit("", "", []string{"restore"}, nil); err != nil {
+		return err
+	} else if rs != nil && rs.Seq > r.Seq {
+		return nil
+	}
+	bad := ""
+	switch r.Action {
+	case "put":
+		want := versionIn(r.Detail, "version ")
+		switch {
+		case s.Version < want:
+			bad = fmt.Sprintf("the audit chain records version %d (audit row %d), the newest stored version is %d", want, r.Seq, s.Version)
+		case s.DeletedAt != "":
+			bad = fmt.Sprintf("it is marked removed, but the audit chain records a put of version %d after any rm (audit row %d)", want, r.Seq)
+		}
+	case "rm":
+		switch {
+		case s.Version == 0:
+			bad = fmt.Sprintf("its versions are gone, but the audit chain records an rm, not a purge (audit row %d)", r.Seq)
+		case s.DeletedAt == "":
+			bad = fmt.Sprintf("it is live, but the audit chain records its removal (audit row %d) and no put since", r.Seq)
+		}
+	case "purge":
+		if s.Version != 0 {
+			bad = fmt.Sprintf("version %d is stored, but the audit chain records a purge (audit row %d) and no put since", s.Version, r.Seq)
+		}
+	}
+	if bad != "" {
+		return fmt.Errorf("%w: secret %q in tenant %s was rolled back: %s", ErrTampered, name, t.Name, bad)
+	}
+	return nil
+}
+
+// checkLatestDeviceSecret compares the newest stored version of a device
+// secret (0: none) with the chain's newest device-secret-set of it.
+func (o *op) checkLatestDeviceSecret(t store.Tenant, d store.Device, name string, have int) error {
+	prefix := fmt.Sprintf("device %s, secret %s version ", d.ID, name)
+	r, err := o.lastAudit(t.Name, d.Name, []string{"device-secret-set"}, func(r *store.AuditRow) bool {
+		return strings.HasPrefix(r.Detail, prefix)
+	})
+	if err != nil || r == nil {
+		return err
+	}
+	if want := versionIn(r.Detail, prefix); have < want {
+		return fmt.Errorf("%w: secret %s of device %s was rolled back: the audit chain records version %d (audit row %d), the newest stored version is %d",
+			ErrTampered, name, d.Name, want, r.Seq, have)
+	}
+	return nil
+}
+
+// checkKeyNotRevoked fails when the audit chain records the revocation of
+// an active device key (a revoked row replaced by an older active one): a
+// device-revoke naming it, or a device-role that revoked it, with no
+// enrolment or provisioning of it since (a key ID is never reused).
+func (o *op) checkKeyNotRevoked(t store.Tenant, d store.Device, k store.DeviceKey) error {
+	r, err := o.lastAudit(t.Name, d.Name, []string{"device-revoke", "device-role"}, func(r *store.AuditRow) bool {
+		if r.Action == "device-revoke" {
+			return strings.Contains(r.Detail, ", key "+k.KeyID+",")
+		}
+		_, keys, _ := strings.Cut(r.Detail, "revoked keys: ")
+		return slices.Contains(strings.Fields(keys), k.KeyID)
+	})
+	if err != nil || r == nil {
+		return err
+	}
+	return fmt.Errorf("%w: key %s of device %s is active, but the audit chain records its revocation (audit row %d): the key row was put back",
+		ErrKeyRevoked, k.KeyID, d.Name, r.Seq)
+}
+
+// checkTokenState fails when the token row says approved (or pending)
+// while the chain's last decision about the token denied or revoked it:
+// an older, validly MACed row was put back.
+func (o *op) checkTokenState(t store.Token) error {
+	if t.Status != TokenApproved && t.Status != TokenPending {
+		return nil
+	}
+	r, err := o.lastAudit("", t.ID, []string{"token-approve", "token-deny", "token-revoke"}, nil)
+	if err != nil || r == nil {
+		return err
+	}
+	if r.Action == "token-revoke" || (r.Action == "token-deny" && t.Status == TokenApproved) {
+		return fmt.Errorf("%w: service token %s is %s, but the audit chain records %s (audit row %d): the token row was put back",
+			ErrTampered, t.ID, t.Status, r.Action, r.Seq)
+	}
+	return nil
+}
+
+// checkGrantState fails when an active grant row contradicts the chain's
+// last decision about (service, name): a revoke or deny since the last
+// grant or approval.
+func (o *op) checkGrantState(t store.Tenant, g store.Grant) error {
+	if g.Status != GrantActive {
+		return nil
+	}
+	prefix := "service " + g.Service + ":"
+	r, err := o.lastAudit(t.Name, g.Name, []string{"access-grant", "access-approve", "access-deny", "access-revoke"}, func(r *store.AuditRow) bool {
+		return strings.HasPrefix(r.Detail, prefix)
+	})
+	if err != nil || r == nil {
+		return err
+	}
+	if r.Action == "access-deny" || r.Action == "access-revoke" {
+		return fmt.Errorf("%w: the grant of %q to service %s is active, but the audit chain records %s (audit row %d): the grant row was put back",
+			ErrTampered, g.Name, g.Service, r.Action, r.Seq)
+	}
+	return nil
+}
