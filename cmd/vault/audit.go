@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -72,6 +71,8 @@ type AuditLine struct {
 	SecretID    string `json:"secret_id"`
 	ServiceName string `json:"service_name"`
 	Success     bool   `json:"success"`
+	IPAddress   string `json:"ip_address"`
+	UserAgent   string `json:"user_agent"`
 	Actor       string `json:"actor"`
 	Action      string `json:"action"`
 	Tenant      string `json:"tenant"`
@@ -82,7 +83,10 @@ type AuditLine struct {
 	Env         string `json:"env"`
 }
 
-var secretActions = map[string]bool{"put": true, "get": true, "rm": true, "purge": true}
+// secretActions name a secret in their object: the secret reads and
+// writes, stubs and service-access decisions (issue 10 item 14).
+var secretActions = map[string]bool{"put": true, "get": true, "rm": true, "purge": true, "stub": true,
+	"access-request": true, "access-approve": true, "access-deny": true, "access-grant": true, "access-revoke": true}
 
 // Line converts an audit record to its JSON log line.
 func Line(r vault.AuditRecord, env string) AuditLine {
@@ -91,12 +95,16 @@ func Line(r vault.AuditRecord, env string) AuditLine {
 		level = "warn"
 	}
 	id := ""
-	if secretActions[r.Action] {
+	if secretActions[r.Action] && r.Tenant != "" && !strings.HasPrefix(r.Object, "request ") {
 		id = r.Tenant + "/" + r.Object
 	}
+	ip, ua := r.IPAddress, r.UserAgent
+	if ip == "" && ua == "" { // rows written before schema 6: the CLI was the only writer
+		ip, ua = "local", "keysmith (cli)"
+	}
 	return AuditLine{Timestamp: r.Timestamp, Level: level, Service: "keysmith-vault", SecretID: id,
-		ServiceName: cmp.Or(r.ServiceName(), r.Actor), // the service a decision was about, else who acted
-		Success:     r.Success, Actor: r.Actor, Action: r.Action, Tenant: r.Tenant, Object: r.Object, Detail: r.Detail,
+		ServiceName: r.ServiceName(), // the service a decision was about; "" for operator rows (the operator is the actor)
+		Success:     r.Success, IPAddress: ip, UserAgent: ua, Actor: r.Actor, Action: r.Action, Tenant: r.Tenant, Object: r.Object, Detail: r.Detail,
 		Seq: r.Seq, Keyed: r.Keyed, Env: env}
 }
 

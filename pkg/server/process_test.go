@@ -18,6 +18,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/server"
 	"github.com/keysmith/keysmith/pkg/vault"
+	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
 // The server as a child process, so that it can be killed with SIGKILL.
@@ -37,8 +38,12 @@ func child() int {
 		return 2
 	}
 	path := os.Getenv("KEYSMITH_TEST_VAULT")
-	v, err := vault.Open(path, vault.Options{Actor: "child"})
-	if err != nil || v.Unlock(k) != nil {
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		return 2
+	}
+	v, err := vault.Open(context.Background(), st, vault.Options{Actor: "child"})
+	if err != nil || v.Unlock(context.Background(), k) != nil {
 		return 2
 	}
 	src, _, err := server.SelfSigned(filepath.Join(filepath.Dir(path), "serve"), []string{"127.0.0.1"}, time.Now())
@@ -90,18 +95,22 @@ func TestKill9UnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vault.db")
 	k := testKey(t)
-	op, err := vault.Create(path, "dev", k, vault.Options{Actor: "operator"})
+	cst, err := sqlite.Create(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := vault.Create(context.Background(), cst, "dev", k, vault.Options{Actor: "operator"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer op.Close()
 	tok, id := newToken(t)
-	if _, _, err := op.RegisterToken(tok, "orders", ""); err != nil {
+	if _, _, err := op.RegisterToken(context.Background(), tok, "orders", ""); err != nil {
 		t.Fatal(err)
 	}
-	op.ApproveToken(id)
-	op.Put(vault.DefaultTenant, "DB_URL", []byte("value-1"), "")
-	op.GrantAccess(vault.DefaultTenant, "orders", "DB_URL")
+	op.ApproveToken(context.Background(), id)
+	op.Put(context.Background(), vault.DefaultTenant, "DB_URL", []byte("value-1"), "")
+	op.GrantAccess(context.Background(), vault.DefaultTenant, "orders", "DB_URL")
 
 	cmd, addr, fp := startChild(t, path, k)
 	var ok, clean atomic.Int64
@@ -161,7 +170,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	if ok.Load() == 0 || clean.Load() == 0 {
 		t.Fatalf("%d reads, %d clean failures: the kill did not happen under load", ok.Load(), clean.Load())
 	}
-	recs, err := op.Audit(vault.AuditFilter{})
+	recs, err := op.Audit(context.Background(), vault.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +183,10 @@ func TestKill9UnderLoad(t *testing.T) {
 	if audited < ok.Load() {
 		t.Fatalf("%d reads returned, only %d audited: a committed read was lost", ok.Load(), audited)
 	}
-	if _, err := op.VerifyAudit(); err != nil {
+	if _, err := op.VerifyAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := op.CheckIntegrity(); err != nil {
+	if err := op.CheckIntegrity(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d reads, %d clean failures, %d audited reads", ok.Load(), clean.Load(), audited)
