@@ -42,6 +42,7 @@ type Config struct {
 // LegacyConfig holds the per-environment settings of the older Fernet format.
 type LegacyConfig struct {
 	Salt     string // legacy.<env>.salt
+	SaltSet  bool   // legacy.<env>.salt is set (to "" for an empty salt)
 	KDFInput string // legacy.<env>.kdf_input: text or bytes
 }
 
@@ -124,6 +125,16 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		for k := range settings {
 			if !slices.Contains(knownSettings, k) {
 				c.Warnings = append(c.Warnings, fmt.Sprintf("config file %q: unknown setting %q ignored (known: %s)", p, k, strings.Join(knownSettings, ", ")))
+			}
+		}
+		if lg, ok := settings["legacy"].(map[string]any); ok {
+			for env, sub := range lg {
+				m, _ := sub.(map[string]any)
+				for k := range m {
+					if k != "salt" && k != "kdf_input" {
+						c.Warnings = append(c.Warnings, fmt.Sprintf("config file %q: unknown setting %q ignored (known: salt, kdf_input)", p, "legacy."+env+"."+k))
+					}
+				}
 			}
 		}
 		if p == repoConfig {
@@ -210,6 +221,7 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	for env := range v.GetStringMap("legacy") {
 		c.Legacy[env] = LegacyConfig{
 			Salt:     v.GetString("legacy." + env + ".salt"),
+			SaltSet:  v.IsSet("legacy." + env + ".salt"),
 			KDFInput: v.GetString("legacy." + env + ".kdf_input"),
 		}
 	}

@@ -224,7 +224,11 @@ func (f *Factory) KeyringFor(res *keysource.Resolved) (*value.Keyring, error) {
 	}
 	kr := value.NewKeyring(env, res.Current, append(append([]masterkey.Key{}, res.Retired...), f.oldKeys...)...)
 	lc := f.Config.Legacy[env]
-	salt, err := legacy.ParseSalt(orDefault(lc.Salt, env))
+	saltText := orDefault(lc.Salt, env)
+	if lc.SaltSet {
+		saltText = lc.Salt // "" is an empty salt, not the default
+	}
+	salt, err := legacy.ParseSalt(saltText)
 	if err != nil {
 		return nil, &UsageError{fmt.Errorf("config legacy.%s.salt: %w", env, err)}
 	}

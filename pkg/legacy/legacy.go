@@ -138,19 +138,13 @@ func DefaultSalt(env string) []byte {
 func ParseSalt(s string) ([]byte, error) {
 	rest, ok := strings.CutPrefix(s, saltBase64Prefix)
 	if !ok {
-		if s == "" {
-			return nil, errors.New("legacy: salt is empty")
-		}
-		return []byte(s), nil
+		return append([]byte{}, s...), nil // "" is an empty salt
 	}
 	if !strings.ContainsAny(rest, "\r\n") {
 		for _, enc := range []*base64.Encoding{
 			base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding,
 		} {
 			if b, err := enc.Strict().DecodeString(rest); err == nil {
-				if len(b) == 0 {
-					return nil, errors.New("legacy: salt is empty")
-				}
 				return b, nil
 			}
 		}
@@ -171,9 +165,6 @@ type Opener struct {
 func NewOpener(input, salt []byte) (*Opener, error) {
 	if len(input) == 0 {
 		return nil, errors.New("legacy: empty master key")
-	}
-	if len(salt) == 0 {
-		return nil, errors.New("legacy: salt is empty")
 	}
 	dk, err := pbkdf2.Key(sha256.New, string(input), salt, Iterations, len(fernet.Key{}))
 	if err != nil {
