@@ -62,8 +62,8 @@ func TestParseSalt(t *testing.T) {
 		{"base64:" + base64.RawURLEncoding.EncodeToString(bin[:4]), bin[:4]},
 		{"base64:ZGV2", []byte("dev")},
 		{"BASE64:ZGV2", []byte("BASE64:ZGV2")}, // the prefix is case-sensitive
-		{"", []byte{}},        // an empty salt (issue 8 item 11), not an error
-		{"base64:", []byte{}}, // likewise
+		{"", []byte{}},                         // an empty salt (issue 8 item 11), not an error
+		{"base64:", []byte{}},                  // likewise
 		{"base64:not base64!", nil},
 		{"base64:ZGV2\n", nil},
 		{"base64:ZGV=", nil}, // non-canonical trailing bits
