@@ -38,7 +38,7 @@ another one only to be told it is the wrong one.`,
 		NewCmdTenant(f),
 		NewCmdImportEnv(f, nil), NewCmdExport(f, nil), NewCmdRestore(f, nil),
 		NewCmdRotateMaster(f, nil), NewCmdRotateDEK(f, nil),
-		NewCmdAudit(f, nil),
+		NewCmdAudit(f, nil), NewCmdVerify(f, nil),
 	)
 	return cmd
 }
