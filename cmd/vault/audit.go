@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -13,9 +14,10 @@ import (
 
 // AuditOptions are the inputs of "vault audit".
 type AuditOptions struct {
-	F      *cmdutil.Factory
-	Since  string
-	Action string
+	F          *cmdutil.Factory
+	Since      string
+	Action     string
+	ExpectHead string // audit verify: a head MAC (hex) recorded elsewhere
 }
 
 // NewCmdAudit returns "vault audit" and its "verify".
@@ -152,17 +154,20 @@ func orDash(s string) string {
 // NewCmdAuditVerify returns "vault audit verify".
 func NewCmdAuditVerify(f *cmdutil.Factory, runF func(*AuditOptions) error) *cobra.Command {
 	opts := &AuditOptions{F: f}
-	return &cobra.Command{
-		Use:   "verify",
+	cmd := &cobra.Command{
+		Use:   "verify [--expect-head <hex>]",
 		Short: "Check the audit chain; exit 3 and name the first bad row if it was tampered with",
 		Long: `Recompute the audit chain with the vault's key. A row edited, deleted,
 reordered, or added without the key fails verification: the command exits 3
 and names the first bad row. Failed unlocks are written without the key; the
 ones after the last keyed row are reported as unverified (the next keyed row
 covers them), not as tampering. The head printed at the end can be kept
-elsewhere to detect a rollback of the whole file.`,
-		Example: `  $ keysmith vault audit verify`,
-		Args:    cmdutil.NoArgs,
+elsewhere to detect a rollback of the whole file: --expect-head HEX checks that
+a head recorded earlier is still in the chain (exit 3 when rows after it were
+cut or the vault was rolled back to before it).`,
+		Example: `  $ keysmith vault audit verify
+  $ keysmith vault audit verify --expect-head 9f2c...e1`,
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
@@ -170,6 +175,8 @@ elsewhere to detect a rollback of the whole file.`,
 			return auditVerifyRun(opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.ExpectHead, "expect-head", "", "a head MAC (hex) recorded earlier that must still be in the chain")
+	return cmd
 }
 
 func auditVerifyRun(opts *AuditOptions) error {
@@ -189,6 +196,20 @@ func auditVerifyRun(opts *AuditOptions) error {
 				"the audit table was changed outside keysmith; compare with a backup or your log stack")
 		}
 		return err
+	}
+	if opts.ExpectHead != "" {
+		mac, herr := hex.DecodeString(opts.ExpectHead)
+		if herr != nil || len(mac) != 32 {
+			return cmdutil.Usagef("--expect-head %q is not a head MAC (64 hex digits, as audit verify prints it)", opts.ExpectHead)
+		}
+		seq, err := v.AuditHasHead(f.Ctx(), mac)
+		if err != nil {
+			return err
+		}
+		if seq == 0 {
+			return cmdutil.WithHint(fmt.Errorf("vault %q: %w: the expected head %s is not in the chain: rows after it were cut, or the vault was rolled back to before it",
+				v.Path(), vault.ErrAuditTampered, opts.ExpectHead), "compare with a backup or your log stack")
+		}
 	}
 	if f.JSON() {
 		return f.PrintJSON(res)

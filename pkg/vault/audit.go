@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"slices"
 	"strings"
@@ -121,3 +122,24 @@ func actionList() []string {
 
 // Actions returns the audit actions keysmith writes.
 func Actions() string { return strings.Join(actionList(), ", ") }
+
+// AuditHasHead reports the seq of the keyed audit row whose MAC is mac (a
+// head printed by "vault audit verify" and recorded elsewhere), or 0 when
+// no row has it: the chain was cut after that head or the vault rolled
+// back to before it. Call it after VerifyAudit succeeded.
+func (v *Vault) AuditHasHead(ctx context.Context, mac []byte) (int64, error) {
+	var seq int64
+	err := v.st.View(ctx, func(tx store.Tx) error {
+		return tx.AuditScan(ctx, store.AuditFilter{Desc: true}, func(r store.AuditRow) error {
+			if r.MAC != nil && hmac.Equal(r.MAC, mac) {
+				seq = r.Seq
+				return errStop
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return seq, err
+}
