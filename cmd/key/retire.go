@@ -146,13 +146,13 @@ func vaultUses(f *cmdutil.Factory, env string, ids []masterkey.ID) error {
 	if errors.Is(err, vault.ErrNoVault) {
 		return nil
 	} else if err != nil {
-		return cmdutil.WithHint(fmt.Errorf("cannot check whether the vault %q uses the key: %w", f.Config.Vault, err),
+		return cmdutil.WithHint(fmt.Errorf("cannot check whether the vault %q uses the key: %w", cmdutil.DescribeVault(f.Config.Vault), err),
 			"name another vault with --vault, or move it away if it is not in use")
 	}
 	defer v.Close()
 	for _, id := range ids {
 		if v.Env() == env && v.KeyID() == id {
-			return cmdutil.WithHint(fmt.Errorf("the vault %q is still locked with key %s", f.Config.Vault, id),
+			return cmdutil.WithHint(fmt.Errorf("the vault %q is still locked with key %s", cmdutil.DescribeVault(f.Config.Vault), id),
 				fmt.Sprintf("move it to the current key first: keysmith vault rotate-master -e %s", env))
 		}
 	}

@@ -42,7 +42,7 @@ key file first; other environments need a key (keysmith key generate).`,
 
 func initRun(opts *InitOptions) error {
 	f := opts.F
-	env, path := f.Config.Env, f.Config.Vault
+	env, path := f.Config.Env, cmdutil.DescribeVault(f.Config.Vault) // a URL without its password
 	res, err := f.Keys(env, cmdutil.CreateDev)
 	if err != nil {
 		return err
@@ -52,7 +52,9 @@ func initRun(opts *InitOptions) error {
 		return cmdutil.WithHint(err, "a vault is never replaced: choose another path with --vault, or remove the old one yourself")
 	}
 	defer v.Close()
-	warnOpenDir(f, path)
+	if !cmdutil.IsStoreURL(f.Config.Vault) {
+		warnOpenDir(f, f.Config.Vault)
+	}
 	if f.JSON() {
 		return f.PrintJSON(map[string]any{"vault": path, "env": env, "key_id": res.Current.ID().String(), "schema_version": v.SchemaVersion()})
 	}
