@@ -213,12 +213,19 @@ func stagedSources(paths []string) ([]checkSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []checkSource
+	var files []cmdutil.StagedFile
 	for _, sf := range staged {
-		if !strings.HasPrefix(sf.Mode, "100") || (len(paths) == 0 && !IsEnvFileName(sf.Path)) {
-			continue
+		if strings.HasPrefix(sf.Mode, "100") && (len(paths) > 0 || IsEnvFileName(sf.Path)) {
+			files = append(files, sf)
 		}
-		out = append(out, checkSource{sf.Path, func() ([]byte, error) { return cmdutil.GitBlob(sf) }})
+	}
+	blobs, err := cmdutil.GitBlobs(files)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]checkSource, len(files))
+	for i, sf := range files {
+		out[i] = checkSource{sf.Path, func() ([]byte, error) { return blobs[i], nil }}
 	}
 	return out, nil
 }
