@@ -117,13 +117,21 @@ func (f *Factory) OpenAge(name string, data []byte, identityFile string, limit i
 }
 
 func (f *Factory) agePassphrase(confirm bool) (string, error) {
+	return f.AgePassphrase("Passphrase: ", "-r/--recipient (export) or -i/--identity (import)", confirm)
+}
+
+// AgePassphrase reads the passphrase of an age file: KEYSMITH_PASSPHRASE,
+// else a hidden prompt on a terminal (asked twice when confirm), else
+// standard input. alternatives names, for the hint, the flags that avoid a
+// passphrase.
+func (f *Factory) AgePassphrase(prompt, alternatives string, confirm bool) (string, error) {
 	if p := f.Getenv("KEYSMITH_PASSPHRASE"); p != "" {
 		return p, nil
 	}
-	b, err := f.IO.ReadSecret("Passphrase: ")
+	b, err := f.IO.ReadSecret(prompt)
 	if errors.Is(err, ErrNoInput) {
 		return "", WithHint(&UsageError{Err: fmt.Errorf("no passphrase: %w", err)},
-			"set KEYSMITH_PASSPHRASE, pipe it in, or use -r/--recipient (export) or -i/--identity (import)")
+			"set KEYSMITH_PASSPHRASE, pipe it in, or use "+alternatives)
 	} else if err != nil {
 		return "", err
 	}

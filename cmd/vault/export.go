@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -156,27 +155,7 @@ func recipients(f *cmdutil.Factory, rs []string) ([]age.Recipient, error) {
 	return []age.Recipient{r}, nil
 }
 
-// passphrase reads the backup passphrase: KEYSMITH_PASSPHRASE, a hidden
-// prompt on a terminal (twice when confirm), or standard input.
+// passphrase reads the backup passphrase (cmdutil.AgePassphrase).
 func passphrase(f *cmdutil.Factory, confirm bool) (string, error) {
-	if p := f.Getenv("KEYSMITH_PASSPHRASE"); p != "" {
-		return p, nil
-	}
-	b, err := f.IO.ReadSecret("Backup passphrase: ")
-	if errors.Is(err, cmdutil.ErrNoInput) {
-		return "", cmdutil.WithHint(&cmdutil.UsageError{Err: fmt.Errorf("no passphrase: %w", err)},
-			"set KEYSMITH_PASSPHRASE, pipe it in, or use -r/--recipient (export) or -i/--identity (restore)")
-	} else if err != nil {
-		return "", err
-	}
-	if confirm && f.IO.InTTY {
-		again, err := f.IO.ReadSecret("Again: ")
-		if err != nil {
-			return "", err
-		}
-		if !bytes.Equal(b, again) {
-			return "", errors.New("the passphrases differ")
-		}
-	}
-	return string(b), nil
+	return f.AgePassphrase("Backup passphrase: ", "-r/--recipient (export) or -i/--identity (restore)", confirm)
 }
