@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	keysmithv1 "github.com/keysmith/keysmith/pkg/api/keysmith/v1"
+	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
 
@@ -29,6 +30,22 @@ func classify(err error) (connect.Code, keysmithv1.ErrorReason) {
 		return connect.CodeResourceExhausted, keysmithv1.ErrorReason_ERROR_REASON_RATE_LIMITED
 	case errors.Is(err, errNoToken):
 		return connect.CodeUnauthenticated, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_MISSING
+	// Devices (device.go): the key or session decides.
+	case errors.Is(err, errNoDevices):
+		return connect.CodeUnimplemented, keysmithv1.ErrorReason_ERROR_REASON_INTERNAL
+	case errors.Is(err, errNoDeviceCredential):
+		return connect.CodeUnauthenticated, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_MISSING
+	case errors.Is(err, errServiceTokenDevice), errors.Is(err, devicecred.ErrBadSession), errors.Is(err, vault.ErrNoDeviceKey),
+		errors.Is(err, devicecred.ErrBadSignature), errors.Is(err, vault.ErrNoChallenge), errors.Is(err, vault.ErrChallengeExpired):
+		return connect.CodeUnauthenticated, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_INVALID
+	case errors.Is(err, vault.ErrKeyRevoked), errors.Is(err, vault.ErrChallengeReplayed):
+		return connect.CodePermissionDenied, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED
+	case errors.Is(err, vault.ErrReportConflict):
+		return connect.CodeAlreadyExists, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+	case errors.Is(err, vault.ErrInvalidReport):
+		return connect.CodeInvalidArgument, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+	case errors.Is(err, vault.ErrNoDevice):
+		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
 	case errors.As(err, &te):
 		switch te.Status {
 		case vault.TokenPending:
