@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -272,8 +273,10 @@ func (x *deviceService) CompleteChallenge(ctx context.Context, req *connect.Requ
 	}
 	defer clear(key)
 	var fp [32]byte
-	if n, err := fmt.Sscanf(id.Fingerprint, "%x", &fp); err != nil || n != 1 {
+	if raw, err := hex.DecodeString(id.Fingerprint); err != nil || len(raw) != len(fp) {
 		return nil, failure(fmt.Errorf("%w: key fingerprint %q", vault.ErrTampered, id.Fingerprint), nil)
+	} else {
+		copy(fp[:], raw)
 	}
 	exp := x.s.opts.Now().Add(DeviceSessionTTL)
 	tok, err := devicecred.IssueSession(key, devicecred.Session{TenantID: id.TenantID, Fingerprint: fp, Expires: exp})
