@@ -1,8 +1,11 @@
 package vault
 
 import (
+	"bufio"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,27 +124,35 @@ func auditRun(opts *AuditOptions) error {
 		return err
 	}
 	defer v.Close()
-	recs, err := v.Audit(f.Ctx(), vault.AuditFilter{Since: since, Action: opts.Action})
-	if err != nil {
-		return err
-	}
+	// Stream the rows (300,000 of them must not be held as records) into a
+	// buffered writer: one write per 64 KiB, not one per cell.
+	out := bufio.NewWriterSize(f.IO.Out, 64<<10)
+	filter := vault.AuditFilter{Since: since, Action: opts.Action}
 	if f.JSON() {
-		for _, r := range recs {
-			if err := f.PrintJSON(Line(r, v.Env())); err != nil {
-				return err
-			}
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		env := v.Env()
+		if err := v.AuditEach(f.Ctx(), filter, func(r vault.AuditRecord) error { return enc.Encode(Line(r, env)) }); err != nil {
+			return err
 		}
-		return nil
+		return out.Flush()
 	}
-	t := cmdutil.NewTable(f.IO.Out, "SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "OBJECT", "OK", "DETAIL")
-	for _, r := range recs {
+	t := cmdutil.NewTable(out, "SEQ", "TIME", "ACTOR", "ACTION", "TENANT", "OBJECT", "OK", "DETAIL")
+	err = v.AuditEach(f.Ctx(), filter, func(r vault.AuditRecord) error {
 		ok := "yes"
 		if !r.Success {
 			ok = "NO"
 		}
-		t.Row(fmt.Sprint(r.Seq), r.Timestamp[:min(19, len(r.Timestamp))]+"Z", r.Actor, r.Action, orDash(r.Tenant), r.Object, ok, r.Detail)
+		t.Row(strconv.FormatInt(r.Seq, 10), r.Timestamp[:min(19, len(r.Timestamp))]+"Z", r.Actor, r.Action, orDash(r.Tenant), r.Object, ok, r.Detail)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 func orDash(s string) string {

@@ -1,7 +1,8 @@
 package vault
 
 import (
-	"fmt"
+	"bufio"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -64,7 +65,8 @@ func printInfos(f *cmdutil.Factory, list []vault.SecretInfo) error {
 	if f.JSON() {
 		return f.PrintJSON(list)
 	}
-	t := cmdutil.NewTable(f.IO.Out, "NAME", "VERSION", "UPDATED", "BY", "DESCRIPTION")
+	out := bufio.NewWriterSize(f.IO.Out, 64<<10) // one write per 64 KiB, not one per cell
+	t := cmdutil.NewTable(out, "NAME", "VERSION", "UPDATED", "BY", "DESCRIPTION")
 	for _, s := range list {
 		when := s.CreatedAt
 		if len(when) >= 19 {
@@ -73,9 +75,12 @@ func printInfos(f *cmdutil.Factory, list []vault.SecretInfo) error {
 		if s.DeletedAt != "" {
 			when += " (removed)"
 		}
-		t.Row(s.Name, fmt.Sprint(s.Version), when, s.CreatedBy, s.Description)
+		t.Row(s.Name, strconv.Itoa(s.Version), when, s.CreatedBy, s.Description)
 	}
-	return t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 func lsMissing(f *cmdutil.Factory) error {
