@@ -36,7 +36,7 @@ another one only to be told it is the wrong one.`,
 		NewCmdInit(f, nil), NewCmdInfo(f, nil),
 		NewCmdPut(f, nil), NewCmdGet(f, nil), NewCmdLs(f, nil), NewCmdRm(f, nil), NewCmdHistory(f, nil),
 		NewCmdTenant(f),
-		NewCmdImportEnv(f, nil), NewCmdExport(f, nil), NewCmdRestore(f, nil),
+		NewCmdImportEnv(f, nil), NewCmdExport(f, nil), NewCmdRestore(f, nil), NewCmdCopy(f, nil),
 		NewCmdRotateMaster(f, nil), NewCmdRotateDEK(f, nil),
 		NewCmdAudit(f, nil), NewCmdVerify(f, nil),
 	)
