@@ -19,6 +19,9 @@ import (
 // without the team's key would seal under a key of their own, and everyone
 // else's "keysmith run" would fail on that value (issue 8, "forking" the key).
 func fileKeyring(f *cmdutil.Factory, path string, ef *dotenv.File, env string, policy cmdutil.KeyPolicy) (*value.Keyring, error) {
+	if err := foreignValues(path, ef, env); err != nil {
+		return nil, err
+	}
 	ids := fileKeyIDs(ef, env)
 	if len(ids) == 0 {
 		return f.SealingKeyring(env, policy)
@@ -52,6 +55,29 @@ func fileKeyring(f *cmdutil.Factory, path string, ef *dotenv.File, env string, p
 			fmt.Sprintf("move them to the current key first: keysmith secrets rekey %q (and give the new key to everyone who reads the file)", path))
 	}
 	return kr, nil
+}
+
+// foreignValues refuses to seal values of env into a file whose encrypted
+// values (current or legacy) name another environment: a prod file with a
+// name that declares nothing (config.env) is otherwise taken for dev, and a
+// dev value sealed into it breaks prod's "keysmith run" (issue 8 item 10).
+// The error is a wrong-environment error (exit 4) naming the environment and
+// the line of its first value.
+func foreignValues(path string, ef *dotenv.File, env string) error {
+	for _, e := range ef.Entries() {
+		if !value.IsEncrypted(e.Value) {
+			continue
+		}
+		p, err := value.Parse(e.Value)
+		if err != nil || p.Env == env {
+			continue
+		}
+		return &cmdutil.Error{Code: cmdutil.ExitWrongEnv,
+			Err: fmt.Errorf("%q holds %s values (%s, line %d), so %s values are not sealed into it",
+				path, p.Env, e.Name, e.Line, env),
+			Hints: []string{fmt.Sprintf("select its environment with -e %s (or name the file for it, e.g. env_%s.env)", p.Env, p.Env)}}
+	}
+	return nil
 }
 
 // sameKeyFiles runs fileKeyring's checks on every file before encrypt-file
