@@ -28,6 +28,9 @@ import (
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/server"
 	"github.com/keysmith/keysmith/pkg/vault"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/store/postgres"
+	"github.com/keysmith/keysmith/pkg/vault/store/postgres/pgtest"
 	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
@@ -53,8 +56,9 @@ type fixture struct {
 	addr    string
 	fp      string
 	certPEM string // the self-signed certificate file
-	path    string
-	key     masterkey.Key
+	path    string // the vault: a SQLite file or a postgres:// URL
+	mu      sync.Mutex
+	key     masterkey.Key // the server's key source (guarded by mu)
 	op      *vault.Vault // the operator's own handle on the vault file
 	log     *syncBuffer
 	cancel  context.CancelFunc
@@ -69,33 +73,101 @@ func testKey(t testing.TB) masterkey.Key {
 	return k
 }
 
-// start runs a server over a new vault on 127.0.0.1 (a free port), TLS
-// with a self-signed certificate. wrap, if set, wraps the backend.
+// start runs a server over a new SQLite vault on 127.0.0.1 (a free port),
+// TLS with a self-signed certificate. wrap, if set, wraps the backend.
 func start(t testing.TB, opts server.Options, wrap func(server.Backend) server.Backend) *fixture {
 	t.Helper()
+	return startOn(t, sqliteStore, opts, wrap)
+}
+
+// storeKind names the store a fixture's vault lives in.
+type storeKind string
+
+const (
+	sqliteStore   storeKind = "sqlite"
+	postgresStore storeKind = "postgres"
+)
+
+// stores are the stores the end-to-end tests run on.
+var stores = []storeKind{sqliteStore, postgresStore}
+
+// openStore opens (create: creates) the store at url: a SQLite file path,
+// or a postgres:// URL.
+func openStore(t testing.TB, url string, create bool) store.Store {
+	t.Helper()
+	var st store.Store
+	var err error
+	switch {
+	case strings.HasPrefix(url, "postgres://") && create:
+		st, err = postgres.Create(context.Background(), url)
+	case strings.HasPrefix(url, "postgres://"):
+		st, err = postgres.Open(context.Background(), url)
+	case create:
+		st, err = sqlite.Create(context.Background(), url)
+	default:
+		st, err = sqlite.Open(context.Background(), url)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// newVaultURL is where a new vault of kind goes: a file in dir, or a
+// PostgreSQL schema of its own (the test skips without
+// KEYSMITH_TEST_POSTGRES, and fails with KEYSMITH_REQUIRE_POSTGRES=1).
+func newVaultURL(t testing.TB, kind storeKind, dir string) string {
+	t.Helper()
+	if kind == postgresStore {
+		return pgtest.NewSchema(t)
+	}
+	return filepath.Join(dir, "vault.db")
+}
+
+// openVault opens and unlocks the vault at url with k as actor.
+func openVault(t testing.TB, url string, k masterkey.Key, actor string) *vault.Vault {
+	t.Helper()
+	v, err := vault.Open(context.Background(), openStore(t, url, false), vault.Options{Actor: actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Unlock(context.Background(), k); err != nil {
+		v.Close()
+		t.Fatal(err)
+	}
+	return v
+}
+
+// startOn is start on a store of kind. The server's backend reopens the
+// vault with fx.key (the key source) after a master-key rotation by
+// another process, as keysmith serve does.
+func startOn(t testing.TB, kind storeKind, opts server.Options, wrap func(server.Backend) server.Backend) *fixture {
+	t.Helper()
 	dir := t.TempDir()
-	fx := &fixture{path: filepath.Join(dir, "vault.db"), key: testKey(t), log: &syncBuffer{}}
-	st, err := sqlite.Create(context.Background(), fx.path)
+	fx := &fixture{path: newVaultURL(t, kind, dir), key: testKey(t), log: &syncBuffer{}}
+	v, err := vault.Create(context.Background(), openStore(t, fx.path, true), "dev", fx.key, vault.Options{Actor: "keysmith-serve"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := vault.Create(context.Background(), st, "dev", fx.key, vault.Options{Actor: "keysmith-serve"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ost, err := sqlite.Open(context.Background(), fx.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fx.op, err = vault.Open(context.Background(), ost, vault.Options{Actor: "operator"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := fx.op.Unlock(context.Background(), fx.key); err != nil {
-		t.Fatal(err)
-	}
+	fx.op = openVault(t, fx.path, fx.key, "operator")
 	t.Cleanup(func() { fx.op.Close() })
-	var b server.Backend = server.NewVaultBackend(v, "keysmith-serve", nil)
-	t.Cleanup(func() { v.Close() })
+	reopen := func() (*vault.Vault, error) {
+		fx.mu.Lock()
+		k := fx.key
+		fx.mu.Unlock()
+		nv, err := vault.Open(context.Background(), openStore(t, fx.path, false), vault.Options{Actor: "keysmith-serve"})
+		if err != nil {
+			return nil, err
+		}
+		if err := nv.Unlock(context.Background(), k); err != nil {
+			nv.Close()
+			return nil, err
+		}
+		return nv, nil
+	}
+	vb := server.NewVaultBackend(v, "keysmith-serve", reopen)
+	var b server.Backend = vb
+	t.Cleanup(func() { vb.Close() })
 	if wrap != nil {
 		b = wrap(b)
 	}
@@ -203,9 +275,15 @@ func wantCode(t testing.TB, err error, code codes.Code, reason keysmithv1.ErrorR
 }
 
 // TestSeedWorkflowGRPC is seed 003's workflow with a stock grpc-go client:
-// register, pending, approve, missing → stub, grant, read, revoke, read.
+// register, pending, approve, missing → stub, grant, read, revoke, read;
+// on SQLite and on PostgreSQL.
 func TestSeedWorkflowGRPC(t *testing.T) {
-	fx := start(t, server.Options{}, nil)
+	for _, kind := range stores {
+		t.Run(string(kind), func(t *testing.T) { seedWorkflow(t, startOn(t, kind, server.Options{}, nil)) })
+	}
+}
+
+func seedWorkflow(t *testing.T, fx *fixture) {
 	conn := fx.grpcConn(t)
 	ctx := context.Background()
 	tok, id := newToken(t)
