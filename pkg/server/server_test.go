@@ -59,7 +59,7 @@ type fixture struct {
 	path    string // the vault: a SQLite file or a postgres:// URL
 	mu      sync.Mutex
 	key     masterkey.Key // the server's key source (guarded by mu)
-	op      *vault.Vault // the operator's own handle on the vault file
+	op      *vault.Vault  // the operator's own handle on the vault file
 	log     *syncBuffer
 	cancel  context.CancelFunc
 	done    chan error
