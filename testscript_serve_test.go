@@ -6,9 +6,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/keysmith/keysmith/pkg/vault/store/postgres/pgtest"
 )
 
 // freeport VAR sets VAR to a TCP port on 127.0.0.1 that was free a moment
@@ -65,4 +68,31 @@ func cmdEnvfrom(ts *testscript.TestScript, neg bool, args []string) {
 		v = m[1]
 	}
 	ts.Setenv(args[0], v)
+}
+
+// TestScriptsServePostgres runs the server scripts with the vault on
+// PostgreSQL (`keysmith serve --vault postgres://…` through
+// KEYSMITH_VAULT): a schema of its own per script on the server named by
+// KEYSMITH_TEST_POSTGRES. Skipped without it, with how to run it; a
+// failure when KEYSMITH_REQUIRE_POSTGRES is set.
+func TestScriptsServePostgres(t *testing.T) {
+	server := pgtest.ServerURL(t)
+	testscript.Run(t, testscript.Params{
+		Files:               []string{"testdata/script/serve_workflow.txtar"},
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			setupEnv(env)
+			u, drop, err := pgtest.CreateSchema(server)
+			if err != nil {
+				return err
+			}
+			env.Defer(func() { drop() })
+			env.Setenv("KEYSMITH_VAULT", u)
+			env.Setenv("VAULT", u)
+			env.Setenv("VAULT_RE", `postgres://[^"]*`)
+			return nil
+		},
+		Condition: storeCondition(true),
+		Cmds:      scriptCmds,
+	})
 }
