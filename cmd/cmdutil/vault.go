@@ -20,6 +20,8 @@ import (
 	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/vault"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
 // Actor is the audit actor of this process: the OS user, "uid:<n>" when
@@ -295,22 +297,66 @@ func (f *Factory) VaultEnvironment(tenant, prefix string, other int) (map[string
 // for factories built without New (tests).
 func (f *Factory) SetVaultDefaults() { f.Vault, f.LockedVault = f.unlockedVault, f.openVault }
 
+// NewVault is a vault CreateVault made: a SQLite vault under a temporary
+// name until Publish moves it into place (a process killed before that
+// leaves nothing at --vault), a PostgreSQL schema in place.
+type NewVault struct {
+	*vault.Vault
+	where   string
+	pending *sqlite.Store
+}
+
 // CreateVault creates the vault --vault names (a new SQLite file, or the
-// schema in a PostgreSQL database) for env, unlocked by key. On failure
-// nothing is left behind.
-func (f *Factory) CreateVault(env string, key masterkey.Key) (*vault.Vault, error) {
+// schema in a PostgreSQL database) for env, unlocked by key. The caller
+// fills it, then calls Publish; or Discard on failure. On failure nothing
+// is left behind.
+func (f *Factory) CreateVault(env string, key masterkey.Key) (*NewVault, error) {
 	ctx := f.Ctx()
 	where := f.Config.Vault
-	st, err := CreateStore(ctx, where)
+	var st store.Store
+	var pending *sqlite.Store
+	var err error
+	if IsStoreURL(where) {
+		st, err = CreateStore(ctx, where)
+	} else {
+		pending, err = sqlite.CreatePending(ctx, where)
+		st = pending
+	}
 	if err != nil {
 		return nil, err
 	}
 	v, err := vault.Create(ctx, st, env, key, f.VaultOptions())
 	if err != nil {
-		RemoveStore(where)
+		if pending != nil {
+			pending.Close()
+			sqlite.Remove(pending.Path())
+		} else {
+			RemoveStore(where)
+		}
 		return nil, err
 	}
-	return v, nil
+	return &NewVault{Vault: v, where: where, pending: pending}, nil
+}
+
+// Publish closes the new vault and, for SQLite, moves it into place
+// (never over a file that appeared at --vault meanwhile).
+func (n *NewVault) Publish() error {
+	if n.pending == nil {
+		return n.Vault.Close()
+	}
+	err := n.pending.Publish(context.Background(), n.where)
+	n.Vault.Close()
+	return err
+}
+
+// Discard closes and removes a new vault that could not be completed.
+func (n *NewVault) Discard() {
+	n.Vault.Close()
+	if n.pending != nil {
+		sqlite.Remove(n.pending.Path())
+	} else {
+		RemoveStore(n.where)
+	}
 }
 
 // VaultExists reports whether --vault names an existing vault store (a

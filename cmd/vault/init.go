@@ -51,12 +51,15 @@ func initRun(opts *InitOptions) error {
 	if err != nil {
 		return cmdutil.WithHint(err, "a vault is never replaced: choose another path with --vault, or remove the old one yourself")
 	}
-	defer v.Close()
+	schema := v.SchemaVersion()
+	if err := v.Publish(); err != nil {
+		return cmdutil.WithHint(err, "a vault is never replaced: choose another path with --vault, or remove the old one yourself")
+	}
 	if !cmdutil.IsStoreURL(f.Config.Vault) {
 		warnOpenDir(f, f.Config.Vault)
 	}
 	if f.JSON() {
-		return f.PrintJSON(map[string]any{"vault": path, "env": env, "key_id": res.Current.ID().String(), "schema_version": v.SchemaVersion()})
+		return f.PrintJSON(map[string]any{"vault": path, "env": env, "key_id": res.Current.ID().String(), "schema_version": schema})
 	}
 	f.IO.Infof("created vault %q for environment %s (key ID %s)", path, env, res.Current.ID())
 	return nil

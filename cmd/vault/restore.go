@@ -90,6 +90,7 @@ func restoreRun(opts *RestoreOptions) (err error) {
 
 	path := cmdutil.DescribeVault(f.Config.Vault)
 	var v *vault.Vault
+	var created *cmdutil.NewVault
 	if !f.VaultExists() {
 		env := b.Env
 		if f.Config.EnvFrom != "default" {
@@ -99,22 +100,21 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		if v, err = f.CreateVault(env, res.Current); err != nil {
+		if created, err = f.CreateVault(env, res.Current); err != nil {
 			return err
 		}
-		warnOpenDir(f, f.Config.Vault)
+		v = created.Vault
 		defer func() {
 			if err != nil { // leave no half-restored vault behind
-				v.Close()
-				cmdutil.RemoveStore(f.Config.Vault)
+				created.Discard()
 			}
 		}()
 	} else {
 		if v, err = f.Vault(); err != nil {
 			return err
 		}
+		defer v.Close()
 	}
-	defer v.Close()
 	n, err := v.Restore(f.Ctx(), b)
 	if err != nil {
 		if errors.Is(err, vault.ErrNotEmpty) {
@@ -122,9 +122,18 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		}
 		return err
 	}
-	if f.JSON() {
-		return f.PrintJSON(map[string]any{"vault": path, "env": v.Env(), "tenants": len(b.Tenants), "versions": n})
+	env := v.Env()
+	if created != nil {
+		if err = created.Publish(); err != nil {
+			return err
+		}
+		if !cmdutil.IsStoreURL(f.Config.Vault) {
+			warnOpenDir(f, f.Config.Vault)
+		}
 	}
-	f.IO.Infof("restored %s of %s into %q (environment %s)", cmdutil.Plural(n, "version"), cmdutil.Plural(len(b.Tenants), "tenant"), path, v.Env())
+	if f.JSON() {
+		return f.PrintJSON(map[string]any{"vault": path, "env": env, "tenants": len(b.Tenants), "versions": n})
+	}
+	f.IO.Infof("restored %s of %s into %q (environment %s)", cmdutil.Plural(n, "version"), cmdutil.Plural(len(b.Tenants), "tenant"), path, env)
 	return nil
 }

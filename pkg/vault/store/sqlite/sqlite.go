@@ -158,6 +158,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if st.Size() == 0 {
 		return nil, fmt.Errorf("%q: %w: the file is empty", path, vaulterr.ErrNotVault)
 	}
+	if err := checkWritable(path, st); err != nil {
+		return nil, err
+	}
 	w, err := openDB(path, false, false, 1)
 	if err != nil {
 		return nil, err
