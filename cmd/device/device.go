@@ -65,7 +65,7 @@ documented in docs/device.md.`,
 	cmd.AddCommand(
 		NewCmdProvision(f, nil), NewCmdReveal(f, nil),
 		NewCmdLs(f, nil), NewCmdShow(f, nil), NewCmdRevoke(f, nil), NewCmdRm(f, nil),
-		NewCmdEnroll(f, nil), NewCmdChallenge(f, nil), NewCmdSign(f, nil), NewCmdVerify(f, nil),
+		NewCmdEnroll(f, nil), NewCmdChallenge(f, nil), NewCmdSign(f, nil), NewCmdVerify(f, nil), NewCmdLogin(f, nil),
 		NewCmdSecret(f), NewCmdReport(f),
 	)
 	return cmd

@@ -17,6 +17,6 @@ generated. The schema is in docs/device.md.`,
 		Args: cmdutil.NoArgsGroup,
 		RunE: cmdutil.ShowHelp,
 	}
-	cmd.AddCommand(NewCmdReportApply(f, nil))
+	cmd.AddCommand(NewCmdReportApply(f, nil), NewCmdReportSend(f, nil))
 	return cmd
 }
