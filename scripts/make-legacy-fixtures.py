@@ -23,6 +23,13 @@ tokens with the plaintexts they hold. The Go tests in pkg/legacy read it.
 Usage (from the repository root; needs the `cryptography` package):
 
     python3 scripts/make-legacy-fixtures.py [OUTPUT]
+    python3 scripts/make-legacy-fixtures.py --free-text [OUTPUT]
+
+--free-text writes testdata/legacy/python-freetext.json instead: tokens under
+free-text master keys (not 32 bytes, as real files of the older tool have), which
+keysmith opens only with legacy.<env>.kdf_input: text and a key passed to
+`secrets migrate --from-key-env/--from-key-file` (issue 8 item 11). Their
+key_hex is null: the text has no 32-byte form.
 """
 
 import base64
@@ -72,6 +79,13 @@ GROUPS = [
     ("a", "ci", "base64:" + base64.standard_b64encode(b"ci").decode(), "bytes"),
 ]
 
+# Free-text master keys (--free-text): used as written, always kdf_input=text.
+FREE_KEYS = {"pass": "correct horse battery staple", "short": "s3cret"}
+FREE_GROUPS = [
+    ("pass", "dev", None, "text"),
+    ("short", "prod", "", "text"),  # empty salt
+]
+
 MESSAGES = [
     "",
     "hello",
@@ -100,18 +114,26 @@ def salt_bytes(env, setting):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "testdata", "legacy", "python-fixtures.json")
+    args = sys.argv[1:]
+    free = bool(args) and args[0] == "--free-text"
+    if free:
+        args = args[1:]
+    name = "python-freetext.json" if free else "python-fixtures.json"
+    out = args[0] if args else os.path.join(root, "testdata", "legacy", name)
 
     groups = []
-    for key_label, env, salt_setting, kdf_input in GROUPS:
-        key_text, key_raw = KEYS[key_label]
+    for key_label, env, salt_setting, kdf_input in (FREE_GROUPS if free else GROUPS):
+        if free:
+            key_text, key_raw = FREE_KEYS[key_label], None
+        else:
+            key_text, key_raw = KEYS[key_label]
         salt = salt_bytes(env, salt_setting)
         kdf_in = key_text.encode("utf-8") if kdf_input == "text" else key_raw
         kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=ITERATIONS)
         fernet_key = base64.urlsafe_b64encode(kdf.derive(kdf_in))
         f = Fernet(fernet_key)
         values = []
-        for msg in MESSAGES:
+        for msg in (MESSAGES[:3] if free else MESSAGES):
             plain = msg.encode("utf-8")
             token = f.encrypt_at_time(plain, SIGNED_AT).decode("ascii")
             assert f.decrypt(token) == plain  # no TTL: opens forever
@@ -119,7 +141,7 @@ def main():
         groups.append({
             "env": env,
             "key_text": key_text,
-            "key_hex": key_raw.hex(),
+            "key_hex": key_raw.hex() if key_raw else None,
             "salt": salt_setting,
             "salt_hex": salt.hex(),
             "kdf_input": kdf_input,

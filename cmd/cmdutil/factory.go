@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,6 +43,28 @@ type Factory struct {
 	inferred map[string]string // environments known only from a file name -> that file
 	noted    map[string]bool   // notes about key sources already printed
 	oldKeys  []masterkey.Key   // --from-key-env / --from-key-file: open, never seal
+	oldTexts []string          // free-text legacy keys from the same flags: open Fernet only
+}
+
+// AddOldLegacyTexts adds free-text keys of the older Python tool (not 32
+// bytes): they open legacy (Fernet) values of an environment whose config
+// says legacy.<env>.kdf_input: text, and nothing else. They are never a
+// masterkey.Key, so nothing can seal with them (docs/legacy.md).
+func (f *Factory) AddOldLegacyTexts(texts ...string) {
+	f.oldTexts = append(f.oldTexts, texts...)
+}
+
+// LegacyTextEnvs lists the environments whose config sets
+// legacy.<env>.kdf_input: text, the only ones a free-text key may open.
+func (f *Factory) LegacyTextEnvs() []string {
+	var envs []string
+	for env, lc := range f.Config.Legacy {
+		if lc.KDFInput == "text" {
+			envs = append(envs, env)
+		}
+	}
+	sort.Strings(envs)
+	return envs
 }
 
 // AddOldKeys adds keys that open values but never seal, to the keyring of
@@ -180,7 +203,8 @@ func keyHint(err error, env string, r *keysource.Resolver) error {
 		return WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
 	}
 	if errors.Is(err, masterkey.ErrInvalidKey) {
-		return WithHint(err, "a key is 32 bytes written as base64 or 64 hex digits")
+		return WithHint(err, "a key is 32 bytes written as base64 or 64 hex digits",
+			"a free-text key of the older tool opens only legacy values, with secrets migrate --from-key-env VAR and legacy.<env>.kdf_input: text (docs/legacy.md)")
 	}
 	if !errors.Is(err, keysource.ErrNoKey) {
 		return err
@@ -237,6 +261,15 @@ func (f *Factory) KeyringFor(res *keysource.Resolved) (*value.Keyring, error) {
 		return nil, &UsageError{fmt.Errorf("config legacy.%s.kdf_input: %w", env, err)}
 	}
 	kr.SetLegacy(legacyOpener(salt, input))
+	if lc.KDFInput == "text" { // set explicitly: a free-text key is fed to the KDF as written
+		for _, text := range f.oldTexts {
+			o, err := legacy.NewOpener([]byte(text), salt)
+			if err != nil {
+				return nil, err
+			}
+			kr.AddLegacyOpener(o.Open)
+		}
+	}
 	if f.keyrings == nil {
 		f.keyrings = map[string]*value.Keyring{}
 	}

@@ -3,6 +3,8 @@ package secrets
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -69,7 +71,10 @@ func addFromKeyFlags(cmd *cobra.Command, opts *ResealOptions) {
 	cmd.MarkFlagsMutuallyExclusive("from-key-env", "from-key-file")
 }
 
-// oldKeys reads --from-key-env / --from-key-file.
+// oldKeys reads --from-key-env / --from-key-file. A value that is not a
+// key (not 32 bytes) is taken as a free-text key of the older tool when the
+// config says legacy.<env>.kdf_input: text for some environment: it opens
+// legacy values of those environments only (AddOldLegacyTexts).
 func oldKeys(opts *ResealOptions) ([]masterkey.Key, error) {
 	f := opts.F
 	switch {
@@ -80,7 +85,7 @@ func oldKeys(opts *ResealOptions) ([]masterkey.Key, error) {
 		}
 		k, err := masterkey.Parse(v)
 		if err != nil {
-			return nil, fmt.Errorf("--from-key-env %s: %w", opts.FromKeyEnv, err)
+			return nil, legacyText(f, "--from-key-env "+opts.FromKeyEnv, v, err)
 		}
 		return []masterkey.Key{k}, nil
 	case opts.FromKeyFile != "":
@@ -89,6 +94,15 @@ func oldKeys(opts *ResealOptions) ([]masterkey.Key, error) {
 			var insecure *keysource.InsecureError
 			if errors.As(err, &insecure) {
 				return nil, cmdutil.WithHint(err, fmt.Sprintf("chmod 600 %q", insecure.Path))
+			}
+			if errors.Is(err, masterkey.ErrKeyFile) || errors.Is(err, masterkey.ErrInvalidKey) {
+				// mode already checked by ReadFile; one line of free text?
+				if data, rerr := os.ReadFile(opts.FromKeyFile); rerr == nil {
+					text := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+					if text != "" && !strings.ContainsAny(text, "\r\n") {
+						return nil, legacyText(f, fmt.Sprintf("--from-key-file %q", opts.FromKeyFile), text, err)
+					}
+				}
 			}
 			return nil, err
 		}
@@ -102,6 +116,21 @@ func oldKeys(opts *ResealOptions) ([]masterkey.Key, error) {
 		return keys, nil
 	}
 	return nil, nil
+}
+
+// legacyText accepts text that is not a key as a free-text legacy key, or
+// returns err (the key's parse error) with a hint saying how to.
+func legacyText(f *cmdutil.Factory, flag, text string, err error) error {
+	if !errors.Is(err, masterkey.ErrInvalidKey) && !errors.Is(err, masterkey.ErrKeyFile) {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if len(f.LegacyTextEnvs()) == 0 {
+		return &cmdutil.Error{Err: fmt.Errorf("%s: %w", flag, err), Code: cmdutil.ExitUsage,
+			Hints: []string{"a free-text key of the older tool (not 32 bytes) opens legacy values only when the config says legacy.<env>.kdf_input: text (docs/legacy.md)"}}
+	}
+	f.AddOldLegacyTexts(text)
+	f.IO.Infof("%s is not a 32-byte key: using it as free text to open legacy values of %s only", flag, strings.Join(f.LegacyTextEnvs(), ", "))
+	return nil
 }
 
 // NewCmdMigrate returns "secrets migrate".

@@ -139,7 +139,8 @@ type Keyring struct {
 	order   []masterkey.ID // current first, then retired
 	keys    map[masterkey.ID]*derived
 	legacy  LegacyFunc
-	rand    io.Reader // nonce source; nil means crypto/rand (tests set it)
+	extra   []func(token string) ([]byte, error) // AddLegacyOpener: no key, never seals
+	rand    io.Reader                            // nonce source; nil means crypto/rand (tests set it)
 }
 
 type derived struct {
@@ -177,6 +178,14 @@ func (kr *Keyring) Has(id masterkey.ID) bool {
 
 // SetLegacy enables opening Fernet values from the older Python design.
 func (kr *Keyring) SetLegacy(f LegacyFunc) { kr.legacy = f }
+
+// AddLegacyOpener adds a way to open Fernet values that is not a master key:
+// a free-text key of the older tool, which never seals (it is not a
+// masterkey.Key). It is tried after the keyring's keys. LegacyKeyID does not
+// count a value it opens as using any key.
+func (kr *Keyring) AddLegacyOpener(open func(token string) ([]byte, error)) {
+	kr.extra = append(kr.extra, open)
+}
 
 func (kr *Keyring) aead(id masterkey.ID) (*seal.AEAD, error) {
 	d, ok := kr.keys[id]
@@ -274,7 +283,7 @@ func (kr *Keyring) LegacyKeyID(p *Parsed) (id masterkey.ID, ok bool) {
 		return id, false
 	}
 	_, id, err := kr.legacyOpen(p.Body)
-	return id, err == nil
+	return id, err == nil && id != (masterkey.ID{})
 }
 
 func (kr *Keyring) legacyOpen(token string) ([]byte, masterkey.ID, error) {
@@ -286,6 +295,13 @@ func (kr *Keyring) legacyOpen(token string) ([]byte, masterkey.ID, error) {
 		pt, err := kr.legacy(kr.keys[id].key, token)
 		if err == nil {
 			return pt, id, nil
+		}
+		last = err
+	}
+	for _, open := range kr.extra {
+		pt, err := open(token)
+		if err == nil {
+			return pt, masterkey.ID{}, nil
 		}
 		last = err
 	}
