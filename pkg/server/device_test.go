@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -356,6 +357,14 @@ func TestDeviceChallengeSession(t *testing.T) {
 		t.Fatalf("complete: %+v", done.Msg)
 	}
 	wantAudit(t, fx, "device-verify", true, "channel-bound")
+	// Another handle on the same store (another server) verifies the session.
+	okey, err := fx.op.DeviceSessionKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess, err := devicecred.VerifySession(okey, done.Msg.SessionToken, time.Now()); err != nil || sess.TenantID == 0 {
+		t.Fatalf("session on another handle: %+v, %v", sess, err)
+	}
 	_, err = c1.CompleteChallenge(ctx, connect.NewRequest(cc))
 	wantConnect(t, err, connect.CodePermissionDenied, "already used")
 	wantAudit(t, fx, "device-verify", false, "replayed challenge")
