@@ -4,7 +4,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -243,22 +242,13 @@ func listenUnix(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// rotateLoop rotates data keys older than every, checking at start and then
-// every tenth of the period (at most hourly).
+// rotateLoop is server.RotateLoop with its reports on stderr.
 func rotateLoop(ctx context.Context, f *cmdutil.Factory, b server.Backend, every time.Duration) {
-	tick := min(every/10, time.Hour)
-	for {
-		rotated, err := b.RotateIfOlder(ctx, every)
-		if err != nil && !errors.Is(err, context.Canceled) {
+	server.RotateLoop(ctx, b, every, 0, func(tenant string, err error) {
+		if err != nil {
 			f.IO.Warnf("--rotate-every: %v", err)
+		} else {
+			f.IO.Infof("rotated the data key of tenant %s (older than %s)", tenant, every)
 		}
-		for _, t := range rotated {
-			f.IO.Infof("rotated the data key of tenant %s (older than %s)", t, every)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(tick):
-		}
-	}
+	})
 }
