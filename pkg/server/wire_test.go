@@ -3,8 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -84,7 +84,9 @@ func TestNothingSecretOnTheWire(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.New(server.Options{Backend: server.NewVaultBackend(v, "server", nil)}).Serve(ctx, ln, nil) }()
+	go func() {
+		done <- server.New(server.Options{Backend: server.NewVaultBackend(v, "server", nil)}).Serve(ctx, ln, nil)
+	}()
 	t.Cleanup(func() { cancel(); <-done; v.Close() })
 
 	tokA := fx.grant(t, "orders", "ORDERS_DB", "orders-plaintext-granted")
