@@ -177,3 +177,77 @@ func checkInit(t *testing.T, bin string) {
 		t.Errorf("package inits allocate %d bytes in total (limit %d): which dependency is new?", total, maxTotalInitBytes)
 	}
 }
+
+// TestBenchFloorIsOneStretch: scripts/floor/pbkdf2, the floor of the file
+// and vault commands in scripts/bench.sh, does what masterkey.Stretch does
+// (same package, same iteration count, same key size), no more and no less.
+func TestBenchFloorIsOneStretch(t *testing.T) {
+	src, err := os.ReadFile("scripts/floor/pbkdf2/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile("pkg/masterkey/masterkey.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iter := regexp.MustCompile(`(?m)^\s*Iterations\s*=\s*([0-9_]+)`).FindSubmatch(mk)
+	if iter == nil {
+		t.Fatal("pkg/masterkey: no Iterations constant")
+	}
+	for _, want := range []string{
+		`"golang.org/x/crypto/pbkdf2"`, // the package Stretch uses
+		"pbkdf2.Key(key, []byte(\"keysmith-bench-floor\"), " + string(iter[1]) + ", 32, sha256.New)",
+	} {
+		if !bytes.Contains(src, []byte(want)) {
+			t.Errorf("scripts/floor/pbkdf2/main.go does not contain %s", want)
+		}
+	}
+	if !bytes.Contains(mk, []byte(`"golang.org/x/crypto/pbkdf2"`)) || !bytes.Contains(mk, []byte("pbkdf2.Key(k.b[:], []byte(salt), Iterations, Size, sha256.New)")) {
+		t.Error("pkg/masterkey.Stretch changed: update scripts/floor/pbkdf2 to do the same derivation")
+	}
+}
+
+// TestBenchMergeKeepsOtherSections: scripts/bench.sh rewrites only its own
+// sections of docs/benchmarks.md; the sections other benchmarks and people
+// write (Vault, Server, Devices, hand-written notes) survive a re-run.
+func TestBenchMergeKeepsOtherSections(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	dir := t.TempDir()
+	old := "# Benchmarks\n\nold preamble\n\n## Start-up\n\nold start-up 3.7\n\n## Vault\n\nvault table\n\n" +
+		"<!-- notes: kept by scripts/bench.sh -->\n## Against the targets\n\nold targets\n\n" +
+		"## Server (`keysmith serve`)\n\nserver figures\n\n### sub\n\nkept too\n\n## 1000 secrets\n\nold 1000\n"
+	gen := "# Benchmarks\n\nnew preamble\n\n## Start-up\n\nnew start-up\n\n## 1000 secrets\n\nnew 1000\n\n## Against the targets\n\nnew targets\n"
+	out, genf := filepath.Join(dir, "benchmarks.md"), filepath.Join(dir, "gen.md")
+	if err := os.WriteFile(out, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(genf, []byte(gen), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a second run changes nothing more
+		if b, err := exec.Command(py, "scripts/bench-merge.py", genf, out).CombinedOutput(); err != nil {
+			t.Fatalf("bench-merge.py: %v\n%s", err, b)
+		}
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gen + "\n## Vault\n\nvault table\n\n## Server (`keysmith serve`)\n\nserver figures\n\n### sub\n\nkept too\n"
+	if string(got) != want {
+		t.Errorf("merged file:\n%s\nwant:\n%s", got, want)
+	}
+	// The sections bench.sh writes are the ones bench-merge.py replaces.
+	sh, err := os.ReadFile("scripts/bench.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range []string{"## Start-up", "## {n} secrets", "## vault get on {n_fmt} secrets", "## Peak memory", "## Go benchmarks", "## Against the targets"} {
+		if !bytes.Contains(sh, []byte(`"`+sec)) {
+			t.Errorf("scripts/bench.sh does not write %q", sec)
+		}
+	}
+}
