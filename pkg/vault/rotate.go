@@ -89,6 +89,10 @@ func (v *Vault) rotateDEK(ctx context.Context, tenantName string, progress func(
 		if err != nil {
 			return err
 		}
+		amtKeys, err := o.resealAMTKeys(t, newVer, newDEK) // amt.go
+		if err != nil {
+			return err
+		}
 		if err := o.tx.SetTenantDEKVersion(o.ctx, t.ID, newVer); err != nil {
 			return err
 		}
@@ -99,9 +103,12 @@ func (v *Vault) rotateDEK(ctx context.Context, tenantName string, progress func(
 			o.dropDEKs = map[int64]int{}
 		}
 		o.dropDEKs[t.ID] = newVer
-		res = RotateDEKResult{DEKVersion: newVer, Secrets: done, DeviceSecrets: devices}
-		o.audit(auditRow{Action: "rotate-dek", Tenant: t.Name, Object: t.Name, Success: true,
-			Detail: fmt.Sprintf("DEK version %d, %d secret versions and %d device secret versions re-sealed", newVer, done, devices)})
+		res = RotateDEKResult{DEKVersion: newVer, Secrets: done, DeviceSecrets: devices, AMTKeys: amtKeys}
+		detail := fmt.Sprintf("DEK version %d, %d secret versions and %d device secret versions re-sealed", newVer, done, devices)
+		if amtKeys > 0 {
+			detail += fmt.Sprintf(", %d AMT provisioning keys", amtKeys)
+		}
+		o.audit(auditRow{Action: "rotate-dek", Tenant: t.Name, Object: t.Name, Success: true, Detail: detail})
 		return nil
 	})
 	if errors.Is(err, errYoungDEK) {
@@ -120,6 +127,7 @@ type RotateDEKResult struct {
 	DEKVersion    int // the tenant's new data key version
 	Secrets       int // secret versions re-sealed
 	DeviceSecrets int // device secret versions re-sealed
+	AMTKeys       int // AMT provisioning keys re-sealed
 }
 
 // RotateMaster re-wraps every tenant's data keys and the audit key under

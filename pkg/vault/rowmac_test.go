@@ -254,6 +254,7 @@ func TestRowMACUpgrade(t *testing.T) {
 	sqlExec(t, path, `ALTER TABLE device_keys DROP COLUMN mac; ALTER TABLE service_tokens DROP COLUMN mac;
 		ALTER TABLE grants DROP COLUMN mac; ALTER TABLE access_requests DROP COLUMN mac;
 		ALTER TABLE devices DROP COLUMN mac; DROP INDEX audit_object; ALTER TABLE audit DROP COLUMN ip_address; ALTER TABLE audit DROP COLUMN user_agent;
+		DROP TABLE amt_certs;
 		UPDATE meta SET value = ? WHERE key = 'audit_key'; PRAGMA user_version = 4`, oldAudit)
 
 	v = reopen(t, path, k)

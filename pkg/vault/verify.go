@@ -11,14 +11,15 @@ import (
 
 // Problem is one thing VerifyAll found wrong.
 type Problem struct {
-	What  string `json:"what"`  // "audit chain", "row MAC", "secret", "device secret", "state"
+	What  string `json:"what"`  // "audit chain", "row MAC", "secret", "device secret", "AMT certificate", "state"
 	Error string `json:"error"` // the error, on one line
 }
 
 // VerifyAll checks everything a vault holds, in one read-only snapshot, and
 // lists every problem (issue 10 item 7): the audit chain (from the keyed
 // init row, no gaps, every MAC), every row MAC of the authorisation tables,
-// every version of every secret and device secret opens, and the state
+// every version of every secret and device secret opens, every AMT
+// provisioning key opens and matches its chain, and the state
 // agrees with the chain (the newest version of each secret and device
 // secret, revocations of tokens and grants). Nothing is written, nothing
 // is audited; no value leaves the call. An empty list means the vault
@@ -134,6 +135,27 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 				} else if err != nil {
 					return err
 				}
+			}
+		}
+		certs, err := tx.AMTCerts(ctx, 0)
+		if err != nil {
+			return err
+		}
+		for _, c := range certs {
+			if err := keys.Check(keyring.AMTCertRow(c)); err != nil {
+				add("row MAC", err)
+				continue
+			}
+			dek, err := o.dek(c.TenantID, c.DEKVersion)
+			if err == nil {
+				var pt []byte
+				if pt, err = keyring.OpenAMTKey(dek, c.TenantID, c.Name, c.Chain, c.DEKVersion, c.SealedKey); err == nil {
+					_, err = v.loadAMTCert(c.TenantID, c, pt)
+					clear(pt)
+				}
+			}
+			if err != nil {
+				add("AMT certificate", err)
 			}
 		}
 		toks, err := tx.Tokens(ctx)

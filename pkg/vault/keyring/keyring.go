@@ -33,6 +33,7 @@ const (
 	labelRowPrefix    = "keysmith/v1/vault/row/"    // row MAC label: prefix + table
 	labelDeviceSecret = "keysmith/v1/vault/device-secret"
 	labelReport       = "keysmith/v1/vault/device-report"
+	labelAMTKey       = "keysmith/v1/vault/amt-key"
 )
 
 // Row MAC levels, recorded in the associated data of the wrapped audit key
@@ -261,4 +262,27 @@ func (k *Keys) ReportDigest(tenantID int64, requestID, uuid string, secrets []Re
 	m := hmac.New(sha256.New, k.report)
 	m.Write(seal.AD(labelReport, fields...))
 	return m.Sum(nil)
+}
+
+// AMTKeyAD binds a sealed AMT provisioning key to its tenant, certificate
+// name, the SHA-256 of the stored chain (the DER certificates concatenated)
+// and DEK version: a key cannot be moved to another name, tenant or chain.
+func AMTKeyAD(tenantID int64, name string, chain []byte, dekVersion int) []byte {
+	d := sha256.Sum256(chain)
+	return seal.AD(labelAMTKey, Be64(tenantID), []byte(name), d[:], Be64(int64(dekVersion)))
+}
+
+// SealAMTKey seals a provisioning key (PKCS#8 DER) under a tenant DEK.
+func SealAMTKey(dek *seal.AEAD, tenantID int64, name string, chain []byte, dekVersion int, pt []byte) ([]byte, error) {
+	return dek.Seal(nil, pt, AMTKeyAD(tenantID, name, chain, dekVersion))
+}
+
+// OpenAMTKey opens a sealed provisioning key; a failure is ErrTampered
+// naming the certificate.
+func OpenAMTKey(dek *seal.AEAD, tenantID int64, name string, chain []byte, dekVersion int, sealed []byte) ([]byte, error) {
+	pt, err := dek.Open(nil, sealed, AMTKeyAD(tenantID, name, chain, dekVersion))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the key of AMT certificate %q does not open", vaulterr.ErrTampered, name)
+	}
+	return pt, nil
 }

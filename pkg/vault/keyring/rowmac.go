@@ -44,6 +44,7 @@ const (
 	TableGrants     = "grants"
 	TableRequests   = "access_requests"
 	TableDevices    = "devices"
+	TableAMTCerts   = "amt_certs" // schema 7; MAC always present
 )
 
 // DeviceKeyRow: id, tenant_id, device_ref, the device's public device_id,
@@ -73,6 +74,11 @@ func RequestRow(r store.Request) Row {
 // role.
 func DeviceRow(d store.Device) Row {
 	return Row{TableDevices, 1, []any{d.Ref, d.TenantID, d.ID, d.Name, d.UUID, d.Role}, d.MAC}
+}
+
+// AMTCertRow: tenant_id, name, chain, root_fingerprint, allowed.
+func AMTCertRow(c store.AMTCert) Row {
+	return Row{TableAMTCerts, 2, []any{c.TenantID, c.Name, c.Chain, c.RootFingerprint, c.Allowed}, c.MAC}
 }
 
 // MAC computes the row's MAC.

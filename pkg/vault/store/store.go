@@ -127,6 +127,7 @@ type Tx interface {
 	RequestTx
 	StubTx
 	AuditTx
+	AMTCertTx
 
 	// Counts counts the rows of every table, for "vault info" and the
 	// backup's list of what it leaves out.
@@ -138,6 +139,7 @@ type Counts struct {
 	Tenants, DEKs, SecretVersions                          int
 	Devices, DeviceKeys, DeviceSecrets, DeviceReports      int
 	Tokens, Grants, Requests, OpenStubs, Audit, Challenges int
+	AMTCerts                                               int
 }
 
 // Meta keys. Values are bytes as the core writes them.
@@ -606,4 +608,44 @@ type AuditTx interface {
 	// it). fn must not call the Tx. Rows stream: 300,000 rows must not be
 	// held in memory at once.
 	AuditScan(ctx context.Context, f AuditFilter, fn func(AuditRow) error) error
+}
+
+// AMTCert is a row of amt_certs (migration 0007): an Intel AMT provisioning
+// certificate of a tenant (docs/amt.md, "Storage"). Chain is the DER
+// certificates concatenated, leaf first. SealedKey is the leaf's private
+// key sealed under the tenant DEK of DEKVersion with associated data
+// binding tenant, name and the SHA-256 of Chain. Allowed says who may ask
+// for a signature ("" any device of the tenant). MAC covers tenant, name,
+// chain, root fingerprint and allowed.
+type AMTCert struct {
+	TenantID        int64
+	Name            string
+	Chain           []byte
+	Subject         string
+	RootFingerprint string // lowercase hex SHA-256 of the root's DER
+	NotAfter        string // the chain's earliest expiry (vault time layout)
+	DEKVersion      int
+	SealedKey       []byte
+	Allowed         string
+	CreatedAt       string
+	CreatedBy       string
+	MAC             []byte
+}
+
+// AMTCertTx reads and writes provisioning certificates.
+type AMTCertTx interface {
+	// AMTCert returns the tenant's certificate name (ErrNoRow).
+	AMTCert(ctx context.Context, tenantID int64, name string) (AMTCert, error)
+	// AMTCerts lists the tenant's certificates by name; every tenant's
+	// (by tenant ID, then name) when tenantID is 0.
+	AMTCerts(ctx context.Context, tenantID int64) ([]AMTCert, error)
+	// InsertAMTCert adds c (ErrConflict if the tenant has the name).
+	InsertAMTCert(ctx context.Context, c AMTCert) error
+	// UpdateAMTCertSeal replaces the sealed key and DEK version
+	// (rotation; ErrNoRow).
+	UpdateAMTCertSeal(ctx context.Context, tenantID int64, name string, dekVersion int, sealed []byte) error
+	// SetAMTCertAllowed sets allowed and the MAC (ErrNoRow).
+	SetAMTCertAllowed(ctx context.Context, tenantID int64, name, allowed string, mac []byte) error
+	// DeleteAMTCert deletes one certificate and reports whether it did.
+	DeleteAMTCert(ctx context.Context, tenantID int64, name string) (bool, error)
 }

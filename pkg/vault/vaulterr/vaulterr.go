@@ -121,6 +121,12 @@ var (
 	ErrReportConflict    = New(KindConflict, "request_id was already applied with a different report")
 	ErrInvalidReport     = New(KindInvalid, "invalid provisioning report")
 
+	// AMT provisioning certificates (docs/amt.md).
+	ErrNoAMTCert     = New(KindNotFound, "AMT certificate not found")
+	ErrAMTCertExists = New(KindConflict, "AMT certificate already exists")
+	ErrAMTNotAllowed = New(KindDenied, "device may not use this AMT certificate")
+	ErrAMTNonce      = New(KindInvalid, "the firmware nonce must be 20 bytes")
+
 	// Service access.
 	ErrAccessDenied  = New(KindDenied, "permission denied")
 	ErrAccessPending = New(KindPending, "access pending approval")

@@ -166,9 +166,9 @@ func TestConcurrentMigration(t *testing.T) {
 	ctx := context.Background()
 	u := pgtest.NewDatabase(t)
 	s := mustCreate(t, u)
-	// Back to schema 5: migration 0006 has to run again.
+	// Back to schema 5: migrations 0006 and 0007 have to run again.
 	for _, q := range []string{
-		"ALTER TABLE devices DROP COLUMN mac", "ALTER TABLE audit DROP COLUMN ip_address", "ALTER TABLE audit DROP COLUMN user_agent",
+		"DROP TABLE amt_certs", "ALTER TABLE devices DROP COLUMN mac", "ALTER TABLE audit DROP COLUMN ip_address", "ALTER TABLE audit DROP COLUMN user_agent",
 		"DROP TABLE audit_head", "DROP INDEX audit_keyed", "DROP INDEX audit_object", "UPDATE keysmith_schema SET version = 5",
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {

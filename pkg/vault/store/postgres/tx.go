@@ -988,8 +988,56 @@ func (t *tx) Counts(ctx context.Context) (store.Counts, error) {
 	err := t.scanOne(ctx, `SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM deks), (SELECT count(*) FROM secrets),
 		(SELECT count(*) FROM devices), (SELECT count(*) FROM device_keys), (SELECT count(*) FROM device_secrets), (SELECT count(*) FROM device_reports),
 		(SELECT count(*) FROM service_tokens), (SELECT count(*) FROM grants), (SELECT count(*) FROM access_requests),
-		(SELECT count(*) FROM stubs WHERE filled_at IS NULL), (SELECT count(*) FROM audit), (SELECT count(*) FROM device_challenges)`, nil,
+		(SELECT count(*) FROM stubs WHERE filled_at IS NULL), (SELECT count(*) FROM audit), (SELECT count(*) FROM device_challenges),
+		(SELECT count(*) FROM amt_certs)`, nil,
 		&c.Tenants, &c.DEKs, &c.SecretVersions, &c.Devices, &c.DeviceKeys, &c.DeviceSecrets, &c.DeviceReports,
-		&c.Tokens, &c.Grants, &c.Requests, &c.OpenStubs, &c.Audit, &c.Challenges)
+		&c.Tokens, &c.Grants, &c.Requests, &c.OpenStubs, &c.Audit, &c.Challenges, &c.AMTCerts)
 	return c, err
+}
+
+// ---- AMT provisioning certificates
+
+const amtCertCols = "tenant_id, name, chain, subject, root_fingerprint, not_after, dek_version, sealed_key, allowed, created_at, created_by, mac"
+
+func scanAMTCert(r pgx.Row) (store.AMTCert, error) {
+	var x store.AMTCert
+	err := r.Scan(&x.TenantID, &x.Name, &x.Chain, &x.Subject, &x.RootFingerprint, &x.NotAfter, &x.DEKVersion, &x.SealedKey, &x.Allowed,
+		&x.CreatedAt, &x.CreatedBy, &x.MAC)
+	return x, err
+}
+
+func (t *tx) AMTCert(ctx context.Context, tenantID int64, name string) (store.AMTCert, error) {
+	r, err := t.row(ctx, "SELECT "+amtCertCols+" FROM amt_certs WHERE tenant_id = $1 AND name = $2", tenantID, name)
+	if err != nil {
+		return store.AMTCert{}, err
+	}
+	x, err := scanAMTCert(r)
+	return x, dbErr(err)
+}
+
+func (t *tx) AMTCerts(ctx context.Context, tenantID int64) ([]store.AMTCert, error) {
+	out, err := list(t, ctx, "SELECT "+amtCertCols+" FROM amt_certs WHERE ($1 = 0 OR tenant_id = $1) ORDER BY tenant_id, name"+byteOrder,
+		[]any{tenantID}, func(r pgx.Rows) (store.AMTCert, error) { return scanAMTCert(r) })
+	if out == nil && err == nil {
+		out = []store.AMTCert{}
+	}
+	return out, err
+}
+
+func (t *tx) InsertAMTCert(ctx context.Context, x store.AMTCert) error {
+	return t.insertOne(ctx, "amt_certs", `INSERT INTO amt_certs (`+amtCertCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		x.TenantID, x.Name, x.Chain, x.Subject, x.RootFingerprint, x.NotAfter, x.DEKVersion, x.SealedKey, x.Allowed, x.CreatedAt, x.CreatedBy, x.MAC)
+}
+
+func (t *tx) UpdateAMTCertSeal(ctx context.Context, tenantID int64, name string, dekVersion int, sealed []byte) error {
+	return t.execOne(ctx, "UPDATE amt_certs SET dek_version = $3, sealed_key = $4 WHERE tenant_id = $1 AND name = $2", tenantID, name, dekVersion, sealed)
+}
+
+func (t *tx) SetAMTCertAllowed(ctx context.Context, tenantID int64, name, allowed string, mac []byte) error {
+	return t.execOne(ctx, "UPDATE amt_certs SET allowed = $3, mac = $4 WHERE tenant_id = $1 AND name = $2", tenantID, name, allowed, mac)
+}
+
+func (t *tx) DeleteAMTCert(ctx context.Context, tenantID int64, name string) (bool, error) {
+	n, err := t.exec(ctx, "DELETE FROM amt_certs WHERE tenant_id = $1 AND name = $2", tenantID, name)
+	return n == 1, err
 }

@@ -846,8 +846,68 @@ func (t *tx) Counts(ctx context.Context) (store.Counts, error) {
 	err := t.row(ctx, `SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM deks), (SELECT count(*) FROM secrets),
 		(SELECT count(*) FROM devices), (SELECT count(*) FROM device_keys), (SELECT count(*) FROM device_secrets), (SELECT count(*) FROM device_reports),
 		(SELECT count(*) FROM service_tokens), (SELECT count(*) FROM grants), (SELECT count(*) FROM access_requests),
-		(SELECT count(*) FROM stubs WHERE filled_at IS NULL), (SELECT count(*) FROM audit), (SELECT count(*) FROM device_challenges)`).
+		(SELECT count(*) FROM stubs WHERE filled_at IS NULL), (SELECT count(*) FROM audit), (SELECT count(*) FROM device_challenges),
+		(SELECT count(*) FROM amt_certs)`).
 		Scan(&c.Tenants, &c.DEKs, &c.SecretVersions, &c.Devices, &c.DeviceKeys, &c.DeviceSecrets, &c.DeviceReports,
-			&c.Tokens, &c.Grants, &c.Requests, &c.OpenStubs, &c.Audit, &c.Challenges)
+			&c.Tokens, &c.Grants, &c.Requests, &c.OpenStubs, &c.Audit, &c.Challenges, &c.AMTCerts)
 	return c, dbErr(err)
+}
+
+// AMT provisioning certificates
+
+const amtCertCols = "tenant_id, name, chain, subject, root_fingerprint, not_after, dek_version, sealed_key, allowed, created_at, created_by, mac"
+
+func scanAMTCert(sc interface{ Scan(...any) error }) (store.AMTCert, error) {
+	var x store.AMTCert
+	err := sc.Scan(&x.TenantID, &x.Name, &x.Chain, &x.Subject, &x.RootFingerprint, &x.NotAfter, &x.DEKVersion, &x.SealedKey, &x.Allowed,
+		&x.CreatedAt, &x.CreatedBy, &x.MAC)
+	return x, err
+}
+
+func (t *tx) AMTCert(ctx context.Context, tenantID int64, name string) (store.AMTCert, error) {
+	x, err := scanAMTCert(t.row(ctx, "SELECT "+amtCertCols+" FROM amt_certs WHERE tenant_id = ? AND name = ?", tenantID, name))
+	return x, noRow(err, "AMT certificate %q", name)
+}
+
+func (t *tx) AMTCerts(ctx context.Context, tenantID int64) ([]store.AMTCert, error) {
+	q := "SELECT " + amtCertCols + " FROM amt_certs"
+	var args []any
+	if tenantID != 0 {
+		q += " WHERE tenant_id = ?"
+		args = append(args, tenantID)
+	}
+	out := []store.AMTCert{}
+	err := t.query(ctx, q+" ORDER BY tenant_id, name", args, func(r *sql.Rows) error {
+		x, err := scanAMTCert(r)
+		out = append(out, x)
+		return err
+	})
+	return out, err
+}
+
+func (t *tx) InsertAMTCert(ctx context.Context, x store.AMTCert) error {
+	_, err := t.exec(ctx, `INSERT INTO amt_certs (`+amtCertCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.TenantID, x.Name, x.Chain, x.Subject, x.RootFingerprint, x.NotAfter, x.DEKVersion, x.SealedKey, x.Allowed, x.CreatedAt, x.CreatedBy, x.MAC)
+	return err
+}
+
+func (t *tx) UpdateAMTCertSeal(ctx context.Context, tenantID int64, name string, dekVersion int, sealed []byte) error {
+	n, err := affected(t.exec(ctx, "UPDATE amt_certs SET dek_version = ?, sealed_key = ? WHERE tenant_id = ? AND name = ?", dekVersion, sealed, tenantID, name))
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: AMT certificate %q", store.ErrNoRow, name)
+	}
+	return err
+}
+
+func (t *tx) SetAMTCertAllowed(ctx context.Context, tenantID int64, name, allowed string, mac []byte) error {
+	n, err := affected(t.exec(ctx, "UPDATE amt_certs SET allowed = ?, mac = ? WHERE tenant_id = ? AND name = ?", allowed, mac, tenantID, name))
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: AMT certificate %q", store.ErrNoRow, name)
+	}
+	return err
+}
+
+func (t *tx) DeleteAMTCert(ctx context.Context, tenantID int64, name string) (bool, error) {
+	n, err := affected(t.exec(ctx, "DELETE FROM amt_certs WHERE tenant_id = ? AND name = ?", tenantID, name))
+	return n == 1, err
 }

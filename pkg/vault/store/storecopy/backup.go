@@ -110,6 +110,11 @@ func ReadBackup(r io.Reader) (*Backup, error) {
 			return nil, err
 		}
 	}
+	for _, c := range s.AMTCerts {
+		if err := check("AMT certificate", c.TenantID); err != nil {
+			return nil, err
+		}
+	}
 	for i, a := range s.Audit {
 		if a.Seq != int64(i+1) {
 			return nil, fmt.Errorf("%w: audit row %d has seq %d", ErrBackup, i+1, a.Seq)

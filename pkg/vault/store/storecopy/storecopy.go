@@ -1,7 +1,7 @@
 // Package storecopy moves a whole vault between stores, row for row: the
 // tenants, data keys, every version of every secret, devices, device keys,
 // device secrets, provisioning reports, service tokens, grants, access
-// requests, stubs, the vault's settings and the audit chain, as the source
+// requests, stubs, AMT provisioning certificates, the vault's settings and the audit chain, as the source
 // store holds them (sealed, MACed, chained). It implements "vault copy"
 // and the complete backup (format keysmith-vault-backup/v2) of
 // docs/vault.md, "Moving and backing up a vault".
@@ -42,12 +42,13 @@ type Snapshot struct {
 	Requests      []store.Request      `json:"requests"`
 	Stubs         []store.Stub         `json:"stubs"`
 	Audit         []store.AuditRow     `json:"audit"`
+	AMTCerts      []store.AMTCert      `json:"amt_certs,omitempty"` // schema 7
 }
 
 // Rows is the number of rows in the snapshot (what progress counts).
 func (s *Snapshot) Rows() int {
 	return len(s.Meta) + len(s.Tenants) + len(s.DEKs) + len(s.Secrets) + len(s.Devices) + len(s.DeviceKeys) + len(s.DeviceSecrets) +
-		len(s.Reports) + len(s.Tokens) + len(s.Grants) + len(s.Requests) + len(s.Stubs) + len(s.Audit)
+		len(s.Reports) + len(s.Tokens) + len(s.Grants) + len(s.Requests) + len(s.Stubs) + len(s.Audit) + len(s.AMTCerts)
 }
 
 // Progress is told how many rows of how many are done; phase is "read"
@@ -71,7 +72,7 @@ func Read(ctx context.Context, src store.Store, progress Progress) (*Snapshot, e
 		if err != nil {
 			return err
 		}
-		total := c.Tenants + c.DEKs + c.SecretVersions + c.Devices + c.DeviceKeys + c.DeviceSecrets + c.DeviceReports + c.Tokens + c.Grants + c.Requests + c.OpenStubs + c.Audit
+		total := c.Tenants + c.DEKs + c.SecretVersions + c.Devices + c.DeviceKeys + c.DeviceSecrets + c.DeviceReports + c.Tokens + c.Grants + c.Requests + c.OpenStubs + c.Audit + c.AMTCerts
 		s := &Snapshot{}
 		if s.Meta, err = tx.Meta(ctx); err != nil {
 			return err
@@ -120,6 +121,9 @@ func Read(ctx context.Context, src store.Store, progress Progress) (*Snapshot, e
 			return err
 		}
 		if s.Stubs, err = tx.Stubs(ctx, 0); err != nil {
+			return err
+		}
+		if s.AMTCerts, err = tx.AMTCerts(ctx, 0); err != nil {
 			return err
 		}
 		err = tx.AuditScan(ctx, store.AuditFilter{}, func(a store.AuditRow) error {
@@ -273,6 +277,12 @@ func Write(ctx context.Context, dst store.Store, s *Snapshot, progress Progress)
 			}
 		}
 		step(len(s.Stubs))
+		for _, c := range s.AMTCerts {
+			if err := tx.InsertAMTCert(ctx, c); err != nil {
+				return fmt.Errorf("AMT certificate %q: %w", c.Name, err)
+			}
+		}
+		step(len(s.AMTCerts))
 		for i := 0; i < len(s.Audit); i += pageSize {
 			page := s.Audit[i:min(i+pageSize, len(s.Audit))]
 			var err error

@@ -87,6 +87,10 @@ func fill(t *testing.T, s store.Store) {
 		if _, err := tx.OpenStub(ctx, store.Stub{TenantID: 3, Name: "PAY", RequestedBy: "orders", CreatedAt: ts}); err != nil {
 			return err
 		}
+		if err := tx.InsertAMTCert(ctx, store.AMTCert{TenantID: 7, Name: "intel-prov", Chain: []byte("der"), Subject: "CN=prov", RootFingerprint: "cd",
+			NotAfter: ts, DEKVersion: 1, SealedKey: []byte("sk"), Allowed: "role:kiosk", CreatedAt: ts, CreatedBy: "op", MAC: []byte("am")}); err != nil {
+			return err
+		}
 		return tx.AppendAudit(ctx, []store.AuditRow{
 			{Seq: 1, TS: ts, Actor: "a", Action: "init", Object: "v", Success: true, MAC: []byte("m1")},
 			{Seq: 2, TS: ts, Actor: "b", Action: "unlock", Tenant: "default", Success: false},

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Requests", testRequests},
 		{"Stubs", testStubs},
 		{"Audit", testAudit},
+		{"AMTCerts", testAMTCerts},
 		{"Counts", testCounts},
 		{"Rollback", testRollback},
 		{"ReadOnlyView", testReadOnlyView},
@@ -1011,6 +1012,104 @@ func testAudit(t *testing.T, s store.Store) {
 		err = tx.AuditScan(ctx, store.AuditFilter{}, func(store.AuditRow) error { n++; return stop })
 		if !errors.Is(err, stop) || n != 1 {
 			t.Errorf("a scan stopped by fn: %v after %d rows", err, n)
+		}
+		return nil
+	})
+}
+
+func amtCert(tenant int64, name string) store.AMTCert {
+	return store.AMTCert{TenantID: tenant, Name: name, Chain: []byte("chain-" + name), Subject: "CN=" + name, RootFingerprint: "ab",
+		NotAfter: ts, DEKVersion: 1, SealedKey: []byte("sealed-" + name), CreatedAt: ts, CreatedBy: "op", MAC: []byte("mac-" + name)}
+}
+
+// testAMTCerts: provisioning certificates, one per (tenant, name), bytes
+// kept as given; updates of the seal and of allowed; delete.
+func testAMTCerts(t *testing.T, s store.Store) {
+	a := addTenant(t, s, "default")
+	b := addTenant(t, s, "other")
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, c := range []store.AMTCert{amtCert(a, "z-cert"), amtCert(a, "a-cert"), amtCert(b, "a-cert")} {
+			if err := tx.InsertAMTCert(ctx, c); err != nil {
+				return err
+			}
+		}
+		wantErr(t, tx.InsertAMTCert(ctx, amtCert(a, "a-cert")), store.ErrConflict, "InsertAMTCert of a used name")
+		return nil
+	})
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.AMTCert(ctx, a, "a-cert")
+		if err != nil {
+			return err
+		}
+		want := amtCert(a, "a-cert")
+		if got.Name != want.Name || got.TenantID != a || !bytes.Equal(got.Chain, want.Chain) || got.Subject != want.Subject ||
+			got.RootFingerprint != "ab" || got.NotAfter != ts || got.DEKVersion != 1 || !bytes.Equal(got.SealedKey, want.SealedKey) ||
+			got.Allowed != "" || got.CreatedBy != "op" || got.CreatedAt != ts || !bytes.Equal(got.MAC, want.MAC) {
+			t.Errorf("AMTCert = %+v, want %+v", got, want)
+		}
+		_, err = tx.AMTCert(ctx, a, "nope")
+		wantErr(t, err, store.ErrNoRow, "AMTCert of an unknown name")
+		cs, err := tx.AMTCerts(ctx, a)
+		if err != nil {
+			return err
+		}
+		if len(cs) != 2 || cs[0].Name != "a-cert" || cs[1].Name != "z-cert" {
+			t.Errorf("AMTCerts(a) = %v", cs)
+		}
+		all, err := tx.AMTCerts(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if len(all) != 3 || all[0].TenantID != a || all[2].TenantID != b || len(all[2].SealedKey) == 0 {
+			t.Errorf("AMTCerts(0) = %v", all)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.InsertDEK(ctx, store.DEK{TenantID: a, Version: 2, Wrapped: []byte("w2"), CreatedAt: ts}); err != nil {
+			return err
+		}
+		if err := tx.UpdateAMTCertSeal(ctx, a, "a-cert", 2, []byte("resealed")); err != nil {
+			return err
+		}
+		if err := tx.SetAMTCertAllowed(ctx, a, "z-cert", "role:kiosk", []byte("mac2")); err != nil {
+			return err
+		}
+		wantErr(t, tx.UpdateAMTCertSeal(ctx, a, "nope", 2, []byte("x")), store.ErrNoRow, "UpdateAMTCertSeal of an unknown name")
+		wantErr(t, tx.SetAMTCertAllowed(ctx, a, "nope", "", []byte("x")), store.ErrNoRow, "SetAMTCertAllowed of an unknown name")
+		ok, err := tx.DeleteAMTCert(ctx, b, "a-cert")
+		if err != nil || !ok {
+			t.Errorf("DeleteAMTCert = %v, %v", ok, err)
+		}
+		ok, err = tx.DeleteAMTCert(ctx, b, "a-cert")
+		if err != nil || ok {
+			t.Errorf("DeleteAMTCert again = %v, %v", ok, err)
+		}
+		return nil
+	})
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		c, err := tx.AMTCert(ctx, a, "a-cert")
+		if err != nil {
+			return err
+		}
+		if c.DEKVersion != 2 || string(c.SealedKey) != "resealed" || !bytes.Equal(c.MAC, []byte("mac-a-cert")) {
+			t.Errorf("after UpdateAMTCertSeal: %+v", c)
+		}
+		z, err := tx.AMTCert(ctx, a, "z-cert")
+		if err != nil {
+			return err
+		}
+		if z.Allowed != "role:kiosk" || string(z.MAC) != "mac2" || string(z.SealedKey) != "sealed-z-cert" {
+			t.Errorf("after SetAMTCertAllowed: %+v", z)
+		}
+		_, err = tx.AMTCert(ctx, b, "a-cert")
+		wantErr(t, err, store.ErrNoRow, "AMTCert after delete")
+		cnt, err := tx.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		if cnt.AMTCerts != 2 {
+			t.Errorf("Counts.AMTCerts = %d, want 2", cnt.AMTCerts)
 		}
 		return nil
 	})

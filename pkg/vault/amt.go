@@ -1,0 +1,465 @@
+package vault
+
+// Intel AMT provisioning certificates: docs/amt.md, "Storage", "Limits"
+// and "Signing". A tenant stores a certificate chain and its private key
+// once; the key is sealed under the tenant DEK (keyring.SealAMTKey) and
+// never leaves the vault: callers get activation signatures.
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith/pkg/amt"
+	"github.com/keysmith/keysmith/pkg/seal"
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/vaulterr"
+)
+
+// AMT sentinel errors, tested with errors.Is.
+var (
+	ErrNoAMTCert     = vaulterr.ErrNoAMTCert
+	ErrAMTCertExists = vaulterr.ErrAMTCertExists
+	ErrAMTNotAllowed = vaulterr.ErrAMTNotAllowed
+	ErrAMTNonce      = vaulterr.ErrAMTNonce
+)
+
+// Prefixes of the entries of a certificate's allowed list.
+const (
+	AMTAllowDevice = "device:" // + public device ID
+	AMTAllowRole   = "role:"   // + role
+)
+
+// AMTCertInfo describes a stored provisioning certificate; never its key.
+type AMTCertInfo struct {
+	Tenant          string   `json:"tenant"`
+	Name            string   `json:"name"`
+	Subject         string   `json:"subject"`
+	RootFingerprint string   `json:"root_fingerprint"` // lowercase hex SHA-256 of the root's DER
+	NotAfter        string   `json:"not_after"`        // the chain's earliest expiry, RFC 3339 UTC
+	Certificates    int      `json:"certificates"`     // in the chain, leaf to root
+	Allowed         []string `json:"allowed"`          // "device:<id>", "role:<role>"; empty: any device of the tenant
+	CreatedAt       string   `json:"created_at"`
+	CreatedBy       string   `json:"created_by"`
+	notAfter        time.Time
+}
+
+// ExpiresWithin reports whether the certificate expires within d of now.
+func (c AMTCertInfo) ExpiresWithin(now time.Time, d time.Duration) bool {
+	return !c.notAfter.After(now.Add(d))
+}
+
+// Expiry is the chain's earliest expiry.
+func (c AMTCertInfo) Expiry() time.Time { return c.notAfter }
+
+func amtCertInfo(tenant string, c store.AMTCert) AMTCertInfo {
+	na, _ := time.Parse(TimeLayout, c.NotAfter)
+	n := 0
+	if certs, err := x509.ParseCertificates(c.Chain); err == nil {
+		n = len(certs)
+	}
+	allowed := splitAllowed(c.Allowed)
+	return AMTCertInfo{Tenant: tenant, Name: c.Name, Subject: c.Subject, RootFingerprint: c.RootFingerprint,
+		NotAfter: na.UTC().Format(time.RFC3339), Certificates: n, Allowed: allowed, CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy, notAfter: na}
+}
+
+func splitAllowed(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, "\n")
+}
+
+// AMTActivation is what a device needs to finish admin-control-mode
+// activation: the signer's nonce, the signature over fw_nonce ‖ nonce,
+// the chain in DER leaf to root, and the root fingerprint.
+type AMTActivation struct {
+	Cert            string
+	Nonce           []byte
+	Signature       []byte
+	Chain           [][]byte
+	RootFingerprint string // lowercase hex
+}
+
+// amtCertRow returns the tenant's certificate name with its MAC checked.
+func (o *op) amtCertRow(t store.Tenant, name string) (store.AMTCert, error) {
+	c, err := o.tx.AMTCert(o.ctx, t.ID, name)
+	if errors.Is(err, store.ErrNoRow) {
+		return c, fmt.Errorf("%w: %q in tenant %s", ErrNoAMTCert, name, t.Name)
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := o.keys.Check(keyring.AMTCertRow(c)); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// AddAMTCert stores a provisioning certificate under name, its key sealed
+// under the tenant's current DEK. A name in use is ErrAMTCertExists.
+func (v *Vault) AddAMTCert(ctx context.Context, tenantName, name string, c *amt.Cert) (*AMTCertInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, err
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	keyDER, err := c.MarshalKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keyDER)
+	chain := bytes.Join(c.ChainDER(), nil)
+	fp := c.RootFingerprint()
+	var out *AMTCertInfo
+	err = v.update(ctx, func(o *op) error {
+		t, err := o.lockedTenant(tenantName)
+		if err != nil {
+			return err
+		}
+		if _, err := o.tx.AMTCert(o.ctx, t.ID, name); err == nil {
+			return fmt.Errorf("%w: %q in tenant %s", ErrAMTCertExists, name, t.Name)
+		} else if !errors.Is(err, store.ErrNoRow) {
+			return err
+		}
+		dek, err := o.dek(t.ID, t.DEKVersion)
+		if err != nil {
+			return err
+		}
+		sealed, err := keyring.SealAMTKey(dek, t.ID, name, chain, t.DEKVersion, keyDER)
+		if err != nil {
+			return err
+		}
+		row := store.AMTCert{TenantID: t.ID, Name: name, Chain: chain, Subject: amt.Describe(c.Leaf()), RootFingerprint: hex.EncodeToString(fp[:]),
+			NotAfter: formatTime(c.NotAfter()), DEKVersion: t.DEKVersion, SealedKey: sealed, CreatedAt: o.ts(), CreatedBy: o.caller.Actor}
+		row.MAC = o.keys.MAC(keyring.AMTCertRow(row))
+		if err := o.tx.InsertAMTCert(o.ctx, row); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("%w: %q in tenant %s", ErrAMTCertExists, name, t.Name)
+			}
+			return err
+		}
+		info := amtCertInfo(t.Name, row)
+		out = &info
+		o.audit(auditRow{Action: "amt-cert-add", Tenant: t.Name, Object: name, Success: true,
+			Detail: fmt.Sprintf("subject %q, root fingerprint %s, expires %s", row.Subject, row.RootFingerprint, info.NotAfter)})
+		return nil
+	})
+	if err != nil {
+		v.auditFailure(ctx, "amt-cert-add", tenantName, name, err)
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListAMTCerts lists the tenant's provisioning certificates by name.
+func (v *Vault) ListAMTCerts(ctx context.Context, tenantName string) ([]AMTCertInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, err
+	}
+	out := []AMTCertInfo{}
+	err := v.view(ctx, func(o *op) error {
+		out = out[:0]
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		cs, err := o.tx.AMTCerts(o.ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := o.keys.Check(keyring.AMTCertRow(c)); err != nil {
+				return err
+			}
+			out = append(out, amtCertInfo(t.Name, c))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RemoveAMTCert deletes a provisioning certificate and its sealed key.
+func (v *Vault) RemoveAMTCert(ctx context.Context, tenantName, name string) (*AMTCertInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, err
+	}
+	var out *AMTCertInfo
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		c, err := o.tx.AMTCert(o.ctx, t.ID, name)
+		if errors.Is(err, store.ErrNoRow) {
+			return fmt.Errorf("%w: %q in tenant %s", ErrNoAMTCert, name, t.Name)
+		} else if err != nil {
+			return err
+		}
+		if _, err := o.tx.DeleteAMTCert(o.ctx, t.ID, name); err != nil {
+			return err
+		}
+		info := amtCertInfo(t.Name, c)
+		out = &info
+		o.audit(auditRow{Action: "amt-cert-rm", Tenant: t.Name, Object: name, Success: true,
+			Detail: fmt.Sprintf("subject %q, root fingerprint %s", c.Subject, c.RootFingerprint)})
+		return nil
+	})
+	if err != nil {
+		v.auditFailure(ctx, "amt-cert-rm", tenantName, name, err)
+		return nil, err
+	}
+	v.checkpoint(ctx)
+	return out, nil
+}
+
+// AllowAMTCert changes who may ask for signatures with the certificate:
+// devices (an ID, name or hardware UUID, stored as the device ID) and
+// roles are added to its allowed list, or removed from it with remove.
+// A certificate with an empty list may be used by any device of the
+// tenant. It returns the new list.
+func (v *Vault) AllowAMTCert(ctx context.Context, tenantName, name string, devices, roles []string, remove bool) (*AMTCertInfo, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, err
+	}
+	for _, r := range roles {
+		if !ValidRole(r) {
+			return nil, fmt.Errorf("%w: role %q", ErrInvalidName, r)
+		}
+	}
+	var out *AMTCertInfo
+	err := v.update(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		c, err := o.amtCertRow(t, name)
+		if err != nil {
+			return err
+		}
+		var entries []string
+		var named []string
+		for _, ref := range devices {
+			d, err := o.findDevice(t, ref, true)
+			if err != nil {
+				if !remove || !errors.Is(err, ErrNoDevice) {
+					return err
+				}
+				entries = append(entries, AMTAllowDevice+ref) // a removed device's ID
+				continue
+			}
+			entries = append(entries, AMTAllowDevice+d.ID)
+			named = append(named, fmt.Sprintf("device %s (%s, uuid %q)", d.Name, d.ID, d.UUID))
+		}
+		for _, r := range roles {
+			entries = append(entries, AMTAllowRole+r)
+			named = append(named, "role "+r)
+		}
+		set := splitAllowed(c.Allowed)
+		for _, e := range entries {
+			i := slices.Index(set, e)
+			switch {
+			case remove && i >= 0:
+				set = slices.Delete(set, i, i+1)
+			case !remove && i < 0:
+				set = append(set, e)
+			}
+		}
+		slices.Sort(set)
+		c.Allowed = strings.Join(set, "\n")
+		c.MAC = o.keys.MAC(keyring.AMTCertRow(c))
+		if err := o.tx.SetAMTCertAllowed(o.ctx, t.ID, name, c.Allowed, c.MAC); err != nil {
+			return err
+		}
+		info := amtCertInfo(t.Name, c)
+		out = &info
+		verb := "allowed"
+		if remove {
+			verb = "no longer allowed"
+		}
+		o.audit(auditRow{Action: "amt-cert-allow", Tenant: t.Name, Object: name, Success: true,
+			Detail: fmt.Sprintf("%s: %s; allowed now: %s", verb, strings.Join(named, ", "), allowedSummary(set))})
+		return nil
+	})
+	if err != nil {
+		v.auditFailure(ctx, "amt-cert-allow", tenantName, name, err)
+		return nil, err
+	}
+	return out, nil
+}
+
+func allowedSummary(set []string) string {
+	if len(set) == 0 {
+		return "any device of the tenant"
+	}
+	return strings.Join(set, " ")
+}
+
+// amtAllows is the decision: may device d use a certificate whose allowed
+// list is allowed? An empty list allows every device of the tenant.
+func amtAllows(allowed string, d store.Device) bool {
+	set := splitAllowed(allowed)
+	if len(set) == 0 {
+		return true
+	}
+	return slices.Contains(set, AMTAllowDevice+d.ID) || slices.Contains(set, AMTAllowRole+d.Role)
+}
+
+// SignActivation signs an activation for Intel AMT admin control mode
+// with the tenant's certificate certName: a fresh 20-byte nonce from the
+// vault's randomness, and the RSA PKCS#1 v1.5 SHA-256 signature over
+// fwNonce ‖ nonce. device is the authenticated device asking (its ID,
+// name or UUID; the certificate's allowed list applies), or "" for an
+// operator holding the master key. Every signature is an audit row naming
+// the device and its UUID; a refusal is one too. The signature is
+// returned only once its audit row is committed.
+func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string, fwNonce []byte, device string) (*AMTActivation, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, err
+	}
+	object := certName
+	who := "operator"
+	if len(fwNonce) != amt.NonceSize {
+		err := fmt.Errorf("%w: got %d bytes", ErrAMTNonce, len(fwNonce))
+		v.auditSignFailure(ctx, tenantName, object, device, err)
+		return nil, err
+	}
+	var cert *amt.Cert
+	var row store.AMTCert
+	var tenant string
+	err := v.view(ctx, func(o *op) error {
+		t, err := o.tenant(tenantName)
+		if err != nil {
+			return err
+		}
+		tenant = t.Name
+		c, err := o.amtCertRow(t, certName)
+		if err != nil {
+			return err
+		}
+		if device != "" {
+			d, err := o.findDevice(t, device, true)
+			if err != nil {
+				return err
+			}
+			who = fmt.Sprintf("device %s (%s, uuid %q)", d.Name, d.ID, d.UUID)
+			if !amtAllows(c.Allowed, d) {
+				return fmt.Errorf("%w: device %s (role %s) may not use %q", ErrAMTNotAllowed, d.Name, d.Role, certName)
+			}
+		}
+		dek, err := o.dek(t.ID, c.DEKVersion)
+		if err != nil {
+			return err
+		}
+		keyDER, err := keyring.OpenAMTKey(dek, t.ID, c.Name, c.Chain, c.DEKVersion, c.SealedKey)
+		if err != nil {
+			return err
+		}
+		defer clear(keyDER)
+		cert, err = v.loadAMTCert(t.ID, c, keyDER)
+		row = c
+		return err
+	})
+	if err != nil {
+		v.auditSignFailure(ctx, tenantName, object, device, err)
+		return nil, err
+	}
+	act, err := cert.SignActivation(v.opts.Rand, fwNonce)
+	if err != nil {
+		return nil, err
+	}
+	err = v.update(ctx, func(o *op) error {
+		o.audit(auditRow{Action: "amt-sign", Tenant: tenant, Object: certName, Success: true,
+			Detail: fmt.Sprintf("%s, root fingerprint %s, nonce %x", who, row.RootFingerprint, act.Nonce)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &AMTActivation{Cert: certName, Nonce: act.Nonce, Signature: act.Signature, Chain: act.Chain,
+		RootFingerprint: hex.EncodeToString(act.RootFingerprint[:])}, nil
+}
+
+// loadAMTCert rebuilds the certificate from its stored row and opened key.
+func (v *Vault) loadAMTCert(tenantID int64, c store.AMTCert, keyDER []byte) (*amt.Cert, error) {
+	certs, err := x509.ParseCertificates(c.Chain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the chain of AMT certificate %q does not parse: %v", ErrTampered, c.Name, err)
+	}
+	der := make([][]byte, len(certs))
+	for i, x := range certs {
+		der[i] = x.Raw
+	}
+	return amt.Load(der, keyDER)
+}
+
+// auditSignFailure records a refused signature, naming the device.
+func (v *Vault) auditSignFailure(ctx context.Context, tenantName, object, device string, cause error) {
+	if !v.Unlocked() {
+		return
+	}
+	who := "operator"
+	if device != "" {
+		who = "device " + v.deviceObject(ctx, tenantName, device)
+		if info, err := v.Device(ctx, tenantName, device); err == nil {
+			who = fmt.Sprintf("device %s (%s, uuid %q)", info.Name, info.ID, info.UUID)
+		}
+	}
+	reason := "failed"
+	for _, r := range []struct {
+		err    error
+		detail string
+	}{
+		{ErrAMTNotAllowed, "not allowed"},
+		{ErrAMTNonce, "bad firmware nonce"},
+		{ErrNoAMTCert, "no such certificate"},
+		{ErrNoDevice, "no such device"},
+		{ErrNoTenant, "no such tenant"},
+		{ErrTampered, "does not authenticate"},
+	} {
+		if errors.Is(cause, r.err) {
+			reason = r.detail
+			break
+		}
+	}
+	v.auditEvent(ctx, auditRow{Action: "amt-sign", Tenant: tenantName, Object: object, Success: false, Detail: who + ": " + reason})
+}
+
+// resealAMTKeys re-seals every provisioning key of the tenant under the
+// new DEK, within RotateDEK's transaction.
+func (o *op) resealAMTKeys(t store.Tenant, newVer int, newDEK *seal.AEAD) (int, error) {
+	cs, err := o.tx.AMTCerts(o.ctx, t.ID)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if err := o.keys.Check(keyring.AMTCertRow(c)); err != nil {
+			return 0, err
+		}
+		old, err := o.dek(t.ID, c.DEKVersion)
+		if err != nil {
+			return 0, err
+		}
+		pt, err := keyring.OpenAMTKey(old, t.ID, c.Name, c.Chain, c.DEKVersion, c.SealedKey)
+		if err != nil {
+			return 0, err
+		}
+		sealed, err := keyring.SealAMTKey(newDEK, t.ID, c.Name, c.Chain, newVer, pt)
+		clear(pt)
+		if err != nil {
+			return 0, err
+		}
+		if err := o.tx.UpdateAMTCertSeal(o.ctx, t.ID, c.Name, newVer, sealed); err != nil {
+			return 0, err
+		}
+	}
+	return len(cs), nil
+}
