@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	accesscmd "github.com/keysmith/keysmith/cmd/access"
+	amtcmd "github.com/keysmith/keysmith/cmd/amt"
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	devicecmd "github.com/keysmith/keysmith/cmd/device"
 	hookcmd "github.com/keysmith/keysmith/cmd/hook"
@@ -83,6 +84,7 @@ func topLevel() []topCmd {
 		{"schema", "access", schemacmd.NewCmdSchema},
 		{"serve", "server", func(f *cmdutil.Factory) *cobra.Command { return servecmd.NewCmdServe(f, nil) }},
 		{"device", "device", devicecmd.NewCmdDevice},
+		{"amt", "device", amtcmd.NewCmdAMT},
 	}
 }
 

@@ -115,8 +115,12 @@ func ExitCode(err error) int {
 		return ExitPending
 	case errors.Is(err, vault.ErrNoRecord): // service access: no such token, request or grant
 		return ExitNotFound
-	case errors.Is(err, vault.ErrNoDevice), errors.Is(err, vault.ErrNoDeviceKey):
+	case errors.Is(err, vault.ErrNoDevice), errors.Is(err, vault.ErrNoDeviceKey), errors.Is(err, vault.ErrNoAMTCert):
 		return ExitNotFound
+	case errors.Is(err, vault.ErrAMTNotAllowed):
+		return ExitPermission
+	case errors.Is(err, vault.ErrAMTNonce):
+		return ExitUsage
 	case errors.Is(err, devicecred.ErrWrongPassphrase), errors.Is(err, devicecred.ErrCorrupted), errors.Is(err, devicecred.ErrBadSignature),
 		errors.Is(err, vault.ErrKeyRevoked), errors.Is(err, vault.ErrNoChallenge), errors.Is(err, vault.ErrChallengeExpired), errors.Is(err, vault.ErrChallengeReplayed):
 		return ExitAuth
