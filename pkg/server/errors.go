@@ -44,6 +44,12 @@ func classify(err error) (connect.Code, keysmithv1.ErrorReason) {
 		return connect.CodeAlreadyExists, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
 	case errors.Is(err, vault.ErrInvalidReport):
 		return connect.CodeInvalidArgument, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+	case errors.Is(err, vault.ErrAMTNotAllowed):
+		return connect.CodePermissionDenied, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_DENIED
+	case errors.Is(err, vault.ErrAMTNonce):
+		return connect.CodeInvalidArgument, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+	case errors.Is(err, vault.ErrNoAMTCert):
+		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
 	case errors.Is(err, vault.ErrNoDevice):
 		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
 	case errors.As(err, &te):

@@ -1,0 +1,63 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/keysmith/keysmith/pkg/amt"
+	"github.com/keysmith/keysmith/pkg/amt/amttest"
+	keysmithv1 "github.com/keysmith/keysmith/pkg/api/keysmith/v1"
+	"github.com/keysmith/keysmith/pkg/server"
+	"github.com/keysmith/keysmith/pkg/vault"
+)
+
+// TestSignActivationMTLS: over TLS on loopback a device signs with a stored
+// certificate (verified as AMT does), a device limited out is denied
+// (PermissionDenied, audited), a bad nonce is InvalidArgument, an unknown
+// certificate NotFound; the key PEM never reaches the log.
+func TestSignActivationMTLS(t *testing.T) {
+	fx := start(t, server.Options{AuthFailures: -1}, nil)
+	ctx := context.Background()
+	a := provision(t, fx, "amt-01", uuidA, "server")
+	b := provision(t, fx, "amt-02", uuidB, "kiosk")
+	c := amttest.Shared(t)
+	if _, err := fx.op.AddAMTCert(ctx, vault.DefaultTenant, "intel-prov", c.Cert(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.op.AllowAMTCert(ctx, vault.DefaultTenant, "intel-prov", nil, []string{"server"}, false); err != nil {
+		t.Fatal(err)
+	}
+	fw := make([]byte, amt.NonceSize)
+	rand.Read(fw)
+	ca, cb := fx.devClient(t, &a.cert), fx.devClient(t, &b.cert)
+	res, err := ca.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "intel-prov", FwNonce: fw}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Msg
+	if err := amt.VerifyActivation(c.Leaf, fw, m.Nonce, m.Signature); err != nil {
+		t.Fatalf("signature: %v", err)
+	}
+	fp := sha256.Sum256(c.Root.Raw)
+	if len(m.CertificateChain) != 3 || !bytes.Equal(m.CertificateChain[0], c.Leaf.Raw) || !bytes.Equal(m.CertificateChain[2], c.Root.Raw) || !bytes.Equal(m.RootFingerprint, fp[:]) {
+		t.Fatal("chain not leaf→root, or wrong fingerprint")
+	}
+	wantAudit(t, fx, "amt-sign", true, "device amt-01 ("+a.id+", uuid \""+uuidA+"\")")
+
+	_, err = cb.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "intel-prov", FwNonce: fw}))
+	wantConnect(t, err, connect.CodePermissionDenied, "may not use")
+	wantAudit(t, fx, "amt-sign", false, "not allowed")
+	_, err = ca.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "intel-prov", FwNonce: fw[:5]}))
+	wantConnect(t, err, connect.CodeInvalidArgument, "20 bytes")
+	_, err = ca.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "nope", FwNonce: fw}))
+	wantConnect(t, err, connect.CodeNotFound, "AMT certificate not found")
+	if strings.Contains(fx.log.String(), string(c.KeyPEM()[40:120])) {
+		t.Fatal("the provisioning key is in the server log")
+	}
+}
