@@ -441,7 +441,7 @@ func (o *op) authenticate(tok string) (*Token, string, error) {
 		return nil, "", err
 	}
 	now := o.ts()
-	if err := o.tx.TouchToken(o.ctx, id, now); err != nil {
+	if err := o.later(func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, id, now) }); err != nil {
 		return nil, "", err
 	}
 	t.LastUsed, t.UseCount = now, t.UseCount+1
@@ -766,7 +766,7 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 	}
 	var out []Secret
 	var refused error
-	err := v.update(ctx, func(o *op) error {
+	err := v.audited(ctx, func(o *op) error {
 		out, refused = nil, nil
 		user := o.caller.Actor
 		tk, why, err := o.authenticate(tok)
@@ -830,6 +830,11 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 			if d.ok {
 				continue
 			}
+			if d.stub || d.request {
+				if err := o.needsUpdate(); err != nil {
+					return err
+				}
+			}
 			if d.stub {
 				desc := descriptions[d.name]
 				if !validDescription(desc) {
@@ -862,7 +867,8 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 				return err
 			}
 			out = append(out, Secret{SecretInfo: secretInfo(t.Name, d.secret), Value: pt})
-			if err := o.tx.TouchGrant(o.ctx, t.ID, svc, d.name, o.ts()); err != nil {
+			name, at := d.name, o.ts()
+			if err := o.later(func(ctx context.Context, tx store.Tx) error { return tx.TouchGrant(ctx, t.ID, svc, name, at) }); err != nil {
 				return err
 			}
 			o.auditAs(svc, auditRow{Action: "get", Tenant: t.Name, Object: d.name, Success: true, Detail: detail(fmt.Sprintf("granted, version %d", d.secret.Version))})

@@ -28,22 +28,18 @@ var errStop = errors.New("stop")
 // when there is none. A row whose MAC does not verify fails with
 // ErrTampered.
 func (o *op) lastAudit(tenant, object string, actions []string, match func(*store.AuditRow) bool) (*store.AuditRow, error) {
+	// One scan over every action, newest first: the first row that
+	// qualifies is the newest (one query, not one per action).
 	var best *store.AuditRow
-	for _, a := range actions {
-		var found *store.AuditRow
-		err := o.tx.AuditScan(o.ctx, store.AuditFilter{Object: object, Tenant: tenant, Actions: []string{a}, Desc: true}, func(r store.AuditRow) error {
-			if r.MAC == nil || !r.Success || (match != nil && !match(&r)) {
-				return nil
-			}
-			found = &r
-			return errStop
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return nil, err
+	err := o.tx.AuditScan(o.ctx, store.AuditFilter{Object: object, Tenant: tenant, Actions: actions, Desc: true}, func(r store.AuditRow) error {
+		if r.MAC == nil || !r.Success || (match != nil && !match(&r)) {
+			return nil
 		}
-		if found != nil && (best == nil || found.Seq > best.Seq) {
-			best = found
-		}
+		best = &r
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
 	}
 	if best == nil {
 		return nil, nil
@@ -97,6 +93,19 @@ func versionIn(detail, prefix string) int {
 	return n
 }
 
+// lastRestore is the chain's newest restore row (nil: none), read once
+// per transaction attempt (a GetSecrets of 20 names asks 20 times).
+func (o *op) lastRestore() (*store.AuditRow, error) {
+	if !o.restoreRead {
+		r, err := o.lastAudit("", "", []string{"restore"}, nil)
+		if err != nil {
+			return nil, err
+		}
+		o.restore, o.restoreRead = r, true
+	}
+	return o.restore, nil
+}
+
 // checkLatest compares the newest stored version of a secret (s; Version 0
 // when there is none) with the chain's newest put, rm or purge of the
 // name: a put of version N needs a live version N or later; an rm needs
@@ -108,7 +117,7 @@ func (o *op) checkLatest(t store.Tenant, name string, s store.Secret) error {
 	}
 	// A restore since re-created the secrets from a backup, with no row
 	// per name: the chain has nothing newer to compare with.
-	if rs, err := o.lastAudit("", "", []string{"restore"}, nil); err != nil {
+	if rs, err := o.lastRestore(); err != nil {
 		return err
 	} else if rs != nil && rs.Seq > r.Seq {
 		return nil

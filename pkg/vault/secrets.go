@@ -384,7 +384,7 @@ func (v *Vault) Get(ctx context.Context, tenantName, name string, version int) (
 		return nil, err
 	}
 	var out *Secret
-	err := v.update(ctx, func(o *op) error {
+	err := v.audited(ctx, func(o *op) error {
 		out = nil
 		t, err := o.tenant(tenantName)
 		if err != nil {
@@ -447,7 +447,7 @@ func (v *Vault) GetAllChecked(ctx context.Context, tenantName, prefix, purpose s
 		return nil, err
 	}
 	var out []Secret
-	err := v.update(ctx, func(o *op) error {
+	err := v.audited(ctx, func(o *op) error {
 		out = nil
 		t, err := o.tenant(tenantName)
 		if err != nil {

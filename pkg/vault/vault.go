@@ -124,6 +124,8 @@ type Vault struct {
 	keys  *keyring.Keys // nil until Unlock
 	level int           // row MAC level of the wrapped audit key
 	deks  map[dekRef]*seal.AEAD
+
+	batch auditBatcher // group commit of audited reads (auditbatch.go)
 }
 
 type dekRef struct {
@@ -380,6 +382,12 @@ type op struct {
 	level    int           // row MAC level after this transaction
 	newKeys  *keyring.Keys // keys after this transaction (rotate-master)
 	newKeyID masterkey.ID
+
+	deferred    bool         // an audited read's snapshot (auditbatch.go)
+	laterWrites []laterWrite // its bookkeeping, written with its audit rows
+
+	restore     *store.AuditRow // lastRestore, once read
+	restoreRead bool
 }
 
 type pendingRow struct {

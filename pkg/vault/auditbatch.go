@@ -1,0 +1,170 @@
+package vault
+
+// Audited reads and group commit (docs/vault.md, "Audit appends").
+//
+// Every read of a value appends an audit row, and every append takes the
+// chain head (SQLite's single writer, PostgreSQL's audit_head row FOR
+// UPDATE) until commit. Run as one read-write transaction each, audited
+// reads would queue behind one another for the whole read. Instead an
+// audited read runs in two steps:
+//
+//  1. the decision and the read in a read-only snapshot (View), in
+//     parallel with any number of other reads: every check of the
+//     read-write path (row MACs, the chain's latest put/rm/purge of the
+//     name, token and grant state) runs there unchanged; the rows to
+//     append and the bookkeeping writes (a token's and a grant's use
+//     count) are collected, not written;
+//  2. the rows (and bookkeeping) go to the vault's audit batcher, which
+//     appends the rows of every read waiting at that moment in one
+//     read-write transaction: one chain-head lock and one commit for the
+//     batch. Each read returns its value only after the transaction that
+//     holds its rows committed; if it fails, the read fails (fail closed).
+//
+// The chain itself is unchanged: rows are numbered and linked one after
+// another from the tail read under the lock, exactly as a lone append
+// would do, so "audit verify" checks them as before. A read that must
+// write more than bookkeeping (a stub or an access request for a missing
+// secret) runs again as one read-write transaction.
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+)
+
+// errNeedsUpdate: an audited read found it must write more than
+// bookkeeping; it runs again in a read-write transaction.
+var errNeedsUpdate = errors.New("vault: audited read needs a read-write transaction")
+
+// laterWrite is a bookkeeping write deferred to the audit batch.
+type laterWrite func(ctx context.Context, tx store.Tx) error
+
+// auditWait is one read's share of a batch.
+type auditWait struct {
+	rows  []pendingRow
+	later []laterWrite
+	done  chan error
+}
+
+// auditBatcher queues the rows of audited reads for group commit.
+type auditBatcher struct {
+	mu      sync.Mutex
+	queue   []*auditWait
+	running bool // a goroutine is appending batches
+}
+
+// audited runs fn, an audited read, as described above: in a read-only
+// snapshot, then its audit rows and bookkeeping in a shared append. fn
+// queues rows with o.audit, writes bookkeeping with o.later, and returns
+// errNeedsUpdate (from o.needsUpdate) when it must write more; then, and
+// for a vault whose rows are not all at the latest MAC level (the first
+// write upgrades them), fn runs in update instead.
+func (v *Vault) audited(ctx context.Context, fn func(o *op) error) error {
+	keys, level := v.state()
+	if keys == nil || level < keyring.LevelLatest {
+		return v.update(ctx, fn)
+	}
+	var done *op
+	err := v.st.View(ctx, func(tx store.Tx) error {
+		o := v.newOp(ctx, tx, keys, level)
+		o.deferred = true
+		if err := fn(o); err != nil {
+			return err
+		}
+		done = o
+		return nil
+	})
+	if errors.Is(err, errNeedsUpdate) || errors.Is(err, store.ErrReadOnlyTx) {
+		return v.update(ctx, fn)
+	}
+	if err != nil {
+		return err
+	}
+	if len(done.rows) > 0 || len(done.laterWrites) > 0 {
+		if err := v.appendBatched(ctx, done.rows, done.laterWrites); err != nil {
+			return err
+		}
+	}
+	v.apply(done)
+	return nil
+}
+
+// needsUpdate reports whether the op cannot write what it is about to
+// (stubs, requests): errNeedsUpdate in an audited read's snapshot.
+func (o *op) needsUpdate() error {
+	if o.deferred {
+		return errNeedsUpdate
+	}
+	return nil
+}
+
+// later runs a bookkeeping write now, or with the audit rows of an
+// audited read. A bookkeeping row that is gone by then is skipped.
+func (o *op) later(w laterWrite) error {
+	if !o.deferred {
+		return w(o.ctx, o.tx)
+	}
+	o.laterWrites = append(o.laterWrites, w)
+	return nil
+}
+
+// appendBatched appends rows after the chain's tail in a transaction
+// shared with the other reads waiting, and returns when it committed.
+func (v *Vault) appendBatched(ctx context.Context, rows []pendingRow, later []laterWrite) error {
+	w := &auditWait{rows: rows, later: later, done: make(chan error, 1)}
+	b := &v.batch
+	b.mu.Lock()
+	b.queue = append(b.queue, w)
+	if !b.running {
+		b.running = true
+		go v.appendBatches()
+	}
+	b.mu.Unlock()
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		// The rows may still be appended; the value is not returned.
+		return ctx.Err()
+	}
+}
+
+// maxAuditBatch bounds the reads of one append transaction.
+const maxAuditBatch = 256
+
+// appendBatches appends the queued rows batch by batch until the queue
+// is empty.
+func (v *Vault) appendBatches() {
+	b := &v.batch
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxAuditBatch)
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		if n == 0 {
+			b.queue = nil
+			b.running = false
+		}
+		b.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		err := v.update(context.Background(), func(o *op) error {
+			for _, w := range batch {
+				for _, l := range w.later {
+					if err := l(o.ctx, o.tx); err != nil && !errors.Is(err, store.ErrNoRow) {
+						return err
+					}
+				}
+				o.rows = append(o.rows, w.rows...)
+			}
+			return nil
+		})
+		for _, w := range batch {
+			w.done <- err
+		}
+	}
+}
