@@ -30,6 +30,7 @@ type Config struct {
 	SecretPatterns []string
 	Legacy         map[string]LegacyConfig
 	Roles          []string
+	VaultGroup     bool // vault_group: a SQLite vault may be group-readable/writable
 
 	Warnings  []string // about the config files, printed once by the root command
 	ConfigDir string   // $XDG_CONFIG_HOME/keysmith
@@ -82,7 +83,7 @@ func (c *Config) KnownEnvs() []string {
 }
 
 // knownSettings are the top-level keys a config file may set (docs/config.md).
-var knownSettings = []string{"env", "key_file", "key_command", "output", "quiet", "vault", "tenant", "secret_patterns", "legacy", "roles"}
+var knownSettings = []string{"env", "key_file", "key_command", "output", "quiet", "vault", "tenant", "secret_patterns", "legacy", "roles", "vault_group"}
 
 // flagKeys maps config keys to the flags that set them and their types. A
 // flag of the same name but another type is not bound: "run --vault" is a
@@ -142,12 +143,15 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			// repository: it must not choose the master key or run a
 			// command (a pre-commit "secrets check" would run it), nor
 			// add device roles an operator would then mint credentials at.
-			for _, k := range []string{"key_command", "key_file", "roles"} {
+			for _, k := range []string{"key_command", "key_file", "roles", "vault_group"} {
 				if _, ok := settings[k]; ok {
 					delete(settings, k)
 					from := "key sources come only from flags, KEYSMITH_* variables and"
 					if k == "roles" {
 						from = "device roles come only from"
+					}
+					if k == "vault_group" {
+						from = "sharing the vault with a group is allowed only by KEYSMITH_VAULT_GROUP or"
 					}
 					c.Warnings = append(c.Warnings, fmt.Sprintf("%q sets %s, which is ignored there: %s %s", p, k, from, filepath.Join(c.ConfigDir, "config.yaml")))
 				}
@@ -225,6 +229,7 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 			KDFInput: v.GetString("legacy." + env + ".kdf_input"),
 		}
 	}
+	c.VaultGroup = v.GetBool("vault_group")
 	c.Roles = v.GetStringSlice("roles")
 	if len(c.Roles) == 0 {
 		c.Roles = DefaultRoles

@@ -2,6 +2,10 @@ package cmdutil
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/keysmith/keysmith/pkg/vault/store"
 	"github.com/keysmith/keysmith/pkg/vault/store/postgres"
@@ -48,4 +52,32 @@ func DescribeVault(where string) string {
 		return postgres.Redact(where)
 	}
 	return where
+}
+
+// CheckVaultMode refuses a SQLite vault file (or its -wal or -shm file)
+// that others can read or write, and one the group can, unless
+// allowGroup (config vault_group, KEYSMITH_VAULT_GROUP): like a key file,
+// it is the secrets' last line of defence. PostgreSQL URLs pass.
+func CheckVaultMode(where string, allowGroup bool) error {
+	if IsStoreURL(where) {
+		return nil
+	}
+	for _, p := range []string{where, where + "-wal", where + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		mode := st.Mode().Perm()
+		switch {
+		case mode&0o007 != 0:
+			return WithHint(fmt.Errorf("vault file %q is accessible by others (mode %04o): %w", p, mode, ErrPermission),
+				fmt.Sprintf("chmod 600 %q (or chmod 660 and vault_group: true to share it with a group, docs/vault.md)", p))
+		case mode&0o070 != 0 && !allowGroup:
+			return WithHint(fmt.Errorf("vault file %q is accessible by its group (mode %04o): %w", p, mode, ErrPermission),
+				fmt.Sprintf("chmod 600 %q, or, to share the vault with the group on purpose, set vault_group: true in the config of each user (or KEYSMITH_VAULT_GROUP=1)", p))
+		}
+	}
+	return nil
 }

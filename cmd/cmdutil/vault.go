@@ -62,6 +62,9 @@ func (f *Factory) VaultOptions() vault.Options {
 func (f *Factory) OpenVaultAnyEnv() (*vault.Vault, error) {
 	ctx := f.Ctx()
 	where := f.Config.Vault
+	if err := CheckVaultMode(where, f.Config.VaultGroup); err != nil {
+		return nil, err
+	}
 	st, err := OpenStore(ctx, where)
 	if err != nil {
 		return nil, OpenHint(err, DescribeVault(where))
