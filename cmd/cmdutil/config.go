@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -30,7 +31,8 @@ type Config struct {
 	SecretPatterns []string
 	Legacy         map[string]LegacyConfig
 	Roles          []string
-	VaultGroup     bool // vault_group: a SQLite vault may be group-readable/writable
+	VaultGroup     bool  // vault_group: a SQLite vault may be group-readable/writable
+	MaxValueSize   int64 // max_value_size: the largest secret value accepted, in bytes
 
 	Warnings  []string // about the config files, printed once by the root command
 	ConfigDir string   // $XDG_CONFIG_HOME/keysmith
@@ -50,6 +52,10 @@ type LegacyConfig struct {
 // DefaultSecretPatterns are the names treated as secrets when the config
 // adds none; config patterns are added to these.
 var DefaultSecretPatterns = []string{"*_SECRET"}
+
+// DefaultMaxValueSize is the largest secret value accepted when the config
+// sets no max_value_size: 1 MiB.
+const DefaultMaxValueSize = 1 << 20
 
 // DefaultRoles are the device roles when the config sets none.
 var DefaultRoles = []string{"server", "releaser", "backup-restore"}
@@ -83,7 +89,7 @@ func (c *Config) KnownEnvs() []string {
 }
 
 // knownSettings are the top-level keys a config file may set (docs/config.md).
-var knownSettings = []string{"env", "key_file", "key_command", "output", "quiet", "vault", "tenant", "secret_patterns", "legacy", "roles", "vault_group"}
+var knownSettings = []string{"env", "key_file", "key_command", "output", "quiet", "vault", "tenant", "secret_patterns", "legacy", "roles", "vault_group", "max_value_size"}
 
 // flagKeys maps config keys to the flags that set them and their types. A
 // flag of the same name but another type is not bound: "run --vault" is a
@@ -230,6 +236,14 @@ func Load(flags *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.VaultGroup = v.GetBool("vault_group")
+	c.MaxValueSize = DefaultMaxValueSize
+	if s := v.GetString("max_value_size"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, Usagef("max_value_size must be a positive number of bytes, not %q (from KEYSMITH_MAX_VALUE_SIZE or config max_value_size)", s)
+		}
+		c.MaxValueSize = n
+	}
 	c.Roles = v.GetStringSlice("roles")
 	if len(c.Roles) == 0 {
 		c.Roles = DefaultRoles

@@ -72,17 +72,20 @@ var ErrNoInput = errors.New("no input on standard input")
 // refused), otherwise all of stdin with one trailing newline removed. It
 // never prompts when stdin is not a terminal.
 func (s *IOStreams) ReadSecret(prompt string) ([]byte, error) {
-	return s.readSecret(prompt, false)
+	return s.readSecret(prompt, false, 0)
 }
 
 // ReadSecretLines is ReadSecret for a value that may span lines (a PEM key,
 // a JSON credential): on a terminal, a paste of several lines is read whole,
 // up to Ctrl-D, and nothing of it is left on the terminal.
 func (s *IOStreams) ReadSecretLines(prompt string) ([]byte, error) {
-	return s.readSecret(prompt, true)
+	return s.readSecret(prompt, true, 0)
 }
 
-func (s *IOStreams) readSecret(prompt string, multiline bool) ([]byte, error) {
+// readSecret reads a secret from the terminal or standard input; with max
+// > 0, standard input longer than max bytes is ErrTooLarge after reading at
+// most max+1 bytes.
+func (s *IOStreams) readSecret(prompt string, multiline bool, max int64) ([]byte, error) {
 	if s.InTTY && s.readPassword != nil {
 		fmt.Fprint(s.ErrOut, prompt)
 		b, err := s.readPassword(s.inFd, s.ErrOut, multiline)
@@ -102,11 +105,21 @@ func (s *IOStreams) readSecret(prompt string, multiline bool) ([]byte, error) {
 		return nil, errors.New("standard input was already read")
 	}
 	s.stdinExhausted = true
-	b, err := io.ReadAll(s.In)
+	in := s.In
+	if max > 0 {
+		in = io.LimitReader(s.In, max+3) // the value, a trailing "\r\n", one byte more
+	}
+	b, err := io.ReadAll(in)
 	if err != nil {
 		return nil, fmt.Errorf("reading standard input: %w", err)
 	}
+	if max > 0 && int64(len(b)) > max+2 {
+		return nil, ErrTooLarge
+	}
 	b = trimNewline(b)
+	if max > 0 && int64(len(b)) > max {
+		return nil, ErrTooLarge
+	}
 	if len(b) == 0 {
 		return nil, ErrNoInput
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -70,6 +71,9 @@ func CheckVaultMode(where string, allowGroup bool) error {
 			return err
 		}
 		mode := st.Mode().Perm()
+		if p == where && !isSQLite(p) {
+			return nil // not a vault: sqlite.Open says so (exit 2)
+		}
 		switch {
 		case mode&0o007 != 0:
 			return WithHint(fmt.Errorf("vault file %q is accessible by others (mode %04o): %w", p, mode, ErrPermission),
@@ -80,4 +84,16 @@ func CheckVaultMode(where string, allowGroup bool) error {
 		}
 	}
 	return nil
+}
+
+// isSQLite reports whether the file starts with SQLite's header.
+func isSQLite(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // let the open report it
+	}
+	defer f.Close()
+	var b [16]byte
+	n, _ := io.ReadFull(f, b[:])
+	return string(b[:n]) == "SQLite format 3\x00"
 }

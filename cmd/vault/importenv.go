@@ -103,6 +103,9 @@ func importEnvRun(opts *ImportEnvOptions) error {
 		if !vault.ValidName(e.Name) {
 			return cmdutil.Usagef("%s:line %d: %q is not a valid secret name", opts.File, e.Line, e.Name)
 		}
+		if int64(len(val)) > f.MaxValueSize() {
+			return f.TooLarge(fmt.Sprintf("%s:line %d: the value of %s", opts.File, e.Line, e.Name))
+		}
 		items = append(items, vault.Item{Name: e.Name, Value: val, Description: desc})
 	}
 	if len(items) == 0 {
