@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Files being written (temporary files, and files CreateExclusive has not
@@ -34,7 +35,7 @@ func track(create func() (string, error)) (untrack func(), err error) {
 	}
 	if len(pending.files) == 0 && pending.sigs == nil {
 		pending.sigs = make(chan os.Signal, 1)
-		signal.Notify(pending.sigs, stopSignals...)
+		signal.Notify(pending.sigs, caught()...)
 		go onSignal(pending.sigs)
 	}
 	name, err := create()
@@ -49,6 +50,19 @@ func track(create func() (string, error)) (untrack func(), err error) {
 		delete(pending.files, name)
 		release()
 	}, nil
+}
+
+// caught is the stop signals the process does not ignore: a signal ignored
+// when the process started (SIGHUP under nohup) must stay ignored, or the
+// re-raise in onSignal would not end the process.
+func caught() []os.Signal {
+	var sigs []os.Signal
+	for _, s := range stopSignals {
+		if !signal.Ignored(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	return sigs
 }
 
 // release stops catching signals once nothing is being written (called with
@@ -75,5 +89,12 @@ func onSignal(c chan os.Signal) {
 	if s, ok := sig.(syscall.Signal); ok {
 		syscall.Kill(os.Getpid(), s)
 	}
-	select {} // the signal's default action ends the process
+	// The signal's default action ends the process; should it not (a
+	// disposition changed behind Go's back), exit as a shell reports a
+	// death by that signal rather than hang holding the lock.
+	time.Sleep(time.Second)
+	if s, ok := sig.(syscall.Signal); ok {
+		os.Exit(128 + int(s))
+	}
+	os.Exit(1)
 }
