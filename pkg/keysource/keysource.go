@@ -133,6 +133,12 @@ func (r *Resolver) Locate(env string) (*Location, error) {
 		return nil, fmt.Errorf("environment name %q is not valid (want [a-z][a-z0-9_-]*)", env)
 	}
 	if r.KeyFile != "" {
+		if r.getenv(EnvMasterKey) != "" {
+			// Both set: the documented order says the key file wins; say so,
+			// so a KEYSMITH_MASTER_KEY that was meant to be used (or is wrong)
+			// is not ignored silently.
+			r.notef("%s is set but ignored: the key file %s comes first (docs/keys.md)", EnvMasterKey, r.KeyFile)
+		}
 		return &Location{Source: Source{KindKeyFile, r.KeyFile}, Path: r.KeyFile}, nil
 	}
 	if r.getenv(EnvMasterKey) != "" {
