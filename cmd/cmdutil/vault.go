@@ -114,9 +114,13 @@ func (f *Factory) unlockedVault() (*vault.Vault, error) {
 // vault's is used too (after "keysmith key rotate", until "vault
 // rotate-master").
 func (f *Factory) UnlockWith(v *vault.Vault) (*keysource.Resolved, error) {
-	res, err := f.Keys(v.Env(), NoCreate)
+	r := f.resolver(v.Env())
+	res, err := r.Resolve(v.Env())
 	if err != nil {
-		return nil, err
+		if errors.Is(err, keysource.ErrNoKey) {
+			return nil, vaultKeyHint(err, v, r)
+		}
+		return nil, keyHint(err, v.Env(), r)
 	}
 	key := res.Current
 	if key.ID() != v.KeyID() {
@@ -376,4 +380,18 @@ func (f *Factory) VaultExists() bool {
 	}
 	st.Close()
 	return true
+}
+
+// vaultKeyHint explains a missing key for an existing vault: only the key
+// the vault was created with (or re-keyed to) opens it, so a new key is no
+// remedy; say where the key was looked for and how to bring it here.
+func vaultKeyHint(err error, v *vault.Vault, r *keysource.Resolver) error {
+	env := v.Env()
+	tried := "the configured key sources"
+	if loc, lerr := r.Locate(env); lerr == nil {
+		tried = loc.Source.String()
+	}
+	return WithHint(fmt.Errorf("vault %q needs the %s key (ID %s), which is missing: %w", v.Path(), env, v.KeyID(), err),
+		fmt.Sprintf("the %s key was looked for in %s; a new key cannot open this vault", env, tried),
+		fmt.Sprintf("get the %s key with ID %s from where it is kept: keysmith key import -e %s FILE, or set KEYSMITH_MASTER_KEY or %s", env, v.KeyID(), env, keysource.EnvSysVar))
 }
