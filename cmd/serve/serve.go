@@ -47,11 +47,13 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--listen <addr>] [--vault <file>] [--tls-cert <pem> --tls-key <pem>] [--rotate-every <duration>]",
 		Short: "Serve the vault's secrets to services over gRPC: they hold a token, never the master key",
-		Long: `Serve keysmith.v1.SecretsService (GetSecret, GetSecrets, RegisterToken) and
-grpc.health.v1 on one port: gRPC, gRPC-Web and Connect over HTTP/2. The
-master key is resolved once, at start, from the usual key sources (key
-command, key file, KEYSMITH_MASTER_KEY) and never leaves the process;
-services authenticate with their service token only.
+		Long: `Serve keysmith.v1.SecretsService (GetSecret, GetSecrets, RegisterToken),
+keysmith.v1.DeviceService (devices with their provisioned key: mutual TLS
+or a challenge session) and grpc.health.v1 on one port: gRPC, gRPC-Web and
+Connect over HTTP/2. The master key is resolved once, at start, from the
+usual key sources (key command, key file, KEYSMITH_MASTER_KEY) and never
+leaves the process; services authenticate with their service token only,
+devices with their key.
 
 TCP is always TLS (1.3). With --tls-cert/--tls-key the server uses those
 files and reads them again on SIGHUP. Without them it makes a P-256 key and
@@ -195,10 +197,10 @@ func serveRun(opts *Options) error {
 		go rotateLoop(ctx, f, backend, opts.RotateEvery)
 	}
 	if src != nil {
-		f.IO.Infof("serving keysmith.v1.SecretsService on %s (TLS; certificate SPKI sha256 %s)", ln.Addr(), src.Fingerprint())
+		f.IO.Infof("serving %s on %s (TLS; certificate SPKI sha256 %s)", servedNames(), ln.Addr(), src.Fingerprint())
 		err = srv.Serve(ctx, ln, src.TLSConfig())
 	} else {
-		f.IO.Infof("serving keysmith.v1.SecretsService on unix:%s (plaintext, local socket)", unixPath)
+		f.IO.Infof("serving %s on unix:%s (plaintext, local socket)", servedNames(), unixPath)
 		err = srv.Serve(ctx, ln, nil)
 		os.Remove(unixPath)
 	}
@@ -251,4 +253,10 @@ func rotateLoop(ctx context.Context, f *cmdutil.Factory, b server.Backend, every
 			f.IO.Infof("rotated the data key of tenant %s (older than %s)", tenant, every)
 		}
 	})
+}
+
+// servedNames is the start-up line's list of services: every keysmith
+// service and grpc.health.v1.Health.
+func servedNames() string {
+	return strings.Join(append(server.ServiceNames(), server.HealthServiceName), ", ")
 }

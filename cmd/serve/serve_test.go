@@ -131,7 +131,7 @@ func TestSIGHUPReloadsTLSFiles(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- serveRun(opts) }()
 	<-got
-	waitFor(t, errOut, "serving keysmith.v1.SecretsService on "+addr)
+	waitFor(t, errOut, "serving keysmith.v1.SecretsService, keysmith.v1.DeviceService, grpc.health.v1.Health on "+addr)
 	if err := connects(addr, fp1); err != nil {
 		t.Fatalf("pinning the first certificate: %v", err)
 	}

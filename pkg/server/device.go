@@ -83,8 +83,11 @@ type deviceService struct {
 var _ keysmithv1connect.DeviceServiceHandler = (*deviceService)(nil)
 
 func init() {
-	Mounts = append(Mounts, func(s *Server, opts ...connect.HandlerOption) (string, http.Handler) {
-		return keysmithv1connect.NewDeviceServiceHandler(s.devices(), opts...)
+	Services = append(Services, Service{
+		Name: keysmithv1connect.DeviceServiceName,
+		Mount: func(s *Server, opts ...connect.HandlerOption) (string, http.Handler) {
+			return keysmithv1connect.NewDeviceServiceHandler(s.devices(), opts...)
+		},
 	})
 }
 

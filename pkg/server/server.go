@@ -43,7 +43,9 @@ type Options struct {
 	Now             func() time.Time
 }
 
-// Server serves keysmith.v1.SecretsService and grpc.health.v1.
+// Server serves the services in Services (keysmith.v1.SecretsService,
+// keysmith.v1.DeviceService) and grpc.health.v1.Health, which reports each
+// of them by name.
 type Server struct {
 	opts   Options
 	lim    *limiter
@@ -79,7 +81,7 @@ func New(opts Options) *Server {
 	return &Server{
 		opts:   opts,
 		lim:    newLimiter(opts.AuthFailures, opts.AuthWindow, opts.Now),
-		health: grpchealth.NewStaticChecker(keysmithv1connect.SecretsServiceName),
+		health: grpchealth.NewStaticChecker(ServiceNames()...),
 	}
 }
 
@@ -95,20 +97,36 @@ func NewLogger(w io.Writer) *slog.Logger {
 	}}))
 }
 
-// Mount builds one service's handler with the server's shared handler
-// options (the caller-identity and deadline interceptors, the request size
-// limit). Every service of the server is in Mounts, so a new one (the
-// device service) gets the same limits by being added there.
-type Mount func(s *Server, opts ...connect.HandlerOption) (path string, h http.Handler)
+// Service is one service of the server: its full protobuf name (what the
+// health service and the start-up line report) and how to build its
+// handler with the server's shared handler options (the caller-identity and
+// deadline interceptors, the request size limit). Every service is in
+// Services, so a new one (the device service) gets the same limits, a
+// health status and a place in the start-up line by being added there.
+type Service struct {
+	Name  string
+	Mount func(s *Server, opts ...connect.HandlerOption) (path string, h http.Handler)
+}
 
-// Mounts are the services Handler serves.
-var Mounts = []Mount{
-	func(s *Server, opts ...connect.HandlerOption) (string, http.Handler) {
+// Services are the keysmith services Handler serves, beside
+// grpc.health.v1.Health.
+var Services = []Service{{
+	Name: keysmithv1connect.SecretsServiceName,
+	Mount: func(s *Server, opts ...connect.HandlerOption) (string, http.Handler) {
 		return keysmithv1connect.NewSecretsServiceHandler(secretsService{s}, opts...)
 	},
-	func(s *Server, opts ...connect.HandlerOption) (string, http.Handler) {
-		return grpchealth.NewHandler(s.health, opts...)
-	},
+}}
+
+// HealthServiceName is grpc.health.v1's service, served beside Services.
+const HealthServiceName = "grpc.health.v1.Health"
+
+// ServiceNames returns the names of Services, in order.
+func ServiceNames() []string {
+	names := make([]string, len(Services))
+	for i, sv := range Services {
+		names[i] = sv.Name
+	}
+	return names
 }
 
 // HandlerOptions are the options every mounted service gets.
@@ -124,10 +142,11 @@ func (s *Server) HandlerOptions() []connect.HandlerOption {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	opts := s.HandlerOptions()
-	for _, m := range Mounts {
-		path, h := m(s, opts...)
+	for _, sv := range Services {
+		path, h := sv.Mount(s, opts...)
 		mux.Handle(path, h)
 	}
+	mux.Handle(grpchealth.NewHandler(s.health, opts...))
 	withTLS := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {
 			r = r.WithContext(context.WithValue(r.Context(), tlsKey{}, r.TLS))
@@ -180,7 +199,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 		return err
 	case <-ctx.Done():
 	}
-	s.health.SetStatus(keysmithv1connect.SecretsServiceName, grpchealth.StatusNotServing)
+	for _, name := range ServiceNames() {
+		s.health.SetStatus(name, grpchealth.StatusNotServing)
+	}
 	s.health.SetStatus("", grpchealth.StatusNotServing)
 	dctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTime)
 	defer cancel()

@@ -373,10 +373,17 @@ func seedWorkflow(t *testing.T, fx *fixture) {
 	_, err = getSecret(t, conn, ctx, &keysmithv1.GetSecretRequest{SecretName: "DB_URL"})
 	wantCode(t, err, codes.Unauthenticated, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_MISSING)
 
-	// grpc.health.v1.
-	hc, err := grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: "keysmith.v1.SecretsService"})
-	if err != nil || hc.Status != grpc_health_v1.HealthCheckResponse_SERVING {
-		t.Fatalf("health: %v, %v", hc, err)
+	// grpc.health.v1 answers for each service the server serves (and
+	// for ""), and NotFound for one it does not.
+	for _, name := range []string{"", "keysmith.v1.SecretsService", "keysmith.v1.DeviceService"} {
+		hc, err := grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: name})
+		if err != nil || hc.Status != grpc_health_v1.HealthCheckResponse_SERVING {
+			t.Fatalf("health %q: %v, %v", name, hc, err)
+		}
+	}
+	_, err = grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: "keysmith.v1.NoSuchService"})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("health of an unknown service: %v, want NotFound", err)
 	}
 
 	// Every decision is audited with the caller's address and agent; the
