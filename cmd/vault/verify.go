@@ -31,8 +31,9 @@ chain (no newest version older than the chain's last put, no token, grant or
 device key active after the chain recorded its revocation). Nothing is
 decrypted to the output and nothing is audited.
 
-Exit status 3 when anything is wrong: the first problem is the error;
---output json lists them all.`,
+Exit status 3 when anything is wrong: each problem is one "problem: WHAT:
+ERROR" line on stdout (a revived service token, grant or device key names
+its kind and ID), the first is the error; --output json lists them all.`,
 		Example: `  $ keysmith vault verify
   $ keysmith vault verify --output json`,
 		Args: cmdutil.NoArgs,
@@ -66,6 +67,14 @@ func verifyRun(opts *VerifyOptions) error {
 		}
 	}
 	if len(probs) > 0 {
+		if !f.JSON() {
+			// One line per problem on stdout (what, then the error), so a
+			// script or an operator sees every revived credential and
+			// rolled-back secret, not only the first.
+			for _, p := range probs {
+				fmt.Fprintf(f.IO.Out, "problem: %s: %s\n", p.What, p.Error)
+			}
+		}
 		err := fmt.Errorf("vault %q: %w: %s: %s", v.Path(), vault.ErrTampered, probs[0].What, probs[0].Error)
 		if len(probs) > 1 {
 			err = fmt.Errorf("%w (and %d more problems)", err, len(probs)-1)

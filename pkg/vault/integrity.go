@@ -42,12 +42,44 @@ func (o *op) lastAudit(tenant, object string, actions []string, match func(*stor
 		return nil, err
 	}
 	if best == nil {
-		return nil, nil
+		// Nothing about object: fine only in a chain that is whole at its
+		// start. A wiped (or cut) audit table records no revocation, so
+		// without this a put-back row would decide alone.
+		return nil, o.checkChainStart()
 	}
 	if err := o.checkAuditRow(best); err != nil {
 		return nil, err
 	}
 	return best, nil
+}
+
+// checkChainStart fails (ErrTampered) unless the chain's first row is the
+// vault's keyed init row, its MAC over the vault's genesis verifying: a
+// chain that starts anywhere else was wiped or cut, and its silence about
+// a token, grant, key or secret decides nothing. Read once per
+// transaction attempt.
+func (o *op) checkChainStart() error {
+	if o.chainStartRead {
+		return o.chainStartErr
+	}
+	var first *store.AuditRow
+	err := o.tx.AuditScan(o.ctx, store.AuditFilter{FromSeq: 1, ToSeq: 1, Limit: 1}, func(r store.AuditRow) error {
+		first = &r
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	switch {
+	case first == nil:
+		err = fmt.Errorf("%w: the audit chain has no init row (audit rows were deleted): it cannot show what was revoked or removed", ErrTampered)
+	case first.Action != "init" || first.MAC == nil:
+		err = fmt.Errorf("%w: the audit chain starts with a %s row, not the vault's keyed init row (audit rows were deleted): it cannot show what was revoked or removed", ErrTampered, first.Action)
+	default:
+		err = o.checkAuditRow(first)
+	}
+	o.chainStartRead, o.chainStartErr = true, err
+	return err
 }
 
 // checkAuditRow verifies one keyed row's MAC over the chain value before
@@ -169,18 +201,28 @@ func (o *op) checkLatestDeviceSecret(t store.Tenant, d store.Device, name string
 
 // checkKeyNotRevoked fails when the audit chain records the revocation of
 // an active device key (a revoked row replaced by an older active one): a
-// device-revoke naming it, or a device-role that revoked it, with no
-// enrolment or provisioning of it since (a key ID is never reused).
+// device-revoke naming it, a device-role that revoked it, or a device-rm
+// of its device (the device and key rows put back after the removal), with
+// no enrolment or provisioning of it since (key and device IDs are never
+// reused).
 func (o *op) checkKeyNotRevoked(t store.Tenant, d store.Device, k store.DeviceKey) error {
-	r, err := o.lastAudit(t.Name, d.Name, []string{"device-revoke", "device-role"}, func(r *store.AuditRow) bool {
-		if r.Action == "device-revoke" {
+	rmPrefix := "device " + d.ID + ","
+	r, err := o.lastAudit(t.Name, d.Name, []string{"device-revoke", "device-role", "device-rm"}, func(r *store.AuditRow) bool {
+		switch r.Action {
+		case "device-revoke":
 			return strings.Contains(r.Detail, ", key "+k.KeyID+",")
+		case "device-rm":
+			return strings.HasPrefix(r.Detail, rmPrefix)
 		}
 		_, keys, _ := strings.Cut(r.Detail, "revoked keys: ")
 		return slices.Contains(strings.Fields(keys), k.KeyID)
 	})
 	if err != nil || r == nil {
 		return err
+	}
+	if r.Action == "device-rm" {
+		return fmt.Errorf("%w: key %s of device %s is active, but the audit chain records the removal of device %s (%s, audit row %d): the device and key rows were put back",
+			ErrKeyRevoked, k.KeyID, d.Name, d.Name, d.ID, r.Seq)
 	}
 	return fmt.Errorf("%w: key %s of device %s is active, but the audit chain records its revocation (audit row %d): the key row was put back",
 		ErrKeyRevoked, k.KeyID, d.Name, r.Seq)

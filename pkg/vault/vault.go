@@ -388,6 +388,9 @@ type op struct {
 
 	restore     *store.AuditRow // lastRestore, once read
 	restoreRead bool
+
+	chainStartRead bool  // checkChainStart, once read
+	chainStartErr  error // its answer
 }
 
 type pendingRow struct {

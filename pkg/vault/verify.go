@@ -21,9 +21,9 @@ type Problem struct {
 // every version of every secret and device secret opens, every AMT
 // provisioning key opens and matches its chain, and the state
 // agrees with the chain (the newest version of each secret and device
-// secret, revocations of tokens and grants). Nothing is written, nothing
-// is audited; no value leaves the call. An empty list means the vault
-// verifies. The error is for failures to read, not for problems found.
+// secret, revocations of tokens, grants and device keys, removals of
+// devices). Nothing is written, nothing is audited; no value leaves the
+// call. An empty list means the vault verifies. The error is for failures to read, not for problems found.
 func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error) {
 	keys, level := v.state()
 	if keys == nil {
@@ -156,6 +156,29 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 			}
 			if err != nil {
 				add("AMT certificate", err)
+			}
+		}
+		// Every active device key against the chain: no revocation of it
+		// and no removal of its device recorded (a put-back row).
+		keyRows, err := tx.DeviceKeys(ctx, 0)
+		if err != nil {
+			return err
+		}
+		for _, k := range keyRows {
+			if k.Status != KeyActive {
+				continue
+			}
+			d, ok := devs[k.DeviceRef]
+			if !ok {
+				if d, err = tx.DeviceByRef(ctx, k.DeviceRef); err != nil {
+					return err
+				}
+				devs[k.DeviceRef] = d
+			}
+			if err := o.checkKeyNotRevoked(byID[d.TenantID], d, k); errors.Is(err, ErrKeyRevoked) || errors.Is(err, ErrTampered) {
+				add("state", err)
+			} else if err != nil {
+				return err
 			}
 		}
 		toks, err := tx.Tokens(ctx)
