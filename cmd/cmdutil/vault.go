@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -24,17 +24,32 @@ import (
 	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
-// Actor is the audit actor of this process: the OS user, "uid:<n>" when
-// the uid has no passwd entry (never $USER, which anyone can set).
+// Actor is the audit actor of this process: the name /etc/passwd gives
+// the uid, "uid:<n>" when it has no entry (never $USER, which anyone can
+// set). Not os/user: in the static (CGO_ENABLED=0) build both Current and
+// LookupId of the own uid fall back to $USER when the uid has no entry.
 func Actor() string {
-	u, err := user.Current()
-	if err == nil && u.Username != "" {
-		return u.Username
+	uid := os.Getuid()
+	if name := passwdName("/etc/passwd", uid); name != "" {
+		return name
 	}
-	if u != nil && u.Uid != "" {
-		return "uid:" + u.Uid
+	return "uid:" + strconv.Itoa(uid)
+}
+
+// passwdName is the name of uid in the passwd file at path, "" when none.
+func passwdName(path string, uid int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
 	}
-	return fmt.Sprintf("uid:%d", os.Getuid())
+	want := strconv.Itoa(uid)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && f[0] != "" && !strings.HasPrefix(f[0], "#") && f[2] == want {
+			return f[0]
+		}
+	}
+	return ""
 }
 
 // UserAgent is the audit user_agent of the CLI: "keysmith/<version> (cli)".
