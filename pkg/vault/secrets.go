@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 
 	"github.com/keysmith/keysmith/pkg/masterkey"
@@ -506,6 +507,7 @@ func (v *Vault) List(ctx context.Context, tenantName string) ([]SecretInfo, erro
 		if err != nil {
 			return err
 		}
+		out = slices.Grow(out, len(rows))
 		for _, s := range rows {
 			if s.DeletedAt == "" {
 				out = append(out, secretInfo(t.Name, s))

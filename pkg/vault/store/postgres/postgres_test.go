@@ -169,7 +169,7 @@ func TestConcurrentMigration(t *testing.T) {
 	// Back to schema 5: migrations 0006 and 0007 have to run again.
 	for _, q := range []string{
 		"DROP TABLE amt_certs", "ALTER TABLE devices DROP COLUMN mac", "ALTER TABLE audit DROP COLUMN ip_address", "ALTER TABLE audit DROP COLUMN user_agent",
-		"DROP TABLE audit_head", "DROP INDEX audit_keyed", "DROP INDEX audit_object", "UPDATE keysmith_schema SET version = 5",
+		"DROP TABLE audit_head", "DROP INDEX audit_keyed", "DROP INDEX audit_object", "DROP INDEX secrets_latest", "UPDATE keysmith_schema SET version = 5",
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Tenants", testTenants},
 		{"DEKs", testDEKs},
 		{"Versions", testVersions},
+		{"LatestSecrets", testLatestSecrets},
 		{"SecretsPage", testSecretsPage},
 		{"Devices", testDevices},
 		{"DeviceKeys", testDeviceKeys},
@@ -342,6 +343,89 @@ func testVersions(t *testing.T, s store.Store) {
 		got, err := tx.Secret(ctx, a, "DB", 0)
 		if err != nil || got.Version != 3 || got.DeletedAt != "" {
 			t.Errorf("DB after re-put = %+v, %v", got, err)
+		}
+		return nil
+	})
+}
+
+// testLatestSecrets: the newest version of every name, every field of that
+// version, in bytewise name order (mixed case, digits, punctuation, UTF-8),
+// removed names included with their deleted_at, the other tenant's names
+// left out, across more names than a store reads in one chunk.
+func testLatestSecrets(t *testing.T, s store.Store) {
+	a := addTenant(t, s, "default")
+	b := addTenant(t, s, "acme")
+	names := []string{"a", "A", "B", "b", "Z", "_x", "a_b", "a0", "A1", "é", "Ω", "日本", "zz", "Zz", "x.y", "x-y", "X"}
+	for i := range 4200 {
+		names = append(names, fmt.Sprintf("N%05d", i))
+	}
+	want := map[string]store.Secret{}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for i, n := range names {
+			vers := 1 + i%3
+			if i < 5 {
+				vers = 25 // many versions
+			}
+			for v := 1; v <= vers; v++ {
+				x := store.Secret{TenantID: a, Name: n, Version: v, DEKVersion: 1, Sealed: []byte(fmt.Sprintf("%s/%d", n, v)),
+					Description: fmt.Sprintf("d %d\n\tü %s", v, n), CreatedAt: fmt.Sprintf("2026-01-%02dT00:00:00.000000000Z", v), CreatedBy: fmt.Sprintf("user%d", i%7)}
+				if err := tx.InsertSecret(ctx, x); err != nil {
+					return err
+				}
+				want[n] = x
+			}
+		}
+		// Another tenant's rows, newer, and names between ours.
+		for _, n := range []string{"a", "M", "N00001"} {
+			if err := tx.InsertSecret(ctx, secret(b, n, 99, "other")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, n := range []string{"B", "日本", "N00007"} {
+			if _, err := tx.RemoveSecret(ctx, a, n, "2026-03-01T00:00:00.000000000Z"); err != nil {
+				return err
+			}
+			x := want[n]
+			x.DeletedAt = "2026-03-01T00:00:00.000000000Z"
+			want[n] = x
+		}
+		return nil
+	})
+	sorted := slices.Clone(names)
+	slices.Sort(sorted) // Go compares strings bytewise
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, values := range []bool{false, true} {
+			got, err := tx.LatestSecrets(ctx, a, "", values)
+			if err != nil {
+				return err
+			}
+			if len(got) != len(sorted) {
+				t.Fatalf("LatestSecrets(values %v): %d names, want %d", values, len(got), len(sorted))
+			}
+			for i, g := range got {
+				w := want[sorted[i]]
+				if g.Name != sorted[i] {
+					t.Fatalf("LatestSecrets(values %v)[%d] = %q, want %q (bytewise order)", values, i, g.Name, sorted[i])
+				}
+				if g.ID == 0 || g.TenantID != a || g.Version != w.Version || g.DEKVersion != w.DEKVersion || g.Description != w.Description ||
+					g.CreatedAt != w.CreatedAt || g.CreatedBy != w.CreatedBy || g.DeletedAt != w.DeletedAt {
+					t.Fatalf("LatestSecrets(values %v) %q = %+v, want %+v", values, g.Name, g, w)
+				}
+				if values && string(g.Sealed) != string(w.Sealed) || !values && g.Sealed != nil {
+					t.Fatalf("LatestSecrets(values %v) %q sealed = %q, want %q", values, g.Name, g.Sealed, w.Sealed)
+				}
+			}
+		}
+		pre, err := tx.LatestSecrets(ctx, a, "N0000", true)
+		if err != nil {
+			return err
+		}
+		if keys := secretKeys(pre); len(keys) != 10 || keys[0] != fmt.Sprintf("N00000:%d", want["N00000"].Version) ||
+			keys[7] != fmt.Sprintf("N00007:%d", want["N00007"].Version) || pre[7].DeletedAt == "" {
+			t.Errorf("LatestSecrets N0000 = %q", keys)
 		}
 		return nil
 	})
