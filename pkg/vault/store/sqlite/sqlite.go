@@ -40,6 +40,7 @@ var migrationFS embed.FS
 type Store struct {
 	path   string
 	w, r   *sql.DB
+	wc, rc *stmtCache // their prepared statements
 	schema int
 }
 
@@ -191,13 +192,24 @@ func (s *Store) load(ctx context.Context) error {
 	return s.openReaders(ctx)
 }
 
+// cache returns db's statement cache (db is s.w or s.r).
+func (s *Store) cache(db *sql.DB) *stmtCache {
+	if db == s.r {
+		return s.rc
+	}
+	return s.wc
+}
+
 func (s *Store) openReaders(ctx context.Context) error {
 	var err error
 	if s.schema, err = userVersion(ctx, s.w); err != nil {
 		return err
 	}
-	s.r, err = openDB(s.path, false, true, 4)
-	return err
+	if s.r, err = openDB(s.path, false, true, 4); err != nil {
+		return err
+	}
+	s.wc, s.rc = newStmtCache(s.w), newStmtCache(s.r)
+	return nil
 }
 
 // Path returns the vault file.
@@ -218,6 +230,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var err error
+	s.rc.close()
+	s.wc.close()
+	s.rc, s.wc = nil, nil
 	if s.r != nil {
 		err = s.r.Close()
 		s.r = nil
@@ -303,11 +318,13 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, db *sql.DB, ro bool, fn func(store.Tx) error) error {
+	sc := s.cache(db)
+	sc.prepareWanted(ctx)
 	sqlTx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(err)
 	}
-	t := &tx{tx: sqlTx, ro: ro}
+	t := &tx{tx: sqlTx, ro: ro, sc: sc}
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return dbErr(err)

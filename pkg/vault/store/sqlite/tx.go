@@ -15,8 +15,10 @@ import (
 
 // tx is one transaction; ro for View's.
 type tx struct {
-	tx *sql.Tx
-	ro bool
+	tx    *sql.Tx
+	ro    bool
+	sc    *stmtCache           // the DB's prepared statements (stmtcache.go)
+	bound map[string]*sql.Stmt // those bound to this transaction
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -25,17 +27,32 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	if t.ro {
 		return nil, store.ErrReadOnlyTx
 	}
+	if st := t.stmt(ctx, q); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, dbErr(err)
+	}
 	res, err := t.tx.ExecContext(ctx, q, args...)
 	return res, dbErr(err)
 }
 
 func (t *tx) row(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// rows runs q: a cached statement when there is one.
+func (t *tx) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 // query runs q and calls scan for every row.
 func (t *tx) query(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.rows(ctx, q, args...)
 	if err != nil {
 		return dbErr(err)
 	}
@@ -892,7 +909,7 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.rows(ctx, q, args...)
 	if err != nil {
 		return dbErr(err)
 	}
