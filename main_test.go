@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -21,7 +22,11 @@ func TestMain(m *testing.M) {
 		devicecmd.TestOnlySetScryptWorkFactor(10)
 	}
 	testscript.Main(m, map[string]func(){
-		"keysmith": func() { os.Exit(cmd.Main()) },
+		"keysmith": func() {
+			code := cmd.Main()
+			writeHWM()
+			os.Exit(code)
+		},
 	})
 }
 
@@ -94,5 +99,27 @@ func cmdChmod(ts *testscript.TestScript, neg bool, args []string) {
 	err = os.Chmod(ts.MkAbs(args[1]), os.FileMode(mode))
 	if neg != (err != nil) {
 		ts.Fatalf("chmod: %v", err)
+	}
+}
+
+// writeHWM writes this process's peak resident memory (VmHWM of
+// /proc/self/status, kB) to $KEYSMITH_TEST_HWM_FILE when it is set. The
+// rusage a parent gets from wait4 is no measure of a child started by
+// os/exec: Linux carries the forking parent's peak RSS across execve (Go
+// forks with CLONE_VM), so a child of a large test process looks large.
+// VmHWM belongs to the child's own address space.
+func writeHWM() {
+	f := os.Getenv("KEYSMITH_TEST_HWM_FILE")
+	if f == "" {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			os.WriteFile(f, []byte(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))), 0o600)
+		}
 	}
 }
