@@ -18,7 +18,7 @@ type LoginOptions struct {
 func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Command {
 	opts := &LoginOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "login --server <addr> --key <key.pem>",
+		Use:   "login --server <addr> --key <key.pem> [--auth challenge --device-id <id>]",
 		Short: "Check the device's identity with a keysmith server",
 		Long: `Connect to "keysmith serve" with the device's key as the TLS client
 certificate (mutual TLS) and print who the server takes the device to be:
@@ -31,11 +31,22 @@ its passphrase comes from --passphrase-file, KEYSMITH_PASSPHRASE or a hidden
 prompt on a terminal. The server is trusted with --server-fingerprint (what
 "keysmith serve" prints) or --ca-file.
 
+With --auth challenge --device-id ID (where TLS is terminated before
+keysmith, or no client certificate can be sent) no client certificate is
+presented: the server issues a single-use challenge for device ID (in
+--tenant), the key signs it, bound to the TLS connection (RFC 9266
+tls-exporter) when keysmith terminates TLS itself, and the server returns a
+device session that the command's later calls carry. The key is checked at
+every call either way.
+
 Exit status: 0 the key is an active key of a device; 7 the server refused it
-(unknown, revoked, or at a role the device no longer has); 2 a usage error;
-3 a wrong passphrase; 1 the server could not be reached.`,
+(unknown, revoked, at a role the device no longer has, or not a key of
+--device-id); 5 no device with --device-id; 2 a usage error; 3 a wrong
+passphrase; 1 the server could not be reached.`,
 		Example: `  $ keysmith device login --server keysmith.example:8443 --server-fingerprint 3b1f... --key web-01-server-3f2a9c81d0e4.pem.age
   Passphrase for web-01-server-3f2a9c81d0e4.pem.age:
+  device dev_4f2a9c81d0e43b1f (web-01), role server, tenant default
+  $ keysmith device login --server keysmith.example:8443 --server-fingerprint 3b1f... --key web-01.key.pem --auth challenge --device-id dev_4f2a9c81d0e43b1f
   device dev_4f2a9c81d0e43b1f (web-01), role server, tenant default`,
 		Args: cmdutil.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,7 +72,7 @@ func loginRun(opts *LoginOptions) error {
 	defer c.Close()
 	id, err := c.Login(f.Ctx())
 	if err != nil {
-		return netError(err, opts.Server)
+		return opts.fail(err)
 	}
 	if f.JSON() {
 		return f.PrintJSON(struct {

@@ -2,20 +2,31 @@ package device
 
 // What the device commands that talk to "keysmith serve" share: --key (a
 // PEM, or the .pem.age file "device provision" wrote, opened with its
-// passphrase) presented as the TLS client certificate, and the server
-// flags of every client command (docs/device.md, "On the device").
+// passphrase) presented as the TLS client certificate (--auth mtls, the
+// default) or used to answer a challenge for --device-id (--auth
+// challenge), and the server flags of every client command (docs/device.md,
+// "On the device").
 
 import (
 	"bytes"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"strings"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
 	"github.com/keysmith/keysmith/pkg/client"
 	"github.com/keysmith/keysmith/pkg/devicecred"
+	"github.com/keysmith/keysmith/pkg/vault"
+)
+
+// How a device command proves its key to the server (--auth).
+const (
+	authMTLS      = "mtls"
+	authChallenge = "challenge"
 )
 
 // NetFlags are the flags of a device command that calls the server.
@@ -23,14 +34,18 @@ type NetFlags struct {
 	cmdutil.ServerFlags
 	Key            string // --key
 	PassphraseFile string // --passphrase-file
+	Auth           string // --auth: "mtls" or "challenge"
+	DeviceID       string // --device-id, with --auth challenge
 }
 
-// addNetFlags registers --server, --server-fingerprint, --ca-file, --key
-// and --passphrase-file.
+// addNetFlags registers --server, --server-fingerprint, --ca-file, --key,
+// --passphrase-file, --auth and --device-id.
 func addNetFlags(cmd *cobra.Command, nf *NetFlags) {
 	cmdutil.AddServerFlags(cmd, &nf.ServerFlags)
 	cmd.Flags().StringVar(&nf.Key, "key", "", "the device's private key: a PEM file, or the .pem.age file from device provision")
 	cmd.Flags().StringVar(&nf.PassphraseFile, "passphrase-file", "", "read the passphrase of a .pem.age --key from this file (else KEYSMITH_PASSPHRASE, else a prompt)")
+	cmd.Flags().StringVar(&nf.Auth, "auth", authMTLS, "how the key proves the device: mtls (the TLS client certificate) or challenge (sign a server challenge for --device-id, then a session)")
+	cmd.Flags().StringVar(&nf.DeviceID, "device-id", "", "the device's ID (dev_ and 16 hex digits), with --auth challenge")
 }
 
 // check validates the flags before anything is read.
@@ -43,6 +58,21 @@ func (nf *NetFlags) check(f *cmdutil.Factory) error {
 	}
 	if nf.Fingerprint != "" && nf.CAFile != "" {
 		return cmdutil.Usagef("--server-fingerprint and --ca-file: choose one way to trust the server")
+	}
+	switch nf.Auth {
+	case authMTLS:
+		if nf.DeviceID != "" {
+			return cmdutil.WithHint(cmdutil.Usagef("--device-id is only for --auth challenge"), "with mutual TLS the server finds the device by its key")
+		}
+	case authChallenge:
+		if nf.DeviceID == "" {
+			return cmdutil.WithHint(cmdutil.Usagef("--auth challenge needs --device-id"), "the device's ID is the dev_... that keysmith device provision printed (keysmith device show DEVICE)")
+		}
+		if !vault.ValidDeviceID(nf.DeviceID) {
+			return cmdutil.WithHint(cmdutil.Usagef("--device-id %q is not a device ID", nf.DeviceID), "a device ID is dev_ and 16 hex digits: keysmith device show DEVICE prints it")
+		}
+	default:
+		return cmdutil.Usagef("--auth must be mtls or challenge, not %q", nf.Auth)
 	}
 	return nil
 }
@@ -81,11 +111,23 @@ func (nf *NetFlags) loadKey(f *cmdutil.Factory) (*ecdsa.PrivateKey, error) {
 }
 
 // client returns a client of the server presenting the device's key as its
-// TLS client certificate.
+// TLS client certificate, or (--auth challenge) holding the device session
+// the key's answer to a challenge obtained.
 func (nf *NetFlags) client(f *cmdutil.Factory) (*client.Client, error) {
 	priv, err := nf.loadKey(f)
 	if err != nil {
 		return nil, err
+	}
+	if nf.Auth == authChallenge {
+		c, err := client.New(nf.Server, client.Options{Fingerprint: nf.Fingerprint, CAFile: nf.CAFile, UserAgent: "keysmith/" + f.Version + " (device)"})
+		if err != nil {
+			return nil, cmdutil.ServerError(err, nf.Server)
+		}
+		if _, err := c.ChallengeLogin(f.Ctx(), f.Config.Tenant, nf.DeviceID, priv); err != nil {
+			c.Close()
+			return nil, nf.fail(err)
+		}
+		return c, nil
 	}
 	cert, err := devicecred.ClientCertificate(priv, "keysmith device")
 	if err != nil {
@@ -98,15 +140,22 @@ func (nf *NetFlags) client(f *cmdutil.Factory) (*client.Client, error) {
 	return c, nil
 }
 
-// netError adds the exit code and hints of a refused device call.
-func netError(err error, server string) error {
+// fail adds the exit code and hints of a refused device call.
+func (nf *NetFlags) fail(err error) error {
 	var ce *client.Error
 	if errors.As(err, &ce) && errors.Is(err, client.ErrPermissionDenied) {
-		return &cmdutil.Error{Err: err, Code: cmdutil.ExitPermission,
-			Hints: []string{"the server knows no active key at the device's role with this --key: an operator checks it with: keysmith device show DEVICE"}}
+		hint := "the server knows no active key at the device's role with this --key: an operator checks it with: keysmith device show DEVICE"
+		if nf.Auth == authChallenge {
+			hint = "the server knows no active key of device " + nf.DeviceID + " at its role that signed the challenge: check --device-id and --key; an operator checks them with: keysmith device show DEVICE"
+		}
+		return &cmdutil.Error{Err: err, Code: cmdutil.ExitPermission, Hints: []string{hint}}
 	}
 	if errors.As(err, &ce) && errors.Is(err, client.ErrNotFound) {
-		return &cmdutil.Error{Err: err, Code: cmdutil.ExitNotFound}
+		e := &cmdutil.Error{Err: err, Code: cmdutil.ExitNotFound}
+		if nf.Auth == authChallenge && ce.Code == connect.CodeNotFound && strings.Contains(ce.Message, "device") {
+			e.Hints = []string{"check --device-id (and --tenant): keysmith device show DEVICE prints the device's ID"}
+		}
+		return e
 	}
-	return cmdutil.ServerError(err, server)
+	return cmdutil.ServerError(err, nf.Server)
 }

@@ -26,7 +26,8 @@ func NewCmdReportSend(f *cmdutil.Factory, runF func(*ReportSendOptions) error) *
 		Short: "Send a provisioning report to a keysmith server as the device",
 		Long: `Send a provisioning report (the JSON "device report apply" reads; "-" is
 standard input) to "keysmith serve", authenticated with the device's key
-over mutual TLS. The server applies it exactly as "device report apply"
+over mutual TLS (or, with --auth challenge --device-id ID, by a device
+session from a signed challenge, as "device login" describes). The server applies it exactly as "device report apply"
 does: once per request_id (the same report again is "already applied", a
 different one with that request_id is refused), AMT and MEBx password rules
 enforced, and only for the device's own UUID. The report is checked here
@@ -34,7 +35,8 @@ first, so a malformed one never leaves the device.
 
 Exit status: 0 applied or already applied; 2 an invalid report or usage
 error; 7 refused (another device's UUID, a request_id applied with another
-report, an unknown or revoked key); 1 the server could not be reached.`,
+report, an unknown or revoked key); 5 no device with --device-id; 3 a wrong
+passphrase; 1 the server could not be reached.`,
 		Example: `  $ keysmith device report send --server keysmith.example:8443 --key device.key.pem report.json
   keysmith: applied report req-7f3a: AMT_PASSWORD v1, WIFI_PSK v1`,
 		Args: cmdutil.ExactArgs(1, "report.json"),
@@ -70,7 +72,7 @@ func reportSendRun(opts *ReportSendOptions) error {
 	defer c.Close()
 	res, err := c.ReportProvisioning(f.Ctx(), data)
 	if err != nil {
-		return netError(err, opts.Server)
+		return opts.fail(err)
 	}
 	names := make([]string, 0, len(res.Secrets))
 	for n := range res.Secrets {

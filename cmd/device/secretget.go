@@ -27,9 +27,11 @@ added only when standard output is a terminal. Every read is audited. With
 
 With --server (or KEYSMITH_SERVER) it runs on the device: it reads the
 secret NAME of the device whose key --key is (a PEM or the .pem.age file),
-from "keysmith serve" over mutual TLS, never from a local vault; a device
-reads only its own secrets. Exit status 7 when the server refuses the key,
-5 when the device has no such secret.`,
+from "keysmith serve" over mutual TLS (or, with --auth challenge
+--device-id ID, by a device session from a signed challenge, as "device
+login" describes), never from a local vault; a device reads only its own
+secrets. Exit status 7 when the server refuses the key, 5 when the device
+has no such secret (or there is no device with --device-id).`,
 		Example: `  $ keysmith device secret get web-01 AMT_PASSWORD
   $ keysmith device secret get AMT_PASSWORD --server keysmith.example:8443 --key device.key.pem`,
 		Args: cmdutil.RangeArgs(1, 2, "device", "name"),
@@ -45,6 +47,9 @@ reads only its own secrets. Exit status 7 when the server refuses the key,
 			} else {
 				if len(args) != 2 {
 					return cmdutil.WithHint(cmdutil.Usagef("give the device and the secret name"), "or read as the device itself with --server ADDR --key KEY.pem")
+				}
+				if cmd.Flags().Changed("auth") || cmd.Flags().Changed("device-id") {
+					return cmdutil.WithHint(cmdutil.Usagef("--auth and --device-id need --server"), "they say how the device proves its key to a keysmith server")
 				}
 				opts.Device, opts.Name = args[0], args[1]
 			}
@@ -68,7 +73,7 @@ func secretGetNet(opts *SecretGetOptions) error {
 	defer c.Close()
 	s, err := c.GetDeviceSecret(f.Ctx(), opts.Name)
 	if err != nil {
-		return netError(err, opts.Net.Server)
+		return opts.Net.fail(err)
 	}
 	defer clear(s.Value)
 	if f.JSON() {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -73,6 +74,9 @@ type Client struct {
 	opts    Options
 	addr    string
 	closeFn func()
+
+	mu      sync.Mutex
+	session string // a device session from ChallengeLogin, sent instead of Options.Token
 }
 
 // New returns a client of the server at addr: "host:port" (TLS),
@@ -193,10 +197,21 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 func request[T any](c *Client, msg *T) *connect.Request[T] {
 	req := connect.NewRequest(msg)
 	req.Header().Set("User-Agent", c.opts.UserAgent)
-	if c.opts.Token != "" {
-		req.Header().Set("Authorization", "Bearer "+c.opts.Token)
+	if tok := c.bearer(); tok != "" {
+		req.Header().Set("Authorization", "Bearer "+tok)
 	}
 	return req
+}
+
+// bearer is the token calls carry: the device session once ChallengeLogin
+// has succeeded, else Options.Token.
+func (c *Client) bearer() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session != "" {
+		return c.session
+	}
+	return c.opts.Token
 }
 
 // Secret is a value read from the server.

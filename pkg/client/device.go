@@ -2,9 +2,16 @@ package client
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http/httptrace"
+	"sync"
 	"time"
 
 	keysmithv1 "github.com/keysmith/keysmith/pkg/api/keysmith/v1"
+	"github.com/keysmith/keysmith/pkg/devicecred"
 )
 
 // DeviceIdentity is who the server takes the caller to be.
@@ -57,6 +64,107 @@ func (c *Client) CompleteChallenge(ctx context.Context, tenant, deviceID string,
 		return "", time.Time{}, c.wrap(err)
 	}
 	return res.Msg.SessionToken, time.Unix(res.Msg.ExpiresUnix, 0), nil
+}
+
+// Session is a device session ChallengeLogin obtained.
+type Session struct {
+	Token            string // "ksd1_...": a bearer credential, never print or log it
+	Expires          time.Time
+	DeviceID         string
+	Role, Tenant     string
+	ChannelBound     bool // the answer was bound to the TLS connection (RFC 9266)
+	ChallengeExpires time.Time
+}
+
+// connTrace records the connection a call went over.
+type connTrace struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (t *connTrace) ctx(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		t.mu.Lock()
+		t.conn = i.Conn
+		t.mu.Unlock()
+	}})
+}
+
+func (t *connTrace) get() net.Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn
+}
+
+// ChallengeLogin proves possession of the device key priv without mutual
+// TLS: it asks for a challenge for deviceID in tenant ("" = the server's
+// default), signs it, and keeps the device session the server returns for
+// every later call of c (instead of Options.Token; Options.Certificate is
+// not needed). When the server terminates TLS itself it asks for a
+// channel-bound answer: the signature then covers the RFC 9266
+// tls-exporter value of the connection the challenge came over, so the
+// answer is good on that connection only. Call it before using c from
+// several goroutines.
+func (c *Client) ChallengeLogin(ctx context.Context, tenant, deviceID string, priv *ecdsa.PrivateKey) (*Session, error) {
+	if priv == nil {
+		return nil, fmt.Errorf("%w: no device key", ErrInvalid)
+	}
+	s, redialed, err := c.challengeOnce(ctx, tenant, deviceID, priv)
+	if err != nil && redialed {
+		// The connection changed between the challenge and the answer
+		// (an idle connection closed): the bound answer cannot verify on
+		// the new one. Once more, on the new connection.
+		s, _, err = c.challengeOnce(ctx, tenant, deviceID, priv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.session = s.Token
+	c.mu.Unlock()
+	return s, nil
+}
+
+// challengeOnce runs one challenge; redialed says the answer went over
+// another connection than the challenge.
+func (c *Client) challengeOnce(ctx context.Context, tenant, deviceID string, priv *ecdsa.PrivateKey) (*Session, bool, error) {
+	var t1, t2 connTrace
+	ch, err := c.BeginChallenge(t1.ctx(ctx), tenant, deviceID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer clear(ch.Nonce)
+	var sig []byte
+	if ch.ChannelBound {
+		tc, ok := t1.get().(*tls.Conn)
+		if !ok {
+			return nil, false, fmt.Errorf("%w: the server asks for a channel-bound answer, but the challenge did not come over TLS", ErrUnavailable)
+		}
+		st := tc.ConnectionState()
+		b, err := devicecred.ChannelBinding(&st)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: channel binding: %v", ErrUnavailable, err)
+		}
+		sig, err = devicecred.SignChallengeBound(priv, deviceID, ch.Nonce, b)
+		if err != nil {
+			return nil, false, err
+		}
+	} else {
+		sig, err = devicecred.SignChallenge(priv, deviceID, ch.Nonce)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	ctx2, cancel := c.ctx(t2.ctx(ctx))
+	defer cancel()
+	res, err := c.dev.CompleteChallenge(ctx2, request(c, &keysmithv1.CompleteChallengeRequest{DeviceId: deviceID, Tenant: tenant, Nonce: ch.Nonce, Signature: sig}))
+	if err != nil {
+		redialed := ch.ChannelBound && t2.get() != nil && t2.get() != t1.get()
+		return nil, redialed, c.wrap(err)
+	}
+	m := res.Msg
+	return &Session{Token: m.SessionToken, Expires: time.Unix(m.ExpiresUnix, 0), DeviceID: m.DeviceId, Role: m.Role, Tenant: m.Tenant,
+		ChannelBound: ch.ChannelBound, ChallengeExpires: ch.Expires}, false, nil
 }
 
 // ReportResult is the outcome of ReportProvisioning.
