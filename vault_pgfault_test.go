@@ -205,10 +205,7 @@ func TestPostgresKillMidTransaction(t *testing.T) {
 	home := t.TempDir()
 	env := killEnv(home)
 	u := pgFaultVault(t, bin, env)
-	names := make([]string, 150)
-	for i := range names {
-		names[i] = fmt.Sprintf("K%03d", i)
-	}
+	names := keyNames(150)
 	gen := 0
 	mustKS(t, bin, env, nil, "vault", "import-env", "--vault", u, envFile(t, home, names, gen))
 	putVal := 0
@@ -455,10 +452,7 @@ func TestPostgresConcurrentRotateDEK(t *testing.T) {
 	home := t.TempDir()
 	env := killEnv(home)
 	u := pgFaultVault(t, bin, env)
-	names := make([]string, 100)
-	for i := range names {
-		names[i] = fmt.Sprintf("K%03d", i)
-	}
+	names := keyNames(100)
 	mustKS(t, bin, env, nil, "vault", "import-env", "--vault", u, envFile(t, home, names, 0))
 	before := readState(t, u)
 
@@ -546,4 +540,13 @@ func TestPostgresConcurrentRotateDEK(t *testing.T) {
 	t.Logf("%d rotations succeeded, %d failed cleanly; %d puts and %d gets ran alongside; DEK version %d -> %d",
 		rotated, rotFailed, nPuts, gets, before.dek, after.dek)
 	checkVerify(t, bin, env, u, "after the rotations")
+}
+
+// keyNames are n secret names K000, K001, ...
+func keyNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("K%03d", i)
+	}
+	return names
 }

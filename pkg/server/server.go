@@ -118,7 +118,7 @@ var Services = []Service{{
 }}
 
 // HealthServiceName is grpc.health.v1's service, served beside Services.
-const HealthServiceName = "grpc.health.v1.Health"
+const HealthServiceName = grpchealth.HealthV1ServiceName
 
 // ServiceNames returns the names of Services, in order.
 func ServiceNames() []string {

@@ -23,7 +23,8 @@ type Problem struct {
 // agrees with the chain (the newest version of each secret and device
 // secret, revocations of tokens, grants and device keys, removals of
 // devices). Nothing is written, nothing is audited; no value leaves the
-// call. An empty list means the vault verifies. The error is for failures to read, not for problems found.
+// call. An empty list means the vault verifies. The error is for failures
+// to read, not for problems found.
 func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error) {
 	keys, level := v.state()
 	if keys == nil {
