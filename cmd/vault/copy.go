@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -106,7 +107,8 @@ func copyRun(opts *CopyOptions) (err error) {
 	}()
 
 	progress := copyProgress(f)
-	snap, err := storecopy.Copy(ctx, src.Store(), dstStore, progress)
+	var res *vault.VerifyResult
+	snap, err := storecopy.Copy(ctx, src.Store(), dstStore, progress, verifiedCopy(f, key, fmt.Sprintf("the copy in %q", to), &res, fmt.Sprintf("check the source with: keysmith vault verify --vault %s", quoteArg(from)), nil))
 	if progress != nil {
 		fmt.Fprint(f.IO.ErrOut, "\r\033[K")
 	}
@@ -116,24 +118,6 @@ func copyRun(opts *CopyOptions) (err error) {
 				"copy into a new vault: a new file path, an empty PostgreSQL database, or an empty schema (search_path in the URL)")
 		}
 		return err
-	}
-
-	dst, err := vault.Open(ctx, dstStore, f.VaultOptions())
-	dstStore = nil // dst owns it now (and closes it on error)
-	if err != nil {
-		return fmt.Errorf("the copy in %q does not open: %w", to, err)
-	}
-	defer dst.Close()
-	if err := dst.Unlock(ctx, key); err != nil {
-		return fmt.Errorf("the copy in %q does not unlock: %w", to, err)
-	}
-	res, probs, err := verifyVault(ctx, dst)
-	if err != nil {
-		return err
-	}
-	if len(probs) > 0 {
-		err := fmt.Errorf("the copy in %q does not verify: %w: %s: %s", to, vault.ErrTampered, probs[0].What, probs[0].Error)
-		return cmdutil.WithHint(err, fmt.Sprintf("check the source with: keysmith vault verify --vault %s", quoteArg(from)))
 	}
 
 	counts := map[string]int{
@@ -152,6 +136,38 @@ func copyRun(opts *CopyOptions) (err error) {
 	fmt.Fprintf(f.IO.Out, "copy ok: every row opens and agrees with the audit chain (%s verified)\nhead: row %d, MAC %s\n",
 		cmdutil.Plural(res.Verified, "audit row"), res.HeadSeq, res.HeadMAC)
 	return nil
+}
+
+// verifiedCopy is the storecopy.Check of vault copy and of restoring a
+// complete backup: before the rows written into the destination commit,
+// they open as a vault, unlock with key and verify (every row opens, the
+// chain agrees with every row). A problem rolls the write back, so a
+// destination is left as it was, never holding a vault that does not
+// verify; what names it in errors. *res gets the verification's result; then, when not nil, runs
+// on the verified vault in the same transaction.
+func verifiedCopy(f *cmdutil.Factory, key masterkey.Key, what string, res **vault.VerifyResult, hint string, then func(context.Context, *vault.Vault) error) storecopy.Check {
+	return func(ctx context.Context, st store.Store) error {
+		v, err := vault.Open(ctx, st, f.VaultOptions())
+		if err != nil {
+			return fmt.Errorf("%s does not open: %w", what, err)
+		}
+		if err := v.Unlock(ctx, key); err != nil {
+			return fmt.Errorf("%s does not unlock: %w", what, err)
+		}
+		r, probs, err := verifyVault(ctx, v)
+		if err != nil {
+			return err
+		}
+		if len(probs) > 0 {
+			err := fmt.Errorf("%s does not verify: %w: %s: %s", what, vault.ErrTampered, probs[0].What, probs[0].Error)
+			return cmdutil.WithHint(err, hint)
+		}
+		*res = r
+		if then != nil {
+			return then(ctx, v)
+		}
+		return nil
+	}
 }
 
 // vaultKey returns the master key that unlocked v: the environment's

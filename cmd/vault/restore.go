@@ -2,6 +2,8 @@ package vault
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/vault"
+	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/store/storecopy"
 )
 
 // RestoreOptions are the inputs of "vault restore".
@@ -30,7 +35,18 @@ func NewCmdRestore(f *cmdutil.Factory, runF func(*RestoreOptions) error) *cobra.
 		Short: "Load a backup into a new vault",
 		Long: `Decrypt a backup written by vault export (with the age identities in -i, or
 the passphrase: KEYSMITH_PASSPHRASE, a hidden prompt or standard input) and
-load it, in one transaction, into the vault at --vault. A vault that does not
+load it, in one transaction, into the vault at --vault.
+
+A complete backup (format v2, the default of vault export) is every row of a
+vault: it restores into a new vault (a file that does not exist, an empty
+PostgreSQL database or schema), which becomes that same vault again, opened
+by the same master key (the current or a retired key of its environment). The
+rows are verified (every row opens, the audit chain agrees with every row) and
+the restore is recorded in the chain before anything commits: a backup that
+does not verify leaves nothing behind. -e, when given, must name the backup's
+environment.
+
+A backup of format v1 holds the secret values only. A vault that does not
 exist is created for the backup's environment (or the one selected with -e);
 a vault that already holds secrets is refused. Values are sealed afresh under
 the new vault's keys; names, versions and metadata are kept.`,
@@ -83,7 +99,17 @@ func restoreRun(opts *RestoreOptions) (err error) {
 	if err != nil {
 		return cmdutil.WithHint(fmt.Errorf("%q does not decrypt: %w: %v", opts.File, cmdutil.ErrAuth, err), "check the passphrase or identity")
 	}
-	b, err := vault.ReadBackup(io.LimitReader(r, 1<<34))
+	plain, err := io.ReadAll(io.LimitReader(r, 1<<34))
+	if err != nil {
+		return cmdutil.WithHint(fmt.Errorf("%q does not decrypt: %w: %v", opts.File, cmdutil.ErrAuth, err), "the file is damaged or cut short")
+	}
+	var head struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(plain, &head) == nil && head.Format == storecopy.BackupFormat {
+		return restoreComplete(opts, plain)
+	}
+	b, err := vault.ReadBackup(bytes.NewReader(plain))
 	if err != nil {
 		return fmt.Errorf("%q: %w", opts.File, err)
 	}
@@ -135,5 +161,82 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		return f.PrintJSON(map[string]any{"vault": path, "env": env, "tenants": len(b.Tenants), "versions": n})
 	}
 	f.IO.Infof("restored %s of %s into %q (environment %s)", cmdutil.Plural(n, "version"), cmdutil.Plural(len(b.Tenants), "tenant"), path, env)
+	return nil
+}
+
+// restoreComplete restores a v2 backup: its rows go into a new or empty
+// store and are verified, with the restore appended to the chain, in the
+// write's own transaction.
+func restoreComplete(opts *RestoreOptions, plain []byte) (err error) {
+	f := opts.F
+	ctx := f.Ctx()
+	b, err := storecopy.ReadBackup(bytes.NewReader(plain))
+	if err != nil {
+		return fmt.Errorf("%q: %w", opts.File, err)
+	}
+	where := f.Config.Vault
+	desc := cmdutil.DescribeVault(where)
+	if f.Config.EnvFrom != "default" && f.Config.Env != b.Env {
+		return cmdutil.WithHint(
+			fmt.Errorf("%q is a complete backup of a %s vault, but %s selects %s: %w", opts.File, b.Env, f.Config.EnvFrom, f.Config.Env, vault.ErrWrongEnvironment),
+			"a complete backup restores into its own environment: drop -e, or export with --format v1 to move the secret values elsewhere")
+	}
+	res, err := f.Keys(b.Env, cmdutil.NoCreate)
+	if err != nil {
+		return err
+	}
+	want := b.Vault.Meta[store.MetaKeyID]
+	var key masterkey.Key
+	found := false
+	for _, k := range append([]masterkey.Key{res.Current}, res.Retired...) {
+		if id := k.ID(); bytes.Equal(id[:], want) {
+			key, found = k, true
+			break
+		}
+	}
+	if !found {
+		err := fmt.Errorf("%q is a backup of a vault sealed under %s key ID %x, and no such key is configured (current: %s): %w", opts.File, b.Env, want, res.Current.ID(), vault.ErrWrongKey)
+		return cmdutil.WithHint(err, "a complete backup opens only with the master key of the vault it came from (add it as a retired key); to move secrets under another key, export them with --format v1")
+	}
+
+	dst, created, err := openOrCreate(f, where)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dst.Close()
+		if err != nil && created {
+			cmdutil.RemoveStore(where) // a SQLite file made for the restore goes again
+		}
+	}()
+	var vres *vault.VerifyResult
+	record := func(ctx context.Context, v *vault.Vault) error {
+		return v.AppendAudit(ctx, "restore", "", desc, true,
+			fmt.Sprintf("complete backup of vault %s exported at %s by %s", b.VaultID, b.ExportedAt, b.ExportedBy))
+	}
+	progress := copyProgress(f)
+	err = storecopy.WriteChecked(ctx, dst, b.Vault, progress,
+		verifiedCopy(f, key, fmt.Sprintf("the vault restored from %q", opts.File), &vres, "nothing was restored: the backup is damaged; restore an older one, or check the vault it came from with vault verify", record))
+	if progress != nil {
+		fmt.Fprint(f.IO.ErrOut, "\r\033[K")
+	}
+	if err != nil {
+		if errors.Is(err, storecopy.ErrNotEmpty) {
+			return cmdutil.WithHint(fmt.Errorf("vault %q: %w", desc, err),
+				"restore a complete backup into a new vault: --vault NEW.db, an empty PostgreSQL database, or an empty schema (search_path in the URL)")
+		}
+		return err
+	}
+	if created && !cmdutil.IsStoreURL(where) {
+		warnOpenDir(f, where)
+	}
+	s := b.Vault
+	if f.JSON() {
+		return f.PrintJSON(map[string]any{"vault": desc, "env": b.Env, "format": storecopy.BackupFormat, "tenants": len(s.Tenants), "versions": len(s.Secrets),
+			"rows": s.Rows(), "verified": true, "audit": vres})
+	}
+	f.IO.Infof("restored %s of %s into %q (environment %s), with every other row of the vault: %s (%s, %s, %s), all verified",
+		cmdutil.Plural(len(s.Secrets), "version"), cmdutil.Plural(len(s.Tenants), "tenant"), desc, b.Env,
+		cmdutil.Plural(s.Rows(), "row"), cmdutil.Plural(len(s.Devices), "device"), cmdutil.Plural(len(s.Tokens), "token"), cmdutil.Plural(len(s.Audit), "audit row"))
 	return nil
 }

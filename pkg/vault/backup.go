@@ -13,13 +13,15 @@ import (
 	"github.com/keysmith/keysmith/pkg/vault/store"
 )
 
-// BackupFormat is the "format" field of a backup.
+// BackupFormat is the "format" field of a values-only backup (vault export
+// --format v1). The complete backup, every row as stored, is
+// storecopy.BackupFormat (v2).
 const BackupFormat = "keysmith-vault-backup/v1"
 
 // Backup is the plaintext content of a vault export: every version of every
 // secret of every tenant. It is only ever written encrypted (see the export
-// command); the audit trail stays with the vault it describes, and so, for
-// now, do devices and service access (NotInBackup counts them).
+// command); the audit trail stays with the vault it describes, and so do
+// devices and service access (NotInBackup counts them).
 type Backup struct {
 	Format     string         `json:"format"`
 	Env        string         `json:"env"`

@@ -176,138 +176,177 @@ type bulkAudit interface {
 // Write loads the snapshot into dst, which must be empty, in one
 // transaction: a failure leaves it empty.
 func Write(ctx context.Context, dst store.Store, s *Snapshot, progress Progress) error {
-	total := s.Rows()
+	return WriteChecked(ctx, dst, s, progress, nil)
+}
+
+// Check looks at a destination written by WriteChecked before its
+// transaction commits: st runs every View and Update in that transaction
+// (it is one goroutine's, and Close does nothing). An error rolls the
+// whole write back.
+type Check func(ctx context.Context, st store.Store) error
+
+// WriteChecked is Write with check run on the written rows inside the same
+// transaction: the caller opens, unlocks and verifies the vault there, and
+// may append to its audit chain, and nothing is kept unless all of it
+// succeeds. A killed process leaves the destination as it was.
+func WriteChecked(ctx context.Context, dst store.Store, s *Snapshot, progress Progress, check Check) error {
 	return dst.Update(ctx, func(tx store.Tx) error {
-		if err := checkEmpty(ctx, tx); err != nil {
+		if err := write(ctx, tx, s, progress); err != nil {
 			return err
 		}
-		done := 0
-		step := func(n int) {
-			done += n
-			progress.report("write", done, total)
+		if check == nil {
+			return nil
 		}
-		for _, t := range s.Tenants {
-			id, err := tx.InsertTenant(ctx, t)
-			if err != nil {
-				return fmt.Errorf("tenant %q: %w", t.Name, err)
-			}
-			if id != t.ID {
-				return fmt.Errorf("tenant %q: the destination gave ID %d for %d", t.Name, id, t.ID)
-			}
-		}
-		step(len(s.Tenants))
-		for _, d := range s.DEKs {
-			if err := tx.InsertDEK(ctx, d); err != nil {
-				return fmt.Errorf("data key %d of tenant %d: %w", d.Version, d.TenantID, err)
-			}
-		}
-		step(len(s.DEKs))
-		for i := 0; i < len(s.Secrets); i += pageSize {
-			page := s.Secrets[i:min(i+pageSize, len(s.Secrets))]
-			if b, ok := tx.(bulkSecrets); ok {
-				if err := b.InsertSecrets(ctx, page); err != nil {
-					return fmt.Errorf("secrets: %w", err)
-				}
-			} else {
-				for _, x := range page {
-					if err := tx.InsertSecret(ctx, x); err != nil {
-						return fmt.Errorf("secret %q version %d: %w", x.Name, x.Version, err)
-					}
-				}
-			}
-			step(len(page))
-		}
-		for _, d := range s.Devices {
-			ref, err := tx.InsertDevice(ctx, d)
-			if err == nil && ref != d.Ref {
-				err = fmt.Errorf("the destination gave row ID %d for %d", ref, d.Ref)
-			}
-			if err != nil {
-				return fmt.Errorf("device %s: %w", d.ID, err)
-			}
-		}
-		step(len(s.Devices))
-		for _, k := range s.DeviceKeys {
-			id, err := tx.InsertDeviceKey(ctx, k)
-			if err == nil && id != k.ID {
-				err = fmt.Errorf("the destination gave row ID %d for %d", id, k.ID)
-			}
-			if err != nil {
-				return fmt.Errorf("device key %s: %w", k.KeyID, err)
-			}
-		}
-		step(len(s.DeviceKeys))
-		for _, x := range s.DeviceSecrets {
-			if err := tx.InsertDeviceSecret(ctx, x); err != nil {
-				return fmt.Errorf("device secret %q version %d: %w", x.Name, x.Version, err)
-			}
-		}
-		step(len(s.DeviceSecrets))
-		for _, r := range s.Reports {
-			if err := tx.InsertReport(ctx, r); err != nil {
-				return fmt.Errorf("report %q: %w", r.RequestID, err)
-			}
-		}
-		step(len(s.Reports))
-		for _, t := range s.Tokens {
-			if err := tx.InsertToken(ctx, t); err != nil {
-				return fmt.Errorf("token %s: %w", t.ID, err)
-			}
-		}
-		step(len(s.Tokens))
-		for _, g := range s.Grants {
-			if err := tx.PutGrant(ctx, g); err != nil {
-				return fmt.Errorf("grant %s/%s: %w", g.Service, g.Name, err)
-			}
-		}
-		step(len(s.Grants))
-		for _, r := range s.Requests {
-			id, created, err := tx.InsertRequest(ctx, r)
-			if err == nil && (!created || id != r.ID) {
-				err = errors.New("not kept as it was")
-			}
-			if err != nil {
-				return fmt.Errorf("access request %d: %w", r.ID, err)
-			}
-		}
-		step(len(s.Requests))
-		for _, x := range s.Stubs {
-			if _, err := tx.OpenStub(ctx, x); err != nil {
-				return fmt.Errorf("stub %q: %w", x.Name, err)
-			}
-		}
-		step(len(s.Stubs))
-		for _, c := range s.AMTCerts {
-			if err := tx.InsertAMTCert(ctx, c); err != nil {
-				return fmt.Errorf("AMT certificate %q: %w", c.Name, err)
-			}
-		}
-		step(len(s.AMTCerts))
-		for i := 0; i < len(s.Audit); i += pageSize {
-			page := s.Audit[i:min(i+pageSize, len(s.Audit))]
-			var err error
-			if b, ok := tx.(bulkAudit); ok {
-				err = b.AppendAuditRows(ctx, page)
-			} else {
-				err = tx.AppendAudit(ctx, page)
-			}
-			if err != nil {
-				return fmt.Errorf("audit rows from %d: %w", page[0].Seq, err)
-			}
-			step(len(page))
-		}
-		for k, v := range s.Meta {
-			if err := tx.SetMeta(ctx, k, v); err != nil {
-				return err
-			}
-		}
-		step(len(s.Meta))
-		return nil
+		return check(ctx, txStore{tx: tx, desc: dst.Describe(), schema: dst.SchemaVersion()})
 	})
 }
 
-// Copy reads every row of src and writes it into dst, which must be empty.
-func Copy(ctx context.Context, src, dst store.Store, progress Progress) (*Snapshot, error) {
+// txStore is a store.Store whose transactions are all one transaction
+// already open (see Check).
+type txStore struct {
+	tx     store.Tx
+	desc   string
+	schema int
+}
+
+func (s txStore) View(ctx context.Context, fn func(store.Tx) error) error   { return fn(s.tx) }
+func (s txStore) Update(ctx context.Context, fn func(store.Tx) error) error { return fn(s.tx) }
+func (s txStore) Describe() string                                          { return s.desc }
+func (s txStore) SchemaVersion() int                                        { return s.schema }
+func (s txStore) Close() error                                              { return nil }
+
+func write(ctx context.Context, tx store.Tx, s *Snapshot, progress Progress) error {
+	total := s.Rows()
+	if err := checkEmpty(ctx, tx); err != nil {
+		return err
+	}
+	done := 0
+	step := func(n int) {
+		done += n
+		progress.report("write", done, total)
+	}
+	for _, t := range s.Tenants {
+		id, err := tx.InsertTenant(ctx, t)
+		if err != nil {
+			return fmt.Errorf("tenant %q: %w", t.Name, err)
+		}
+		if id != t.ID {
+			return fmt.Errorf("tenant %q: the destination gave ID %d for %d", t.Name, id, t.ID)
+		}
+	}
+	step(len(s.Tenants))
+	for _, d := range s.DEKs {
+		if err := tx.InsertDEK(ctx, d); err != nil {
+			return fmt.Errorf("data key %d of tenant %d: %w", d.Version, d.TenantID, err)
+		}
+	}
+	step(len(s.DEKs))
+	for i := 0; i < len(s.Secrets); i += pageSize {
+		page := s.Secrets[i:min(i+pageSize, len(s.Secrets))]
+		if b, ok := tx.(bulkSecrets); ok {
+			if err := b.InsertSecrets(ctx, page); err != nil {
+				return fmt.Errorf("secrets: %w", err)
+			}
+		} else {
+			for _, x := range page {
+				if err := tx.InsertSecret(ctx, x); err != nil {
+					return fmt.Errorf("secret %q version %d: %w", x.Name, x.Version, err)
+				}
+			}
+		}
+		step(len(page))
+	}
+	for _, d := range s.Devices {
+		ref, err := tx.InsertDevice(ctx, d)
+		if err == nil && ref != d.Ref {
+			err = fmt.Errorf("the destination gave row ID %d for %d", ref, d.Ref)
+		}
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d.ID, err)
+		}
+	}
+	step(len(s.Devices))
+	for _, k := range s.DeviceKeys {
+		id, err := tx.InsertDeviceKey(ctx, k)
+		if err == nil && id != k.ID {
+			err = fmt.Errorf("the destination gave row ID %d for %d", id, k.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("device key %s: %w", k.KeyID, err)
+		}
+	}
+	step(len(s.DeviceKeys))
+	for _, x := range s.DeviceSecrets {
+		if err := tx.InsertDeviceSecret(ctx, x); err != nil {
+			return fmt.Errorf("device secret %q version %d: %w", x.Name, x.Version, err)
+		}
+	}
+	step(len(s.DeviceSecrets))
+	for _, r := range s.Reports {
+		if err := tx.InsertReport(ctx, r); err != nil {
+			return fmt.Errorf("report %q: %w", r.RequestID, err)
+		}
+	}
+	step(len(s.Reports))
+	for _, t := range s.Tokens {
+		if err := tx.InsertToken(ctx, t); err != nil {
+			return fmt.Errorf("token %s: %w", t.ID, err)
+		}
+	}
+	step(len(s.Tokens))
+	for _, g := range s.Grants {
+		if err := tx.PutGrant(ctx, g); err != nil {
+			return fmt.Errorf("grant %s/%s: %w", g.Service, g.Name, err)
+		}
+	}
+	step(len(s.Grants))
+	for _, r := range s.Requests {
+		id, created, err := tx.InsertRequest(ctx, r)
+		if err == nil && (!created || id != r.ID) {
+			err = errors.New("not kept as it was")
+		}
+		if err != nil {
+			return fmt.Errorf("access request %d: %w", r.ID, err)
+		}
+	}
+	step(len(s.Requests))
+	for _, x := range s.Stubs {
+		if _, err := tx.OpenStub(ctx, x); err != nil {
+			return fmt.Errorf("stub %q: %w", x.Name, err)
+		}
+	}
+	step(len(s.Stubs))
+	for _, c := range s.AMTCerts {
+		if err := tx.InsertAMTCert(ctx, c); err != nil {
+			return fmt.Errorf("AMT certificate %q: %w", c.Name, err)
+		}
+	}
+	step(len(s.AMTCerts))
+	for i := 0; i < len(s.Audit); i += pageSize {
+		page := s.Audit[i:min(i+pageSize, len(s.Audit))]
+		var err error
+		if b, ok := tx.(bulkAudit); ok {
+			err = b.AppendAuditRows(ctx, page)
+		} else {
+			err = tx.AppendAudit(ctx, page)
+		}
+		if err != nil {
+			return fmt.Errorf("audit rows from %d: %w", page[0].Seq, err)
+		}
+		step(len(page))
+	}
+	for k, v := range s.Meta {
+		if err := tx.SetMeta(ctx, k, v); err != nil {
+			return err
+		}
+	}
+	step(len(s.Meta))
+	return nil
+}
+
+// Copy reads every row of src and writes it into dst, which must be empty;
+// check, when not nil, runs as in WriteChecked.
+func Copy(ctx context.Context, src, dst store.Store, progress Progress, check Check) (*Snapshot, error) {
 	if err := CheckEmpty(ctx, dst); err != nil {
 		return nil, err
 	}
@@ -315,7 +354,7 @@ func Copy(ctx context.Context, src, dst store.Store, progress Progress) (*Snapsh
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", src.Describe(), err)
 	}
-	if err := Write(ctx, dst, s, progress); err != nil {
+	if err := WriteChecked(ctx, dst, s, progress, check); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", dst.Describe(), err)
 	}
 	return s, nil

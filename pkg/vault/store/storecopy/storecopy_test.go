@@ -129,13 +129,13 @@ func TestCopyRoundTrip(t *testing.T) {
 		t.Fatalf("source snapshot %+v", want)
 	}
 	var calls int
-	if _, err := Copy(ctx, a, b, func(string, int, int) { calls++ }); err != nil {
+	if _, err := Copy(ctx, a, b, func(string, int, int) { calls++ }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if calls == 0 {
 		t.Error("no progress reported")
 	}
-	if _, err := Copy(ctx, b, c, nil); err != nil {
+	if _, err := Copy(ctx, b, c, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []store.Store{b, c} {
@@ -169,8 +169,65 @@ func TestCopyRefusesNonEmpty(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Copy(ctx, src, dst, nil); !errors.Is(err, ErrNotEmpty) {
+		if _, err := Copy(ctx, src, dst, nil, nil); !errors.Is(err, ErrNotEmpty) {
 			t.Errorf("%s: copy into a non-empty store: %v", dst.Describe(), err)
+		}
+	}
+}
+
+// TestWriteCheckedRollsBack: the check sees the written rows in the
+// write's own transaction (also through View), can write there, and its
+// error leaves the destination empty; without an error everything commits,
+// the check's own row included.
+func TestWriteCheckedRollsBack(t *testing.T) {
+	ctx := context.Background()
+	for _, dst := range []store.Store{newSQLite(t), newPostgres(t)} {
+		src := newSQLite(t)
+		fill(t, src)
+		snap, err := Read(ctx, src, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := errors.New("refused")
+		var seen int
+		check := func(ctx context.Context, st store.Store) error {
+			if st.Describe() != dst.Describe() {
+				t.Errorf("check's store is %q, want %q", st.Describe(), dst.Describe())
+			}
+			err := st.View(ctx, func(tx store.Tx) error {
+				c, err := tx.Counts(ctx)
+				seen = c.SecretVersions
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if err := st.Update(ctx, func(tx store.Tx) error { return tx.SetMeta(ctx, "checked", []byte("yes")) }); err != nil {
+				return err
+			}
+			return refused
+		}
+		if err := WriteChecked(ctx, dst, snap, nil, check); !errors.Is(err, refused) {
+			t.Fatalf("%s: WriteChecked: %v, want the check's error", dst.Describe(), err)
+		}
+		if seen != len(snap.Secrets) {
+			t.Errorf("%s: the check saw %d secret versions, want %d", dst.Describe(), seen, len(snap.Secrets))
+		}
+		if err := CheckEmpty(ctx, dst); err != nil {
+			t.Errorf("%s: after a failed check: %v", dst.Describe(), err)
+		}
+		check = func(ctx context.Context, st store.Store) error {
+			return st.Update(ctx, func(tx store.Tx) error { return tx.SetMeta(ctx, "checked", []byte("yes")) })
+		}
+		if err := WriteChecked(ctx, dst, snap, nil, check); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Read(ctx, dst, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Secrets) != len(snap.Secrets) || string(got.Meta["checked"]) != "yes" {
+			t.Errorf("%s: after a passing check: %d secret versions, meta %q", dst.Describe(), len(got.Secrets), got.Meta["checked"])
 		}
 	}
 }
