@@ -57,7 +57,12 @@ func CreatePending(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+hex.EncodeToString(b[:])+PendingSuffix)
-	return Create(ctx, tmp)
+	s, err := Create(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	s.name = path
+	return s, nil
 }
 
 // PendingSuffix ends the name of a vault CreatePending has not published.

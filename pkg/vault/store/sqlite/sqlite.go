@@ -39,6 +39,7 @@ var migrationFS embed.FS
 // connections that see WAL snapshots.
 type Store struct {
 	path   string
+	name   string // what Describe says: path, or for a pending vault the path it is published at
 	w, r   *sql.DB
 	wc, rc *stmtCache // their prepared statements
 	schema int
@@ -215,8 +216,14 @@ func (s *Store) openReaders(ctx context.Context) error {
 // Path returns the vault file.
 func (s *Store) Path() string { return s.path }
 
-// Describe returns the file's path.
-func (s *Store) Describe() string { return s.path }
+// Describe returns the file's path; for a vault CreatePending made, the
+// path Publish will move it to (what messages and the init audit row name).
+func (s *Store) Describe() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.path
+}
 
 // SchemaVersion returns PRAGMA user_version.
 func (s *Store) SchemaVersion() int { return s.schema }
