@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/keysmith/keysmith/pkg/vault/store/postgres"
 )
 
 // The test binary re-executes itself as a child process for the tests
@@ -21,12 +23,25 @@ func TestMain(m *testing.M) {
 		os.Exit(childPut())
 	case "rotate-dek":
 		os.Exit(childRotate())
+	case "put-get":
+		os.Exit(childPutGet())
 	}
 	os.Exit(2)
 }
 
+// childVault opens VAULT_PATH: a vault file, or a PostgreSQL URL.
 func childVault() (*Vault, error) {
-	v, err := openFile(os.Getenv("VAULT_PATH"), Options{Actor: "child-" + os.Getenv("WORKER")})
+	opts := Options{Actor: "child-" + os.Getenv("WORKER")}
+	var v *Vault
+	var err error
+	if u := os.Getenv("VAULT_PATH"); postgres.IsURL(u) {
+		var st *postgres.Store
+		if st, err = postgres.Open(ctx, u); err == nil {
+			v, err = Open(ctx, st, opts)
+		}
+	} else {
+		v, err = openFile(u, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
