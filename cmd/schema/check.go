@@ -83,7 +83,14 @@ func checkRun(opts *ServiceOptions) error {
 	}
 	if ok {
 		if !f.JSON() {
-			f.IO.Infof("ok: all %s exist and are granted to %s in tenant %s, and it has an approved token", declared(s), opts.Service, tenant)
+			what := "all " + declared(s) + " exist and are"
+			switch len(s.Secrets) {
+			case 0:
+				what = "no secret is declared; nothing is"
+			case 1:
+				what = "the 1 declared secret exists and is"
+			}
+			f.IO.Infof("ok: %s granted to %s in tenant %s, and it has an approved token", what, opts.Service, tenant)
 		}
 		return nil
 	}
