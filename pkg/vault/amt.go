@@ -8,12 +8,14 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keysmith/keysmith/pkg/amt"
@@ -193,6 +195,7 @@ func (v *Vault) RemoveAMTCert(ctx context.Context, tenantName, name string) (*AM
 		return nil, err
 	}
 	var out *AMTCertInfo
+	var tenantID int64
 	err := v.update(ctx, func(o *op) error {
 		t, err := o.tenant(tenantName)
 		if err != nil {
@@ -207,6 +210,7 @@ func (v *Vault) RemoveAMTCert(ctx context.Context, tenantName, name string) (*AM
 		if _, err := o.tx.DeleteAMTCert(o.ctx, t.ID, name); err != nil {
 			return err
 		}
+		tenantID = t.ID
 		info := amtCertInfo(t.Name, c)
 		out = &info
 		o.audit(auditRow{Action: "amt-cert-rm", Tenant: t.Name, Object: name, Success: true,
@@ -217,6 +221,7 @@ func (v *Vault) RemoveAMTCert(ctx context.Context, tenantName, name string) (*AM
 		v.auditFailure(ctx, "amt-cert-rm", tenantName, name, err)
 		return nil, err
 	}
+	v.amt.drop(func(r amtRef) bool { return r.tenant == tenantID && r.name == name })
 	v.checkpoint(ctx)
 	return out, nil
 }
@@ -355,6 +360,11 @@ func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string,
 				return fmt.Errorf("%w: device %s (role %s) may not use %q", ErrAMTNotAllowed, d.Name, d.Role, certName)
 			}
 		}
+		row = c
+		ref := amtRefOf(t.ID, c)
+		if cert = v.amt.get(ref); cert != nil {
+			return nil
+		}
 		dek, err := o.dek(t.ID, c.DEKVersion)
 		if err != nil {
 			return err
@@ -364,9 +374,11 @@ func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string,
 			return err
 		}
 		defer clear(keyDER)
-		cert, err = v.loadAMTCert(t.ID, c, keyDER)
-		row = c
-		return err
+		if cert, err = v.loadAMTCert(t.ID, c, keyDER); err != nil {
+			return err
+		}
+		v.amt.put(ref, cert)
+		return nil
 	})
 	if err != nil {
 		v.auditSignFailure(ctx, tenantName, object, device, err)
@@ -376,7 +388,10 @@ func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string,
 	if err != nil {
 		return nil, err
 	}
-	err = v.update(ctx, func(o *op) error {
+	// The row goes to the audit batcher (auditbatch.go): signatures of many
+	// devices at once share one append; none is returned before its row
+	// committed.
+	err = v.audited(ctx, func(o *op) error {
 		o.audit(auditRow{Action: "amt-sign", Tenant: tenant, Object: certName, Success: true,
 			Detail: fmt.Sprintf("%s, root fingerprint %s, nonce %x", who, row.RootFingerprint, act.Nonce)})
 		return nil
@@ -386,6 +401,65 @@ func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string,
 	}
 	return &AMTActivation{Cert: certName, Nonce: act.Nonce, Signature: act.Signature, Chain: act.Chain,
 		RootFingerprint: hex.EncodeToString(act.RootFingerprint[:])}, nil
+}
+
+// amtRef names one stored AMT certificate row: tenant, name and a digest
+// of what the opened key depends on (chain, sealed key, DEK version), so a
+// re-added, re-sealed or altered row never finds an entry made for another.
+type amtRef struct {
+	tenant int64
+	name   string
+	digest [sha256.Size]byte
+}
+
+func amtRefOf(tenant int64, c store.AMTCert) amtRef {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%d\x00%d\x00", c.DEKVersion, len(c.Chain), len(c.SealedKey))
+	h.Write(c.Chain)
+	h.Write(c.SealedKey)
+	r := amtRef{tenant: tenant, name: c.Name}
+	h.Sum(r.digest[:0])
+	return r
+}
+
+// amtCache keeps the provisioning keys SignActivation opened, so that a
+// signature costs the RSA operation and not also the unsealing and
+// parsing of the key. Every call still reads and checks the row first (a
+// removed certificate is not found; a changed row misses the cache). One
+// entry per tenant and name; RemoveAMTCert and Close drop entries.
+type amtCache struct {
+	mu sync.Mutex
+	m  map[amtRef]*amt.Cert
+}
+
+func (c *amtCache) get(r amtRef) *amt.Cert {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[r]
+}
+
+func (c *amtCache) put(r amtRef, cert *amt.Cert) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[amtRef]*amt.Cert{}
+	}
+	for k := range c.m {
+		if k.tenant == r.tenant && k.name == r.name {
+			delete(c.m, k)
+		}
+	}
+	c.m[r] = cert
+}
+
+func (c *amtCache) drop(match func(amtRef) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if match(k) {
+			delete(c.m, k)
+		}
+	}
 }
 
 // loadAMTCert rebuilds the certificate from its stored row and opened key.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keysmith/keysmith/pkg/amt"
 	"github.com/keysmith/keysmith/pkg/amt/amttest"
@@ -190,5 +191,58 @@ func TestAMTCertSignAndLimits(t *testing.T) {
 	}
 	if rs := auditDetails(t, v2, "amt-cert-rm"); len(rs) < 1 || !rs[0].Success {
 		t.Errorf("amt-cert-rm audit: %+v", rs)
+	}
+}
+
+// TestSignActivationKeyCache: the opened key is reused between signatures,
+// but a certificate removed and added again under the same name with
+// another key signs with the new key at once, and a removed one signs
+// nothing; every signature is audited (batched) either way.
+func TestSignActivationKeyCache(t *testing.T) {
+	v, _, _ := newVault(t)
+	a := amttest.Shared(t)
+	b, err := amttest.New(time.Now().Add(365 * 24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := bytes.Repeat([]byte{7}, amt.NonceSize)
+	if _, err := v.AddAMTCert(ctx, DefaultTenant, "prov", a.Cert(t)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		act, err := v.SignActivation(ctx, DefaultTenant, "prov", fw, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkActivation(t, a, fw, act)
+	}
+	if n := len(v.amt.m); n != 1 {
+		t.Fatalf("%d cached keys, want 1", n)
+	}
+	if _, err := v.RemoveAMTCert(ctx, DefaultTenant, "prov"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.amt.m); n != 0 {
+		t.Fatalf("%d cached keys after rm, want 0", n)
+	}
+	if _, err := v.SignActivation(ctx, DefaultTenant, "prov", fw, ""); !errors.Is(err, ErrNoAMTCert) {
+		t.Fatalf("sign with a removed certificate: %v", err)
+	}
+	if _, err := v.AddAMTCert(ctx, DefaultTenant, "prov", b.Cert(t)); err != nil {
+		t.Fatal(err)
+	}
+	act, err := v.SignActivation(ctx, DefaultTenant, "prov", fw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkActivation(t, b, fw, act)
+	if got := len(auditDetails(t, v, "amt-sign")); got != 4+1 { // 4 signatures, 1 refusal
+		t.Errorf("%d amt-sign audit rows, want 5", got)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.amt.m); n != 0 {
+		t.Errorf("%d cached keys after Close", n)
 	}
 }

@@ -126,6 +126,7 @@ type Vault struct {
 	deks  map[dekRef]*seal.AEAD
 
 	batch auditBatcher // group commit of audited reads (auditbatch.go)
+	amt   amtCache     // opened AMT provisioning keys (amt.go)
 }
 
 type dekRef struct {
@@ -275,6 +276,7 @@ func (v *Vault) Close() error {
 	v.keys.Wipe()
 	v.keys, v.deks = nil, nil
 	v.mu.Unlock()
+	v.amt.drop(func(amtRef) bool { return true })
 	err := v.st.Close()
 	v.st = nil
 	return err
