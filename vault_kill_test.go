@@ -68,7 +68,7 @@ func killDuring(t *testing.T, bin string, env []string, max time.Duration, args 
 }
 
 // TestVaultCreateSurvivesKill (issue 10 item 8): "vault init" and "vault
-// restore" into a new file, killed with SIGKILL at random moments, leave
+// restore" (of a complete and of a v1 backup) into a new file, killed with SIGKILL at random moments, leave
 // either no vault file (and init works again) or a complete vault that
 // opens; never a file every command rejects.
 func TestVaultCreateSurvivesKill(t *testing.T) {
@@ -98,14 +98,20 @@ func TestVaultCreateSurvivesKill(t *testing.T) {
 			t.Fatalf("put: %v\n%s", err, out)
 		}
 	}
-	if out, err := runKS(t, bin, env, nil, "vault", "export", "--vault", src, "-r", id.Recipient().String(), "-o", backup); err != nil {
-		t.Fatalf("export: %v\n%s", err, out)
+	backupV1 := backup + ".v1"
+	for _, b := range [][]string{{"-o", backup}, {"-o", backupV1, "--format", "v1"}} {
+		if out, err := runKS(t, bin, env, nil, append([]string{"vault", "export", "--vault", src, "-r", id.Recipient().String()}, b...)...); err != nil {
+			t.Fatalf("export: %v\n%s", err, out)
+		}
 	}
 
-	for _, verb := range []string{"init", "restore"} {
+	for _, verb := range []string{"init", "restore", "restore-v1"} {
 		args := func(v string) []string {
-			if verb == "init" {
+			switch verb {
+			case "init":
 				return []string{"vault", "init", "--vault", v}
+			case "restore-v1":
+				return []string{"vault", "restore", "--vault", v, "-i", idFile, backupV1}
 			}
 			return []string{"vault", "restore", "--vault", v, "-i", idFile, backup}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/vault"
 	"github.com/keysmith/keysmith/pkg/vault/store"
+	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 	"github.com/keysmith/keysmith/pkg/vault/store/storecopy"
 )
 
@@ -93,22 +94,19 @@ func copyRun(opts *CopyOptions) (err error) {
 		return err
 	}
 
-	dstStore, created, err := openOrCreate(f, opts.To)
+	dst, err := openOrCreate(f, opts.To)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if dstStore != nil {
-			dstStore.Close()
-		}
-		if err != nil && created {
-			cmdutil.RemoveStore(opts.To) // a SQLite file made for the copy goes again
+		if err != nil {
+			dst.finish(false) // a SQLite file made for the copy goes again
 		}
 	}()
 
 	progress := copyProgress(f)
 	var res *vault.VerifyResult
-	snap, err := storecopy.Copy(ctx, src.Store(), dstStore, progress, verifiedCopy(f, key, fmt.Sprintf("the copy in %q", to), &res, fmt.Sprintf("check the source with: keysmith vault verify --vault %s", quoteArg(from)), nil))
+	snap, err := storecopy.Copy(ctx, src.Store(), dst, progress, verifiedCopy(f, key, fmt.Sprintf("the copy in %q", to), &res, fmt.Sprintf("check the source with: keysmith vault verify --vault %s", quoteArg(from)), nil))
 	if progress != nil {
 		fmt.Fprint(f.IO.ErrOut, "\r\033[K")
 	}
@@ -117,6 +115,9 @@ func copyRun(opts *CopyOptions) (err error) {
 			return cmdutil.WithHint(fmt.Errorf("vault %q: %w", to, err),
 				"copy into a new vault: a new file path, an empty PostgreSQL database, or an empty schema (search_path in the URL)")
 		}
+		return err
+	}
+	if err = dst.finish(true); err != nil {
 		return err
 	}
 
@@ -185,30 +186,60 @@ func vaultKey(f *cmdutil.Factory, v *vault.Vault) (masterkey.Key, error) {
 	return masterkey.Key{}, fmt.Errorf("no %s key with ID %s: %w", v.Env(), v.KeyID(), vault.ErrWrongKey)
 }
 
+// destination is the store a copy or a complete restore writes into.
+type destination struct {
+	store.Store
+	where   string
+	created bool
+	pending *sqlite.Store // a new SQLite file, under a temporary name until finish(true)
+	done    bool
+}
+
+// finish closes the destination. A new SQLite file is linked into place
+// when ok (never over a file that appeared meanwhile), removed otherwise:
+// a process killed before leaves nothing at the path.
+func (d *destination) finish(ok bool) error {
+	if d.done {
+		return nil
+	}
+	d.done = true
+	if d.pending == nil {
+		return d.Store.Close()
+	}
+	if ok {
+		return d.pending.Publish(context.Background(), d.where)
+	}
+	d.pending.Close()
+	sqlite.Remove(d.pending.Path())
+	return nil
+}
+
 // openOrCreate opens the destination if it exists (the copy then refuses
-// it unless it is empty), or creates an empty store there.
-func openOrCreate(f *cmdutil.Factory, where string) (store.Store, bool, error) {
+// it unless it is empty), or creates an empty store there: a PostgreSQL
+// schema, or a SQLite file under a temporary name (destination.finish).
+func openOrCreate(f *cmdutil.Factory, where string) (*destination, error) {
 	ctx := f.Ctx()
 	desc := cmdutil.DescribeVault(where)
-	exists := true
 	if !cmdutil.IsStoreURL(where) {
-		_, err := os.Stat(where)
-		exists = !errors.Is(err, fs.ErrNotExist)
-	}
-	if exists {
-		st, err := cmdutil.OpenStore(ctx, where)
-		if err == nil {
-			return st, false, nil
-		}
-		if !cmdutil.IsStoreURL(where) || !errors.Is(err, vault.ErrNoVault) {
-			return nil, false, cmdutil.OpenHint(err, desc)
+		if _, err := os.Stat(where); errors.Is(err, fs.ErrNotExist) {
+			st, err := sqlite.CreatePending(ctx, where)
+			if err != nil {
+				return nil, err
+			}
+			return &destination{Store: st, where: where, created: true, pending: st}, nil
 		}
 	}
-	st, err := cmdutil.CreateStore(ctx, where)
-	if err != nil {
-		return nil, false, err
+	st, err := cmdutil.OpenStore(ctx, where)
+	if err == nil {
+		return &destination{Store: st, where: where}, nil
 	}
-	return st, true, nil
+	if !cmdutil.IsStoreURL(where) || !errors.Is(err, vault.ErrNoVault) {
+		return nil, cmdutil.OpenHint(err, desc)
+	}
+	if st, err = cmdutil.CreateStore(ctx, where); err != nil {
+		return nil, err
+	}
+	return &destination{Store: st, where: where, created: true}, nil
 }
 
 // copyProgress reports on standard error when it is a terminal.

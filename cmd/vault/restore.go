@@ -199,14 +199,13 @@ func restoreComplete(opts *RestoreOptions, plain []byte) (err error) {
 		return cmdutil.WithHint(err, "a complete backup opens only with the master key of the vault it came from (add it as a retired key); to move secrets under another key, export them with --format v1")
 	}
 
-	dst, created, err := openOrCreate(f, where)
+	dst, err := openOrCreate(f, where)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		dst.Close()
-		if err != nil && created {
-			cmdutil.RemoveStore(where) // a SQLite file made for the restore goes again
+		if err != nil {
+			dst.finish(false) // a SQLite file made for the restore goes again
 		}
 	}()
 	var vres *vault.VerifyResult
@@ -227,7 +226,10 @@ func restoreComplete(opts *RestoreOptions, plain []byte) (err error) {
 		}
 		return err
 	}
-	if created && !cmdutil.IsStoreURL(where) {
+	if err = dst.finish(true); err != nil {
+		return err
+	}
+	if dst.pending != nil {
 		warnOpenDir(f, where)
 	}
 	s := b.Vault
