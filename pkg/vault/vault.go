@@ -393,6 +393,8 @@ type op struct {
 
 	chainStartRead bool  // checkChainStart, once read
 	chainStartErr  error // its answer
+
+	chainVerified bool // VerifyAll verified every row of the chain in this snapshot
 }
 
 type pendingRow struct {

@@ -53,6 +53,8 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 		}
 		if chainErr != nil {
 			add("audit chain", chainErr)
+		} else {
+			o.chainVerified = true // every row, from the keyed init row on: no need to check rows one by one
 		}
 		if err := o.forEachMACRow(func(r keyring.Row, _ func([]byte) error) error {
 			if err := o.check(r); err != nil {

@@ -916,9 +916,16 @@ func (t *tx) AppendAuditRows(ctx context.Context, rows []store.AuditRow) error {
 	return dbErr(err)
 }
 
-// auditPage is how many rows AuditScan fetches at a time: it stops
+// auditPage is the most rows AuditScan fetches at a time: it stops
 // fetching when fn stops it, and never holds a whole chain in memory.
-const auditPage = 500
+// The first page is auditFirstPage rows and each next one twice the last:
+// most scans stop at their first row or two (the newest row about a name,
+// the keyed row before a row), and fetching 500 rows for each of them made
+// verifying 10,000 names decode 5 million rows.
+const (
+	auditPage      = 500
+	auditFirstPage = 8
+)
 
 func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.AuditRow) error) error {
 	if err := t.begin(ctx, false); err != nil {
@@ -957,8 +964,10 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	where = append(where, fmt.Sprintf("seq %s $%d", cmp, len(args)+1))
 	q := "SELECT " + auditCols + " FROM audit WHERE " + strings.Join(where, " AND ") + " ORDER BY seq" + order + fmt.Sprintf(" LIMIT $%d", len(args)+2)
 	left := f.Limit
+	size := auditFirstPage
 	for {
-		n := auditPage
+		n := size
+		size = min(2*size, auditPage)
 		if f.Limit > 0 && left < n {
 			n = left
 		}
