@@ -319,13 +319,59 @@ func (f *Factory) VaultEnvironment(tenant, prefix string, other int) (map[string
 // for factories built without New (tests).
 func (f *Factory) SetVaultDefaults() { f.Vault, f.LockedVault = f.unlockedVault, f.openVault }
 
-// NewVault is a vault CreateVault made: a SQLite vault under a temporary
-// name until Publish moves it into place (a process killed before that
-// leaves nothing at --vault), a PostgreSQL schema in place.
+// NewStore is an empty store made for a new vault: a SQLite file under a
+// temporary name until Publish links it into place (a process killed
+// before that leaves nothing at the path), or a PostgreSQL schema in place.
+type NewStore struct {
+	store.Store
+	where   string
+	pending *sqlite.Store // nil for PostgreSQL
+}
+
+// CreateNewStore creates an empty store at where: a new SQLite file (under
+// a temporary name) or the schema in a PostgreSQL database.
+func CreateNewStore(ctx context.Context, where string) (*NewStore, error) {
+	if IsStoreURL(where) {
+		st, err := CreateStore(ctx, where)
+		if err != nil {
+			return nil, err
+		}
+		return &NewStore{Store: st, where: where}, nil
+	}
+	p, err := sqlite.CreatePending(ctx, where)
+	if err != nil {
+		return nil, err
+	}
+	return &NewStore{Store: p, where: where, pending: p}, nil
+}
+
+// IsFile reports whether the new store is a SQLite file.
+func (n *NewStore) IsFile() bool { return n.pending != nil }
+
+// Publish closes the store and, for SQLite, moves it into place (never
+// over a file that appeared at the path meanwhile).
+func (n *NewStore) Publish() error {
+	if n.pending == nil {
+		return n.Store.Close()
+	}
+	return n.pending.Publish(context.Background(), n.where)
+}
+
+// Discard closes and removes a new store that could not be completed (a
+// PostgreSQL schema is left: it holds no vault rows).
+func (n *NewStore) Discard() {
+	n.Store.Close()
+	if n.pending != nil {
+		sqlite.Remove(n.pending.Path())
+	} else {
+		RemoveStore(n.where)
+	}
+}
+
+// NewVault is a vault CreateVault made, in a NewStore.
 type NewVault struct {
 	*vault.Vault
-	where   string
-	pending *sqlite.Store
+	st *NewStore
 }
 
 // CreateVault creates the vault --vault names (a new SQLite file, or the
@@ -334,39 +380,21 @@ type NewVault struct {
 // is left behind.
 func (f *Factory) CreateVault(env string, key masterkey.Key) (*NewVault, error) {
 	ctx := f.Ctx()
-	where := f.Config.Vault
-	var st store.Store
-	var pending *sqlite.Store
-	var err error
-	if IsStoreURL(where) {
-		st, err = CreateStore(ctx, where)
-	} else {
-		pending, err = sqlite.CreatePending(ctx, where)
-		st = pending
-	}
+	st, err := CreateNewStore(ctx, f.Config.Vault)
 	if err != nil {
 		return nil, err
 	}
-	v, err := vault.Create(ctx, st, env, key, f.VaultOptions())
+	v, err := vault.Create(ctx, st.Store, env, key, f.VaultOptions()) // the store itself: the core asserts optional interfaces on it
 	if err != nil {
-		if pending != nil {
-			pending.Close()
-			sqlite.Remove(pending.Path())
-		} else {
-			RemoveStore(where)
-		}
+		st.Discard()
 		return nil, err
 	}
-	return &NewVault{Vault: v, where: where, pending: pending}, nil
+	return &NewVault{Vault: v, st: st}, nil
 }
 
-// Publish closes the new vault and, for SQLite, moves it into place
-// (never over a file that appeared at --vault meanwhile).
+// Publish closes the new vault and, for SQLite, moves it into place.
 func (n *NewVault) Publish() error {
-	if n.pending == nil {
-		return n.Vault.Close()
-	}
-	err := n.pending.Publish(context.Background(), n.where)
+	err := n.st.Publish()
 	n.Vault.Close()
 	return err
 }
@@ -374,11 +402,7 @@ func (n *NewVault) Publish() error {
 // Discard closes and removes a new vault that could not be completed.
 func (n *NewVault) Discard() {
 	n.Vault.Close()
-	if n.pending != nil {
-		sqlite.Remove(n.pending.Path())
-	} else {
-		RemoveStore(n.where)
-	}
+	n.st.Discard()
 }
 
 // VaultExists reports whether --vault names an existing vault store (a

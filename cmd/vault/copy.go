@@ -10,10 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/vault"
 	"github.com/keysmith/keysmith/pkg/vault/store"
-	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 	"github.com/keysmith/keysmith/pkg/vault/store/storecopy"
 )
 
@@ -178,68 +178,72 @@ func vaultKey(f *cmdutil.Factory, v *vault.Vault) (masterkey.Key, error) {
 	if err != nil {
 		return masterkey.Key{}, err
 	}
-	for _, k := range append([]masterkey.Key{res.Current}, res.Retired...) {
-		if k.ID() == v.KeyID() {
-			return k, nil
-		}
+	if k, ok := keyWithID(res, v.KeyID()); ok {
+		return k, nil
 	}
 	return masterkey.Key{}, fmt.Errorf("no %s key with ID %s: %w", v.Env(), v.KeyID(), vault.ErrWrongKey)
 }
 
-// destination is the store a copy or a complete restore writes into.
+// keyWithID returns the key of res (current or retired) whose ID is id.
+func keyWithID(res *keysource.Resolved, id masterkey.ID) (masterkey.Key, bool) {
+	for _, k := range append([]masterkey.Key{res.Current}, res.Retired...) {
+		if k.ID() == id {
+			return k, true
+		}
+	}
+	return masterkey.Key{}, false
+}
+
+// destination is the store a copy or a complete restore writes into: an
+// existing one, or one made for it (created).
 type destination struct {
 	store.Store
-	where   string
-	created bool
-	pending *sqlite.Store // a new SQLite file, under a temporary name until finish(true)
+	created *cmdutil.NewStore
 	done    bool
 }
 
-// finish closes the destination. A new SQLite file is linked into place
-// when ok (never over a file that appeared meanwhile), removed otherwise:
-// a process killed before leaves nothing at the path.
+// finish closes the destination. A store made for the write is published
+// when ok (a SQLite file linked into place), removed otherwise.
 func (d *destination) finish(ok bool) error {
 	if d.done {
 		return nil
 	}
 	d.done = true
-	if d.pending == nil {
+	switch {
+	case d.created == nil:
 		return d.Store.Close()
+	case ok:
+		return d.created.Publish()
 	}
-	if ok {
-		return d.pending.Publish(context.Background(), d.where)
-	}
-	d.pending.Close()
-	sqlite.Remove(d.pending.Path())
+	d.created.Discard()
 	return nil
 }
 
 // openOrCreate opens the destination if it exists (the copy then refuses
-// it unless it is empty), or creates an empty store there: a PostgreSQL
-// schema, or a SQLite file under a temporary name (destination.finish).
+// it unless it is empty), or creates an empty store there
+// (cmdutil.CreateNewStore).
 func openOrCreate(f *cmdutil.Factory, where string) (*destination, error) {
 	ctx := f.Ctx()
-	desc := cmdutil.DescribeVault(where)
+	create := func() (*destination, error) {
+		st, err := cmdutil.CreateNewStore(ctx, where)
+		if err != nil {
+			return nil, err
+		}
+		return &destination{Store: st.Store, created: st}, nil
+	}
 	if !cmdutil.IsStoreURL(where) {
 		if _, err := os.Stat(where); errors.Is(err, fs.ErrNotExist) {
-			st, err := sqlite.CreatePending(ctx, where)
-			if err != nil {
-				return nil, err
-			}
-			return &destination{Store: st, where: where, created: true, pending: st}, nil
+			return create()
 		}
 	}
 	st, err := cmdutil.OpenStore(ctx, where)
 	if err == nil {
-		return &destination{Store: st, where: where}, nil
+		return &destination{Store: st}, nil
 	}
 	if !cmdutil.IsStoreURL(where) || !errors.Is(err, vault.ErrNoVault) {
-		return nil, cmdutil.OpenHint(err, desc)
+		return nil, cmdutil.OpenHint(err, cmdutil.DescribeVault(where))
 	}
-	if st, err = cmdutil.CreateStore(ctx, where); err != nil {
-		return nil, err
-	}
-	return &destination{Store: st, where: where, created: true}, nil
+	return create()
 }
 
 // copyProgress reports on standard error when it is a terminal.

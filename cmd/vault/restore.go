@@ -186,13 +186,11 @@ func restoreComplete(opts *RestoreOptions, plain []byte) (err error) {
 		return err
 	}
 	want := b.Vault.Meta[store.MetaKeyID]
-	var key masterkey.Key
-	found := false
-	for _, k := range append([]masterkey.Key{res.Current}, res.Retired...) {
-		if id := k.ID(); bytes.Equal(id[:], want) {
-			key, found = k, true
-			break
-		}
+	var id masterkey.ID
+	key, found := masterkey.Key{}, len(want) == len(id)
+	if found {
+		copy(id[:], want)
+		key, found = keyWithID(res, id)
 	}
 	if !found {
 		err := fmt.Errorf("%q is a backup of a vault sealed under %s key ID %x, and no such key is configured (current: %s): %w", opts.File, b.Env, want, res.Current.ID(), vault.ErrWrongKey)
@@ -229,7 +227,7 @@ func restoreComplete(opts *RestoreOptions, plain []byte) (err error) {
 	if err = dst.finish(true); err != nil {
 		return err
 	}
-	if dst.pending != nil {
+	if dst.created != nil && dst.created.IsFile() {
 		warnOpenDir(f, where)
 	}
 	s := b.Vault
