@@ -874,33 +874,51 @@ func (t *tx) AppendAudit(ctx context.Context, rows []store.AuditRow) error {
 }
 
 func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.AuditRow) error) error {
-	q := "SELECT " + auditCols + " FROM audit WHERE 1 = 1"
-	var args []any
+	where := ""
+	var common []any
+	add := func(cond string, v any) {
+		where += " AND " + cond
+		common = append(common, v)
+	}
 	if f.FromSeq > 0 {
-		q += " AND seq >= ?"
-		args = append(args, f.FromSeq)
+		add("seq >= ?", f.FromSeq)
 	}
 	if f.ToSeq > 0 {
-		q += " AND seq <= ?"
-		args = append(args, f.ToSeq)
+		add("seq <= ?", f.ToSeq)
 	}
 	if f.Since != "" {
-		q += " AND ts >= ?"
-		args = append(args, f.Since)
+		add("ts >= ?", f.Since)
 	}
-	if len(f.Actions) > 0 {
-		q += " AND action IN (?" + strings.Repeat(", ?", len(f.Actions)-1) + ")"
+	if f.Tenant != "" {
+		add("tenant = ?", f.Tenant)
+	}
+	if f.Object != "" {
+		add("object = ?", f.Object)
+	}
+	sel := "SELECT " + auditCols + " FROM audit WHERE 1 = 1" + where
+	var q string
+	var args []any
+	switch {
+	case len(f.Actions) > 1 && f.Object != "":
+		// One arm per action, merged in seq order: each arm walks
+		// audit_object (object, tenant, action, seq) in order, so the
+		// newest row about a name costs one index probe per action
+		// however many rows the name has ("MERGE (UNION ALL)"); an IN
+		// list made SQLite gather and sort every one of them first.
+		arms := make([]string, len(f.Actions))
+		for i, a := range f.Actions {
+			arms[i] = sel + " AND action = ?"
+			args = append(append(args, common...), a)
+		}
+		q = strings.Join(arms, " UNION ALL ")
+	case len(f.Actions) > 0:
+		q = sel + " AND action IN (?" + strings.Repeat(", ?", len(f.Actions)-1) + ")"
+		args = common
 		for _, a := range f.Actions {
 			args = append(args, a)
 		}
-	}
-	if f.Tenant != "" {
-		q += " AND tenant = ?"
-		args = append(args, f.Tenant)
-	}
-	if f.Object != "" {
-		q += " AND object = ?"
-		args = append(args, f.Object)
+	default:
+		q, args = sel, common
 	}
 	q += " ORDER BY seq"
 	if f.Desc {

@@ -1099,6 +1099,44 @@ func testAudit(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// The newest rows about a name over several actions (lastAudit's
+	// scan), across the stores' pages: 60 rows about N, interleaved with
+	// other names, tenants and actions.
+	var want []int64
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		var rows []store.AuditRow
+		for seq := int64(13); seq < 253; seq++ {
+			action, tenant, object := []string{"put", "rm", "get", "purge"}[seq%4], "default", "N"
+			switch seq % 3 {
+			case 1:
+				object = "M"
+			case 2:
+				tenant = "other"
+			}
+			if action != "get" && tenant == "default" && object == "N" {
+				want = append(want, seq)
+			}
+			rows = append(rows, auditRow(seq, action, tenant, object, nil))
+		}
+		return tx.AppendAudit(ctx, rows)
+	})
+	slices.Reverse(want)
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		actions := []string{"put", "rm", "purge"}
+		if got := collect(t, tx, store.AuditFilter{Actions: actions, Tenant: "default", Object: "N", Desc: true}); !slices.Equal(got, want) {
+			t.Errorf("newest put/rm/purge rows of N = %v, want %v", got, want)
+		}
+		if got := collect(t, tx, store.AuditFilter{Actions: actions, Tenant: "default", Object: "N", Desc: true, Limit: 3}); !slices.Equal(got, want[:3]) {
+			t.Errorf("newest 3 put/rm/purge rows of N = %v, want %v", got, want[:3])
+		}
+		if got := collect(t, tx, store.AuditFilter{Actions: actions, Tenant: "default", Object: "N", FromSeq: want[5], ToSeq: want[2]}); !slices.Equal(got, []int64{want[5], want[4], want[3], want[2]}) {
+			t.Errorf("put/rm/purge rows of N in %d..%d = %v", want[5], want[2], got)
+		}
+		if got := collect(t, tx, store.AuditFilter{Actions: []string{"get", "put"}, Object: "N", Desc: true, Limit: 4}); !slices.Equal(got, []int64{252, 248, 246, 242}) {
+			t.Errorf("newest get/put rows of N in any tenant = %v", got)
+		}
+		return nil
+	})
 }
 
 func amtCert(tenant int64, name string) store.AMTCert {
