@@ -39,6 +39,10 @@ type Factory struct {
 	Vault       func() (*vault.Vault, error)
 	LockedVault func() (*vault.Vault, error)
 
+	// Serving: the vault is opened for keysmith serve, a long-running
+	// process (a PostgreSQL store caches its prepared statements).
+	Serving bool
+
 	keyrings map[string]*value.Keyring
 	inferred map[string]string // environments known only from a file name -> that file
 	noted    map[string]bool   // notes about key sources already printed

@@ -20,8 +20,12 @@ func IsStoreURL(where string) bool { return postgres.IsURL(where) }
 // OpenStore opens the store a --vault value names: a PostgreSQL URL, else
 // a SQLite file path. Errors name the store without a password.
 func OpenStore(ctx context.Context, where string) (store.Store, error) {
+	return openStore(ctx, where, false)
+}
+
+func openStore(ctx context.Context, where string, server bool) (store.Store, error) {
 	if postgres.IsURL(where) {
-		return postgres.Open(ctx, where)
+		return postgres.OpenWith(ctx, where, postgres.Options{Server: server})
 	}
 	return sqlite.Open(ctx, where)
 }

@@ -80,7 +80,7 @@ func (f *Factory) OpenVaultAnyEnv() (*vault.Vault, error) {
 	if err := CheckVaultMode(where, f.Config.VaultGroup); err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(ctx, where)
+	st, err := openStore(ctx, where, f.Serving)
 	if err != nil {
 		return nil, OpenHint(err, DescribeVault(where))
 	}

@@ -139,6 +139,7 @@ func serveRun(opts *Options) error {
 	if isUnix && opts.TLSCert != "" {
 		return cmdutil.Usagef("--tls-cert: a unix socket is served in plaintext")
 	}
+	f.Serving = true
 	v, err := f.Vault()
 	if err != nil {
 		return err

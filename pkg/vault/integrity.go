@@ -10,11 +10,13 @@ package vault
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keysmith/keysmith/pkg/vault/chain"
 	"github.com/keysmith/keysmith/pkg/vault/store"
@@ -28,10 +30,16 @@ var errStop = errors.New("stop")
 // when there is none. A row whose MAC does not verify fails with
 // ErrTampered.
 func (o *op) lastAudit(tenant, object string, actions []string, match func(*store.AuditRow) bool) (*store.AuditRow, error) {
+	return o.lastAuditOf(store.AuditFilter{Object: object, Tenant: tenant, Actions: actions}, match)
+}
+
+// lastAuditOf is lastAudit of the rows f selects.
+func (o *op) lastAuditOf(f store.AuditFilter, match func(*store.AuditRow) bool) (*store.AuditRow, error) {
 	// One scan over every action, newest first: the first row that
 	// qualifies is the newest (one query, not one per action).
 	var best *store.AuditRow
-	err := o.tx.AuditScan(o.ctx, store.AuditFilter{Object: object, Tenant: tenant, Actions: actions, Desc: true}, func(r store.AuditRow) error {
+	f.Desc = true
+	err := o.tx.AuditScan(o.ctx, f, func(r store.AuditRow) error {
 		if r.MAC == nil || !r.Success || (match != nil && !match(&r)) {
 			return nil
 		}
@@ -89,6 +97,10 @@ func (o *op) checkAuditRow(r *store.AuditRow) error {
 	if o.chainVerified {
 		return nil // r is a row of the chain VerifyAll walked whole in this snapshot
 	}
+	digest := rowDigest(r)
+	if o.v.verified.has(r.Seq, digest) {
+		return nil
+	}
 	var back []store.AuditRow
 	if r.Seq > 1 {
 		err := o.tx.AuditScan(o.ctx, store.AuditFilter{ToSeq: r.Seq - 1, Desc: true}, func(p store.AuditRow) error {
@@ -109,7 +121,49 @@ func (o *op) checkAuditRow(r *store.AuditRow) error {
 	if seq != r.Seq-1 || !hmac.Equal(r.MAC, chain.KeyedLink(o.keys.AuditKey(), head, r)) {
 		return fmt.Errorf("%w: audit row %d about %q does not verify: the audit chain was changed", ErrTampered, r.Seq, r.Object)
 	}
+	o.v.verified.add(r.Seq, digest)
 	return nil
+}
+
+// verifiedRows remembers the keyed audit rows checkAuditRow verified, by a
+// digest of the whole row and its MAC, so that a server reading the same
+// secret again does not fetch the row before its newest put every time.
+// What it remembers stays true: a row whose MAC verified against the
+// chain was written by a holder of the audit key, and any change to its
+// bytes or MAC changes the digest (the row is then verified again). What
+// it does not say, whether the rows around it are still there, is
+// vault verify's job, as it is without the cache.
+type verifiedRows struct {
+	mu sync.Mutex
+	m  map[int64][sha256.Size]byte
+}
+
+// maxVerifiedRows bounds the cache; when full it starts again.
+const maxVerifiedRows = 4096
+
+func rowDigest(r *store.AuditRow) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(chain.RowBytes(nil, r))
+	h.Write(r.MAC)
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
+}
+
+func (c *verifiedRows) has(seq int64, d [sha256.Size]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got, ok := c.m[seq]
+	return ok && got == d
+}
+
+func (c *verifiedRows) add(seq int64, d [sha256.Size]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxVerifiedRows {
+		c.m = make(map[int64][sha256.Size]byte)
+	}
+	c.m[seq] = d
 }
 
 // versionIn reads N from a detail that starts with "version N" or
@@ -128,34 +182,18 @@ func versionIn(detail, prefix string) int {
 	return n
 }
 
-// lastRestore is the chain's newest restore row (nil: none), read once
-// per transaction attempt (a GetSecrets of 20 names asks 20 times).
-func (o *op) lastRestore() (*store.AuditRow, error) {
-	if !o.restoreRead {
-		r, err := o.lastAudit("", "", []string{"restore"}, nil)
-		if err != nil {
-			return nil, err
-		}
-		o.restore, o.restoreRead = r, true
-	}
-	return o.restore, nil
-}
-
 // checkLatest compares the newest stored version of a secret (s; Version 0
 // when there is none) with the chain's newest put, rm or purge of the
 // name: a put of version N needs a live version N or later; an rm needs
 // the rows to be there and removed; after a purge no row may be.
 func (o *op) checkLatest(t store.Tenant, name string, s store.Secret) error {
-	r, err := o.lastAudit(t.Name, name, []string{"put", "rm", "purge"}, nil)
-	if err != nil || r == nil {
+	// The same scan finds the chain's newest restore: when it is newer
+	// than any put, rm or purge of the name, the secrets were re-created
+	// from a backup with no row per name, and the chain has nothing newer
+	// to compare with.
+	r, err := o.lastAuditOf(store.AuditFilter{Tenant: t.Name, Object: name, Actions: []string{"put", "rm", "purge"}, OrActions: []string{"restore"}}, nil)
+	if err != nil || r == nil || r.Action == "restore" {
 		return err
-	}
-	// A restore since re-created the secrets from a backup, with no row
-	// per name: the chain has nothing newer to compare with.
-	if rs, err := o.lastRestore(); err != nil {
-		return err
-	} else if rs != nil && rs.Seq > r.Seq {
-		return nil
 	}
 	bad := ""
 	switch r.Action {

@@ -125,8 +125,9 @@ type Vault struct {
 	level int           // row MAC level of the wrapped audit key
 	deks  map[dekRef]*seal.AEAD
 
-	batch auditBatcher // group commit of audited reads (auditbatch.go)
-	amt   amtCache     // opened AMT provisioning keys (amt.go)
+	batch    auditBatcher // group commit of audited reads (auditbatch.go)
+	verified verifiedRows // keyed audit rows already verified (integrity.go)
+	amt      amtCache     // opened AMT provisioning keys (amt.go)
 }
 
 type dekRef struct {
@@ -387,9 +388,6 @@ type op struct {
 
 	deferred    bool         // an audited read's snapshot (auditbatch.go)
 	laterWrites []laterWrite // its bookkeeping, written with its audit rows
-
-	restore     *store.AuditRow // lastRestore, once read
-	restoreRead bool
 
 	chainStartRead bool  // checkChainStart, once read
 	chainStartErr  error // its answer

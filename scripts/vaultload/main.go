@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ func main() {
 	clients := flag.Int("clients", 1, "concurrent goroutines")
 	dur := flag.Duration("duration", 5*time.Second, "how long to run")
 	op := flag.String("op", "get", "get or put")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	ctx := context.Background()
 	fail := func(err error) {
@@ -38,7 +40,7 @@ func main() {
 	var st store.Store
 	var err error
 	if strings.HasPrefix(*where, "postgres://") || strings.HasPrefix(*where, "postgresql://") {
-		st, err = postgres.Open(ctx, *where)
+		st, err = postgres.OpenWith(ctx, *where, postgres.Options{Server: true}) // as keysmith serve opens it
 	} else {
 		st, err = sqlite.Open(ctx, *where)
 	}
@@ -56,6 +58,16 @@ func main() {
 	}
 	if err := v.Unlock(ctx, k); err != nil {
 		fail(err)
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	deadline := time.Now().Add(*dur)
 	var mu sync.Mutex

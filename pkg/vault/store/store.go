@@ -584,8 +584,14 @@ type AuditFilter struct {
 	Actions        []string // action in Actions
 	Tenant         string
 	Object         string
-	Desc           bool // newest first (else oldest first)
-	Limit          int  // at most Limit rows (0: all)
+	// OrActions: also every row with one of these actions, whatever its
+	// tenant and object (within the seq and time bounds), in the same
+	// order. It must not share an action with Actions (a row would come
+	// twice). The core asks for a name's newest put, rm or purge and the
+	// newest restore in one scan.
+	OrActions []string
+	Desc      bool // newest first (else oldest first)
+	Limit     int  // at most Limit rows (0: all)
 }
 
 // AuditTx reads and appends the audit chain. The chain is global: one

@@ -889,6 +889,7 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	if f.Since != "" {
 		add("ts >= ?", f.Since)
 	}
+	bounds, boundArgs := where, slices.Clone(common)
 	if f.Tenant != "" {
 		add("tenant = ?", f.Tenant)
 	}
@@ -919,6 +920,15 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 		}
 	default:
 		q, args = sel, common
+	}
+	if len(f.OrActions) > 0 {
+		// One more arm, merged in the same order: the rows of these
+		// actions anywhere (audit_action_ts finds them; they are few).
+		q += " UNION ALL SELECT " + auditCols + " FROM audit WHERE 1 = 1" + bounds + " AND action IN (?" + strings.Repeat(", ?", len(f.OrActions)-1) + ")"
+		args = append(args, boundArgs...)
+		for _, a := range f.OrActions {
+			args = append(args, a)
+		}
 	}
 	q += " ORDER BY seq"
 	if f.Desc {

@@ -1103,8 +1103,10 @@ func testAudit(t *testing.T, s store.Store) {
 	// scan), across the stores' pages: 60 rows about N, interleaved with
 	// other names, tenants and actions.
 	var want []int64
+	var all []store.AuditRow
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		var rows []store.AuditRow
+		defer func() { all = rows }()
 		for seq := int64(13); seq < 253; seq++ {
 			action, tenant, object := []string{"put", "rm", "get", "purge"}[seq%4], "default", "N"
 			switch seq % 3 {
@@ -1134,6 +1136,43 @@ func testAudit(t *testing.T, s store.Store) {
 		}
 		if got := collect(t, tx, store.AuditFilter{Actions: []string{"get", "put"}, Object: "N", Desc: true, Limit: 4}); !slices.Equal(got, []int64{252, 248, 246, 242}) {
 			t.Errorf("newest get/put rows of N in any tenant = %v", got)
+		}
+		// OrActions: a name's puts, or an rm anywhere, newest first.
+		var wantOr []int64
+		for _, r := range slices.Backward(all) {
+			if (r.Action == "put" && r.Tenant == "default" && r.Object == "N") || r.Action == "rm" {
+				wantOr = append(wantOr, r.Seq)
+			}
+		}
+		if got := collect(t, tx, store.AuditFilter{Actions: []string{"put"}, Tenant: "default", Object: "N", OrActions: []string{"rm"}, Desc: true}); !slices.Equal(got, wantOr) {
+			t.Errorf("puts of N or any rm = %v, want %v", got, wantOr)
+		}
+		var want5 []int64
+		for _, r := range slices.Backward(all) {
+			if r.Seq <= 200 && len(want5) < 5 && (((r.Action == "put" || r.Action == "purge") && r.Tenant == "default" && r.Object == "N") || r.Action == "rm") {
+				want5 = append(want5, r.Seq)
+			}
+		}
+		if got := collect(t, tx, store.AuditFilter{Actions: []string{"put", "purge"}, Tenant: "default", Object: "N", OrActions: []string{"rm"}, Desc: true, Limit: 5, ToSeq: 200}); !slices.Equal(got, want5) {
+			t.Errorf("puts/purges of N or any rm up to 200, 5 of them = %v, want %v", got, want5)
+		}
+		if got := collect(t, tx, store.AuditFilter{Actions: []string{"put"}, Tenant: "default", Object: "nothing", OrActions: []string{"init"}}); !slices.Equal(got, []int64{3}) {
+			t.Errorf("puts of a name with none, or the init row = %v", got)
+		}
+		// 242 unkeyed rows after the keyed row 10: the tail is all of them.
+		tail, err := tx.AuditTail(ctx)
+		if err != nil || len(tail) != 243 || tail[0].Seq != 10 || tail[242].Seq != 252 {
+			t.Errorf("long unkeyed tail: %d rows, %v", len(tail), err)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.AppendAudit(ctx, []store.AuditRow{auditRow(253, "get", "default", "N", []byte{1})})
+	})
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		tail, err := tx.AuditTail(ctx)
+		if err != nil || len(tail) != 1 || tail[0].Seq != 253 {
+			t.Errorf("tail after a keyed row = %+v, %v", tail, err)
 		}
 		return nil
 	})
