@@ -35,12 +35,22 @@ func (o *op) lastAudit(tenant, object string, actions []string, match func(*stor
 
 // lastAuditOf is lastAudit of the rows f selects.
 func (o *op) lastAuditOf(f store.AuditFilter, match func(*store.AuditRow) bool) (*store.AuditRow, error) {
+	qualifies := func(r *store.AuditRow) bool { return r.MAC != nil && r.Success && (match == nil || match(r)) }
+	var best *store.AuditRow
+	if o.index != nil && o.index.covers(f) {
+		// VerifyAll: the walk over the whole chain in this snapshot kept
+		// every row with these actions, and verified each.
+		best = o.index.last(f, qualifies)
+		if best == nil {
+			return nil, o.checkChainStart()
+		}
+		return best, nil
+	}
 	// One scan over every action, newest first: the first row that
 	// qualifies is the newest (one query, not one per action).
-	var best *store.AuditRow
 	f.Desc = true
 	err := o.tx.AuditScan(o.ctx, f, func(r store.AuditRow) error {
-		if r.MAC == nil || !r.Success || (match != nil && !match(&r)) {
+		if !qualifies(&r) {
 			return nil
 		}
 		best = &r
@@ -306,4 +316,86 @@ func (o *op) checkGrantState(t store.Tenant, g store.Grant) error {
 			ErrTampered, g.Name, g.Service, r.Action, r.Seq)
 	}
 	return nil
+}
+
+// auditIndex keeps the rows of the actions the state checks decide on,
+// from one walk over the whole chain (VerifyAll), so that checking 100,000
+// names against the chain is not 100,000 queries.
+type auditIndex struct {
+	rows     []store.AuditRow
+	byObject map[string][]int32 // indexes into rows, oldest first
+	byAction map[string][]int32
+}
+
+// stateActions are the actions whose rows the state checks look for
+// (integrity.go's lastAudit calls). A filter naming any other action is
+// not answered from the index.
+var stateActions = map[string]bool{
+	"put": true, "rm": true, "purge": true, "restore": true,
+	"device-secret-set": true, "device-revoke": true, "device-role": true, "device-rm": true,
+	"token-approve": true, "token-deny": true, "token-revoke": true,
+	"access-grant": true, "access-approve": true, "access-deny": true, "access-revoke": true,
+}
+
+func newAuditIndex() *auditIndex {
+	return &auditIndex{byObject: map[string][]int32{}, byAction: map[string][]int32{}}
+}
+
+// add keeps r if the state checks may ask for it. Rows come oldest first.
+func (x *auditIndex) add(r store.AuditRow) {
+	if !stateActions[r.Action] || r.MAC == nil || !r.Success {
+		return
+	}
+	i := int32(len(x.rows))
+	x.rows = append(x.rows, r)
+	x.byObject[r.Object] = append(x.byObject[r.Object], i)
+	x.byAction[r.Action] = append(x.byAction[r.Action], i)
+}
+
+// covers reports whether the index holds every row f can select.
+func (x *auditIndex) covers(f store.AuditFilter) bool {
+	if f.FromSeq != 0 || f.ToSeq != 0 || f.Since != "" || f.Limit != 0 || len(f.Actions) == 0 {
+		return false
+	}
+	for _, a := range slices.Concat(f.Actions, f.OrActions) {
+		if !stateActions[a] {
+			return false
+		}
+	}
+	return true
+}
+
+// last is the newest row f selects for which ok holds, nil if none.
+func (x *auditIndex) last(f store.AuditFilter, ok func(*store.AuditRow) bool) *store.AuditRow {
+	var best *store.AuditRow
+	newest := func(idxs []int32, sel func(*store.AuditRow) bool) {
+		for _, i := range slices.Backward(idxs) {
+			r := &x.rows[i]
+			if best != nil && r.Seq <= best.Seq {
+				return
+			}
+			if sel(r) && ok(r) {
+				best = r
+				return
+			}
+		}
+	}
+	sel := func(r *store.AuditRow) bool {
+		return slices.Contains(f.Actions, r.Action) && (f.Tenant == "" || r.Tenant == f.Tenant) && (f.Object == "" || r.Object == f.Object)
+	}
+	if f.Object != "" {
+		newest(x.byObject[f.Object], sel)
+	} else {
+		for _, a := range f.Actions {
+			newest(x.byAction[a], sel)
+		}
+	}
+	for _, a := range f.OrActions {
+		newest(x.byAction[a], func(*store.AuditRow) bool { return true })
+	}
+	if best == nil {
+		return nil
+	}
+	r := *best
+	return &r
 }

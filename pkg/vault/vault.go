@@ -392,7 +392,8 @@ type op struct {
 	chainStartRead bool  // checkChainStart, once read
 	chainStartErr  error // its answer
 
-	chainVerified bool // VerifyAll verified every row of the chain in this snapshot
+	chainVerified bool        // VerifyAll verified every row of the chain in this snapshot
+	index         *auditIndex // and kept the rows the state checks ask for (integrity.go)
 }
 
 type pendingRow struct {

@@ -38,10 +38,12 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 		o := v.newOp(ctx, tx, keys, level)
 		ver := &chain.Verifier{Key: keys.AuditKey(), Genesis: v.vaultID}
 		var chainErr error
+		idx := newAuditIndex()
 		err := tx.AuditScan(ctx, store.AuditFilter{}, func(r store.AuditRow) error {
 			if chainErr == nil {
 				chainErr = ver.Add(&r)
 			}
+			idx.add(r)
 			return nil
 		})
 		if err != nil {
@@ -55,6 +57,7 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 			add("audit chain", chainErr)
 		} else {
 			o.chainVerified = true // every row, from the keyed init row on: no need to check rows one by one
+			o.index = idx          // and the state checks look in what the walk saw, not one query each
 		}
 		if err := o.forEachMACRow(func(r keyring.Row, _ func([]byte) error) error {
 			if err := o.check(r); err != nil {
