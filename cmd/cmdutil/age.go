@@ -72,6 +72,26 @@ func IsAge(data []byte) bool {
 	return bytes.HasPrefix(data, []byte("age-encryption.org/")) || bytes.HasPrefix(bytes.TrimSpace(data), []byte(armor.Header))
 }
 
+// NotAgeError is the error for a file that should be age-encrypted (a
+// noun: "backup", "key file") but does not start like an age file, binary
+// or armored: no passphrase or identity could open it, so the hint must not
+// send the user to retype one. Exit 2: the argument names the wrong file.
+func NotAgeError(name, noun, want string) error {
+	return &Error{Code: ExitUsage, Err: fmt.Errorf("%q is not an age-encrypted %s", name, noun),
+		Hints: []string{fmt.Sprintf("give %s (a binary age file starts with \"age-encryption.org/v1\", an armored one with %q)", want, armor.Header)}}
+}
+
+// AgeDecryptError describes a failed age.Decrypt of an age file: no
+// identity matched (a wrong passphrase or identity: wrongKeyHint), else a
+// header that does not parse (a damaged file). Both are ErrAuth.
+func AgeDecryptError(name string, err error, wrongKeyHint string) error {
+	var nomatch *age.NoIdentityMatchError
+	if errors.As(err, &nomatch) {
+		return WithHint(fmt.Errorf("%q does not decrypt: %w: %v", name, ErrAuth, err), wrongKeyHint)
+	}
+	return WithHint(fmt.Errorf("%q does not decrypt: %w: %v", name, ErrAuth, err), "the age header does not parse: the file is damaged or cut short")
+}
+
 // OpenAge decrypts an age file (binary or armored) with the identities in
 // identityFile, or else with a passphrase (KEYSMITH_PASSPHRASE, a hidden
 // prompt or standard input). A wrong passphrase or identity is ErrAuth.
@@ -104,7 +124,7 @@ func (f *Factory) OpenAge(name string, data []byte, identityFile string, limit i
 	}
 	r, err := age.Decrypt(in, ids...)
 	if err != nil {
-		return nil, WithHint(fmt.Errorf("%q does not decrypt: %w: %v", name, ErrAuth, err), "check the passphrase or identity (-i)")
+		return nil, AgeDecryptError(name, err, "check the passphrase or identity (-i)")
 	}
 	out, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"filippo.io/age"
+	"filippo.io/age/armor"
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
@@ -73,6 +74,15 @@ func restoreRun(opts *RestoreOptions) (err error) {
 	} else if err != nil {
 		return err
 	}
+	// A file that is not age at all gets no passphrase prompt and no
+	// "check the passphrase" hint: no passphrase would open it.
+	if !cmdutil.IsAge(data) {
+		return cmdutil.NotAgeError(opts.File, "backup", "a file written by keysmith vault export")
+	}
+	var in io.Reader = bytes.NewReader(data)
+	if !bytes.HasPrefix(data, []byte("age-encryption.org/")) {
+		in = armor.NewReader(bytes.NewReader(bytes.TrimSpace(data)))
+	}
 	var ids []age.Identity
 	if opts.Identity != "" {
 		fh, err := os.Open(opts.Identity)
@@ -95,9 +105,9 @@ func restoreRun(opts *RestoreOptions) (err error) {
 		}
 		ids = []age.Identity{id}
 	}
-	r, err := age.Decrypt(bytes.NewReader(data), ids...)
+	r, err := age.Decrypt(in, ids...)
 	if err != nil {
-		return cmdutil.WithHint(fmt.Errorf("%q does not decrypt: %w: %v", opts.File, cmdutil.ErrAuth, err), "check the passphrase or identity")
+		return cmdutil.AgeDecryptError(opts.File, err, "check the passphrase (KEYSMITH_PASSPHRASE) or the identity (-i)")
 	}
 	plain, err := io.ReadAll(io.LimitReader(r, 1<<34))
 	if err != nil {
