@@ -435,6 +435,46 @@ func TestPostgresRestartDuringPuts(t *testing.T) {
 		t.Fatalf("only %d puts succeeded: the stream did not run through the restarts", ok)
 	}
 	checkVerify(t, bin, env, u, "after the restarts")
+
+	// A command started while the server restarts waits for it (Open
+	// retries a refused connection and "the database system is shutting
+	// down / starting up") instead of failing.
+	restarted := make(chan error, 1)
+	go func() { _, err := cluster("restart", dir, "fast"); restarted <- err }()
+	time.Sleep(150 * time.Millisecond)
+	start := time.Now()
+	out, errOut, err := pgCmd(t, bin, env, nil, "vault", "ls", "--vault", u)
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || !strings.Contains(out, "W0_0000") {
+		t.Fatalf("vault ls started during a restart: %v\n%s%s", err, out, errOut)
+	}
+	t.Logf("vault ls started during a restart took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestPostgresRefusedIsOneLine: a server that is not there fails the
+// command with one error line (pgx lists every address it tried, one per
+// line), naming the store without its password, within Open's short
+// retry of refused connections.
+func TestPostgresRefusedIsOneLine(t *testing.T) {
+	bin := selfAsKeysmith(t)
+	env := killEnv(t.TempDir())
+	start := time.Now()
+	_, errOut, err := pgCmd(t, bin, env, nil, "vault", "ls", "--vault", "postgres://keysmith:hunter2@127.0.0.1:1/keysmith")
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("vault ls on a refused port succeeded")
+	}
+	if e := cleanError(errOut); e != nil {
+		t.Error(e)
+	}
+	if !strings.Contains(errOut, "vault store is unavailable") || !strings.Contains(errOut, "connection refused") || strings.Contains(errOut, "hunter2") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v: a refused connection is retried for a few seconds only", took)
+	}
 }
 
 // TestPostgresConcurrentRotateDEK: four processes rotate the default

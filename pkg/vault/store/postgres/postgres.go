@@ -14,10 +14,12 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -151,7 +153,13 @@ func open(ctx context.Context, rawURL string, create bool, o Options) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", loc, redactErr(err, rawURL))
 	}
-	if err := s.migrate(ctx, create); err != nil {
+	for start, attempt := time.Now(), 1; ; attempt++ {
+		err = s.migrate(ctx, create)
+		if err == nil || !restarting(err, time.Since(start)) || backoff(ctx, attempt) != nil {
+			break
+		}
+	}
+	if err != nil {
 		s.pool.Close()
 		return nil, s.wrap(dbErr(err), rawURL)
 	}
@@ -163,7 +171,24 @@ func open(ctx context.Context, rawURL string, create bool, o Options) (*Store, e
 // wrap prefixes err with the redacted location unless it already says it,
 // and makes sure no part of the raw URL's password survives in it.
 func (s *Store) wrap(err error, rawURL string) error {
-	return fmt.Errorf("%q: %w", s.location, redactErr(err, rawURL))
+	return fmt.Errorf("%q: %w", s.location, oneLine(redactErr(err, rawURL)))
+}
+
+// oneLine makes a multi-line driver error one line: pgx's connect error
+// puts each address it tried on a line of its own, often the same line
+// twice (TLS, then without). The sentinel kinds are kept.
+func oneLine(err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "\n") {
+		return err
+	}
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	return &redactedError{msg: strings.Join(parts, " "), err: err}
 }
 
 // redactErr replaces err by its message with the URL's password cut out
@@ -384,6 +409,22 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 		return dbErr(q.Commit(ctx))
 	}
 }
+
+// restarting reports whether Open should try again after err, elapsed
+// into its attempts: a server that says it is starting up or shutting
+// down (57P03) is waited for as long as Update waits for one; a refused
+// connection, what a restart looks like between stop and start, for
+// openRefusedBudget only, so that a wrong port still fails at once.
+func restarting(err error, elapsed time.Duration) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "57P03" {
+		return elapsed < unavailableBudget
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) && elapsed < openRefusedBudget
+}
+
+// openRefusedBudget: how long Open retries a refused connection.
+const openRefusedBudget = 3 * time.Second
 
 // maxAttempts bounds the retries of a transaction that keeps failing with
 // a serialization failure or a deadlock.

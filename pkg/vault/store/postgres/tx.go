@@ -121,7 +121,7 @@ func dbErr(err error) error {
 		return err
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnErr(err) {
-		return fmt.Errorf("%w: %w", vaulterr.ErrUnavailable, err)
+		return oneLine(fmt.Errorf("%w: %w", vaulterr.ErrUnavailable, err))
 	}
 	return err
 }
