@@ -343,7 +343,7 @@ func kindOf(code connect.Code, reason keysmithv1.ErrorReason) error {
 	switch reason {
 	case keysmithv1.ErrorReason_ERROR_REASON_ACCESS_PENDING:
 		return ErrPending
-	case keysmithv1.ErrorReason_ERROR_REASON_NO_TENANT:
+	case keysmithv1.ErrorReason_ERROR_REASON_NO_TENANT, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND:
 		return ErrNotFound
 	case keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT:
 		return ErrInvalid

@@ -170,9 +170,14 @@ const (
 // the same report again is "already applied", another with that request_id
 // is refused; another device can neither report for it nor read its
 // secrets; a revoked key, and a key left at an old role, are refused on the
-// next call.
+// next call. On SQLite and on PostgreSQL.
 func TestDeviceMTLS(t *testing.T) {
-	fx := start(t, server.Options{AuthFailures: -1}, nil)
+	for _, kind := range stores {
+		t.Run(string(kind), func(t *testing.T) { deviceMTLS(t, startOn(t, kind, server.Options{AuthFailures: -1}, nil)) })
+	}
+}
+
+func deviceMTLS(t *testing.T, fx *fixture) {
 	ctx := context.Background()
 	a := provision(t, fx, "amt-01", uuidA, "server")
 	b := provision(t, fx, "amt-02", uuidB, "server")
@@ -433,5 +438,51 @@ func TestDeviceLogHoldsNoSecret(t *testing.T) {
 	}
 	if !strings.Contains(fx.log.String(), `"rpc":"GetDeviceSecret"`) {
 		t.Fatalf("no decision line: %s", fx.log.String())
+	}
+}
+
+// decisionLines are the server's log lines of rpc, decoded.
+func decisionLines(t testing.TB, fx *fixture, rpc string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(fx.log.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["rpc"] == rpc {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestDeviceNotFound: BeginChallenge for a device ID no device has, and
+// SignActivation with a certificate the tenant does not have, are NotFound
+// and their log lines say not_found (the reason ERROR_REASON_NOT_FOUND),
+// not invalid_argument; each refusal is an audit row. On SQLite and on
+// PostgreSQL.
+func TestDeviceNotFound(t *testing.T) {
+	for _, kind := range stores {
+		t.Run(string(kind), func(t *testing.T) {
+			fx := startOn(t, kind, server.Options{AuthFailures: -1}, nil)
+			ctx := context.Background()
+			_, err := fx.devClient(t, nil).BeginChallenge(ctx, connect.NewRequest(&keysmithv1.BeginChallengeRequest{DeviceId: "dev_0000000000000000"}))
+			wantConnect(t, err, connect.CodeNotFound, "device not found")
+			wantAudit(t, fx, "device-challenge", false, "no such device")
+			lines := decisionLines(t, fx, "BeginChallenge")
+			if len(lines) != 1 || lines[0]["code"] != "not_found" || lines[0]["msg"] != "refused: not_found" || lines[0]["success"] != false {
+				t.Fatalf("BeginChallenge log lines: %v; want one refused: not_found", lines)
+			}
+
+			a := provision(t, fx, "amt-01", uuidA, "server")
+			_, err = fx.devClient(t, &a.cert).SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "nope", FwNonce: make([]byte, 20)}))
+			wantConnect(t, err, connect.CodeNotFound, "AMT certificate not found")
+			wantAudit(t, fx, "amt-sign", false, "no such certificate")
+			lines = decisionLines(t, fx, "SignActivation")
+			if len(lines) != 1 || lines[0]["code"] != "not_found" || lines[0]["msg"] != "refused: not_found" || lines[0]["device_id"] != a.id {
+				t.Fatalf("SignActivation log lines: %v; want one refused: not_found for %s", lines, a.id)
+			}
+		})
 	}
 }

@@ -48,10 +48,8 @@ func classify(err error) (connect.Code, keysmithv1.ErrorReason) {
 		return connect.CodePermissionDenied, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_DENIED
 	case errors.Is(err, vault.ErrAMTNonce):
 		return connect.CodeInvalidArgument, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
-	case errors.Is(err, vault.ErrNoAMTCert):
-		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
-	case errors.Is(err, vault.ErrNoDevice):
-		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+	case errors.Is(err, vault.ErrNoAMTCert), errors.Is(err, vault.ErrNoDevice):
+		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND
 	case errors.As(err, &te):
 		switch te.Status {
 		case vault.TokenPending:

@@ -118,6 +118,8 @@ const (
 	// Stored data does not authenticate.
 	ErrorReason_ERROR_REASON_TAMPERED ErrorReason = 12
 	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 13
+	// No such device, or no such provisioning certificate (DeviceService).
+	ErrorReason_ERROR_REASON_NOT_FOUND ErrorReason = 14
 )
 
 // Enum value maps for ErrorReason.
@@ -137,6 +139,7 @@ var (
 		11: "ERROR_REASON_TOKEN_CONFLICT",
 		12: "ERROR_REASON_TAMPERED",
 		13: "ERROR_REASON_INTERNAL",
+		14: "ERROR_REASON_NOT_FOUND",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":      0,
@@ -153,6 +156,7 @@ var (
 		"ERROR_REASON_TOKEN_CONFLICT":   11,
 		"ERROR_REASON_TAMPERED":         12,
 		"ERROR_REASON_INTERNAL":         13,
+		"ERROR_REASON_NOT_FOUND":        14,
 	}
 )
 
@@ -876,7 +880,7 @@ const file_keysmith_v1_secrets_proto_rawDesc = "" +
 	"\x15SECRET_STATUS_MISSING\x10\x02\x12\"\n" +
 	"\x1eSECRET_STATUS_PENDING_APPROVAL\x10\x03\x12\x18\n" +
 	"\x14SECRET_STATUS_DENIED\x10\x04\x12\x1a\n" +
-	"\x16SECRET_STATUS_NOT_READ\x10\x05*\xc0\x03\n" +
+	"\x16SECRET_STATUS_NOT_READ\x10\x05*\xdc\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n" +
@@ -892,7 +896,8 @@ const file_keysmith_v1_secrets_proto_rawDesc = "" +
 	"\x12\x1f\n" +
 	"\x1bERROR_REASON_TOKEN_CONFLICT\x10\v\x12\x19\n" +
 	"\x15ERROR_REASON_TAMPERED\x10\f\x12\x19\n" +
-	"\x15ERROR_REASON_INTERNAL\x10\r*v\n" +
+	"\x15ERROR_REASON_INTERNAL\x10\r\x12\x1a\n" +
+	"\x16ERROR_REASON_NOT_FOUND\x10\x0e*v\n" +
 	"\x12RegistrationStatus\x12#\n" +
 	"\x1fREGISTRATION_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PENDING_APPROVAL\x10\x01\x12\f\n" +
