@@ -230,7 +230,8 @@ func deviceInfo(tenant string, d store.Device) *DeviceInfo {
 // UUID (when ref parses as one), else a name. Names never look like IDs or
 // UUIDs (ValidDeviceName); the UUID goes before the name so that a device
 // named so by an older keysmith cannot shadow another's UUID. With check,
-// the device row's MAC must verify (a decision reads it).
+// the device row's MAC must verify and the chain must not record its
+// removal (a decision reads it).
 func (o *op) findDevice(t store.Tenant, ref string, check bool) (store.Device, error) {
 	for _, field := range []string{store.ByDeviceID, store.ByUUID, store.ByName} {
 		arg := ref
@@ -245,6 +246,9 @@ func (o *op) findDevice(t store.Tenant, ref string, check bool) (store.Device, e
 		if err == nil {
 			if check {
 				if err := o.check(keyring.DeviceRow(d)); err != nil {
+					return d, err
+				}
+				if err := o.checkDeviceNotRemoved(t, d); err != nil {
 					return d, err
 				}
 			}
@@ -1133,6 +1137,9 @@ func (v *Vault) ApplyReport(ctx context.Context, tenantName string, rep *Report)
 			return err
 		}
 		if err := o.check(keyring.DeviceRow(d)); err != nil {
+			return err
+		}
+		if err := o.checkDeviceNotRemoved(t, d); err != nil {
 			return err
 		}
 		res.DeviceID, res.Device, res.AppliedAt = d.ID, d.Name, o.ts()

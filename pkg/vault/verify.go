@@ -187,6 +187,21 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 				return err
 			}
 		}
+		// Every device against the chain: no removal of it recorded (a
+		// device row put back after "device rm", with or without keys).
+		for _, t := range ts {
+			ds, err := tx.Devices(ctx, t.ID, "")
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				if err := o.checkDeviceNotRemoved(t, d); errors.Is(err, ErrTampered) {
+					add("state", err)
+				} else if err != nil {
+					return err
+				}
+			}
+		}
 		toks, err := tx.Tokens(ctx)
 		if err != nil {
 			return err
