@@ -21,6 +21,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The Go caches stay where they are: HOME moves to the work directory below.
+export GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)"
 export HOME=$work XDG_CONFIG_HOME=$work/cfg XDG_DATA_HOME=$work/data
 unset KEYSMITH_VAULT KEYSMITH_MASTER_KEY KEYSMITH_KEY_FILE KEYSMITH_TENANT KEYSMITH_ENV
 CGO_ENABLED=0 go build -trimpath -o "$work/keysmith" .

@@ -26,6 +26,8 @@ cleanup() {
   rm -rf "$work" "$pgdir"
 }
 trap cleanup EXIT
+# The Go caches stay where they are: HOME moves to the work directory below.
+export GOCACHE="$(go env GOCACHE)" GOMODCACHE="$(go env GOMODCACHE)"
 export HOME=$work XDG_CONFIG_HOME=$work/cfg XDG_DATA_HOME=$work/data
 unset KEYSMITH_VAULT KEYSMITH_KEY_FILE KEYSMITH_TENANT KEYSMITH_ENV
 export KEYSMITH_MASTER_KEY=1111111111111111111111111111111111111111111111111111111111111111
