@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,9 +76,12 @@ func verifyRun(opts *VerifyOptions) error {
 				fmt.Fprintf(f.IO.Out, "problem: %s: %s\n", p.What, p.Error)
 			}
 		}
-		err := fmt.Errorf("vault %q: %w: %s: %s", v.Path(), vault.ErrTampered, probs[0].What, probs[0].Error)
+		// The problem's own text usually starts with ErrTampered's, which
+		// the error line already says once.
+		first := strings.TrimPrefix(probs[0].Error, vault.ErrTampered.Error()+": ")
+		err := fmt.Errorf("vault %q: %w: %s: %s", v.Path(), vault.ErrTampered, probs[0].What, first)
 		if len(probs) > 1 {
-			err = fmt.Errorf("%w (and %d more problems)", err, len(probs)-1)
+			err = fmt.Errorf("%w (and %s)", err, cmdutil.Plural(len(probs)-1, "more problem"))
 		}
 		return cmdutil.WithHint(err, "list every problem with: keysmith vault verify --output json",
 			"restore the vault from a backup made before the change: keysmith vault restore --vault NEW.db BACKUP.age")
