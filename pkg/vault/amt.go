@@ -90,7 +90,8 @@ type AMTActivation struct {
 	RootFingerprint string // lowercase hex
 }
 
-// amtCertRow returns the tenant's certificate name with its MAC checked.
+// amtCertRow returns the tenant's certificate name with its MAC checked
+// and its state checked against the audit chain (amtstate.go).
 func (o *op) amtCertRow(t store.Tenant, name string) (store.AMTCert, error) {
 	c, err := o.tx.AMTCert(o.ctx, t.ID, name)
 	if errors.Is(err, store.ErrNoRow) {
@@ -102,7 +103,7 @@ func (o *op) amtCertRow(t store.Tenant, name string) (store.AMTCert, error) {
 	if err := o.keys.Check(keyring.AMTCertRow(c)); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c, o.checkAMTCertState(t, c)
 }
 
 // AddAMTCert stores a provisioning certificate under name, its key sealed

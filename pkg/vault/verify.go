@@ -152,6 +152,11 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 				add("row MAC", err)
 				continue
 			}
+			if err := o.checkAMTCertState(byID[c.TenantID], c); errors.Is(err, ErrTampered) {
+				add("state", err)
+			} else if err != nil {
+				return err
+			}
 			dek, err := o.dek(c.TenantID, c.DEKVersion)
 			if err == nil {
 				var pt []byte
