@@ -175,7 +175,13 @@ ones after the last keyed row are reported as unverified (the next keyed row
 covers them), not as tampering. The head printed at the end can be kept
 elsewhere to detect a rollback of the whole file: --expect-head HEX checks that
 a head recorded earlier is still in the chain (exit 3 when rows after it were
-cut or the vault was rolled back to before it).`,
+cut or the vault was rolled back to before it).
+
+It also checks the MAC of every authorisation row, but not whether the rows
+agree with the chain: an older, validly MACed row put back (a revoked token,
+grant or device key, a removed device) or a deleted newest version of a
+secret passes here. "keysmith vault verify" checks that too, and that every
+value opens.`,
 		Example: `  $ keysmith vault audit verify
   $ keysmith vault audit verify --expect-head 9f2c...e1`,
 		Args: cmdutil.NoArgs,
