@@ -28,7 +28,8 @@ func NewCmdChallenge(f *cmdutil.Factory, runF func(*ChallengeOptions) error) *co
 	cmd := &cobra.Command{
 		Use:   "challenge <device> [--ttl <duration>]",
 		Short: "Issue a one-time challenge for a device to sign",
-		Long: `Issue a random 32-byte nonce for the device, stored in the vault with an
+		Long: `Issue a 32-byte nonce for the device (16 random bytes and a MAC of its
+vault row, so its lifetime cannot be changed in the store), stored with an
 expiry (--ttl, default 5m, at most 24h), and print it as the device ID, a
 ".", and the nonce as 64 lowercase hex digits: DEVICE_ID.NONCE. The device
 signs it with "device sign --key KEY.pem CHALLENGE", which reads the device

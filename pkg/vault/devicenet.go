@@ -197,6 +197,9 @@ func (v *Vault) VerifyChallengeBound(ctx context.Context, tenantName, ref string
 		} else if err != nil {
 			return err
 		}
+		if err := o.checkChallenge(t, d, c, nonce); err != nil {
+			return err
+		}
 		if c.ConsumedAt != "" {
 			return fmt.Errorf("%w: verified at %s; a challenge answers once", ErrChallengeReplayed, c.ConsumedAt)
 		}
@@ -250,7 +253,7 @@ func (v *Vault) VerifyChallengeBound(ctx context.Context, tenantName, ref string
 			bound = ", channel-bound"
 		}
 		o.audit(auditRow{Action: "device-verify", Tenant: t.Name, Object: d.Name, Success: true,
-			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s%s", d.ID, signer.KeyID, signer.Fingerprint, bound)})
+			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s, challenge %s%s", d.ID, signer.KeyID, signer.Fingerprint, challengeID(nonce), bound)})
 		return nil
 	})
 	if err != nil {

@@ -674,13 +674,15 @@ func (v *Vault) IssueChallenge(ctx context.Context, tenantName, ref string, ttl 
 	}
 	var out *Challenge
 	err := v.deviceTx(ctx, tenantName, ref, func(o *op, t store.Tenant, d store.Device) error {
-		nonce := make([]byte, devicecred.ChallengeSize)
+		nonce := make([]byte, challengeRandomSize, devicecred.ChallengeSize)
 		if _, err := io.ReadFull(v.opts.Rand, nonce); err != nil {
 			return err
 		}
 		now := v.opts.Now()
-		c := &Challenge{DeviceID: d.ID, Device: d.Name, Nonce: nonce, ExpiresAt: formatTime(now.Add(ttl))}
-		if err := o.tx.InsertChallenge(o.ctx, store.Challenge{Nonce: nonce, TenantID: t.ID, DeviceRef: d.Ref, CreatedAt: formatTime(now), ExpiresAt: c.ExpiresAt}); err != nil {
+		created, expires := formatTime(now), formatTime(now.Add(ttl))
+		nonce = append(nonce, o.challengeTag(t.ID, d.ID, nonce, created, expires)...) // challengestate.go
+		c := &Challenge{DeviceID: d.ID, Device: d.Name, Nonce: nonce, ExpiresAt: expires}
+		if err := o.tx.InsertChallenge(o.ctx, store.Challenge{Nonce: nonce, TenantID: t.ID, DeviceRef: d.Ref, CreatedAt: created, ExpiresAt: expires}); err != nil {
 			return err
 		}
 		out = c
@@ -713,6 +715,9 @@ func (v *Vault) VerifyChallenge(ctx context.Context, tenantName, ref string, non
 		if errors.Is(err, store.ErrNoRow) {
 			return fmt.Errorf("%w: device %s (%s)", ErrNoChallenge, d.Name, d.ID)
 		} else if err != nil {
+			return err
+		}
+		if err := o.checkChallenge(t, d, c, nonce); err != nil {
 			return err
 		}
 		if c.ConsumedAt != "" {
@@ -776,7 +781,7 @@ func (v *Vault) VerifyChallenge(ctx context.Context, tenantName, ref string, non
 			return ErrChallengeReplayed
 		}
 		o.audit(auditRow{Action: "device-verify", Tenant: t.Name, Object: d.Name, Success: true,
-			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s", d.ID, out.KeyID, out.Fingerprint)})
+			Detail: fmt.Sprintf("device %s, key %s, fingerprint %s, challenge %s", d.ID, out.KeyID, out.Fingerprint, challengeID(nonce))})
 		return nil
 	})
 	if err != nil {
