@@ -1147,6 +1147,9 @@ func (v *Vault) ApplyReport(ctx context.Context, tenantName string, rep *Report)
 		if err := o.checkDeviceNotRemoved(t, d); err != nil {
 			return err
 		}
+		if err := o.checkReportNotApplied(t, d, rep.RequestID); err != nil {
+			return err
+		}
 		res.DeviceID, res.Device, res.AppliedAt = d.ID, d.Name, o.ts()
 		items := make([]DeviceSecretItem, len(rep.Secrets))
 		for i, s := range rep.Secrets {
