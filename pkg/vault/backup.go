@@ -208,7 +208,7 @@ func (v *Vault) Restore(ctx context.Context, b *Backup) (int, error) {
 			if err != nil {
 				return err
 			}
-			dek, err := o.dek(t.ID, t.DEKVersion)
+			dek, err := o.sealingDEK(t) // dekstate.go
 			if err != nil {
 				return err
 			}

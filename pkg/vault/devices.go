@@ -824,7 +824,7 @@ func (o *op) putDeviceSecrets(t store.Tenant, d store.Device, items []DeviceSecr
 	if err != nil {
 		return nil, err
 	}
-	dek, err := o.dek(t.ID, t.DEKVersion)
+	dek, err := o.sealingDEK(t) // dekstate.go
 	if err != nil {
 		return nil, err
 	}

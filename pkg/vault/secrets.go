@@ -310,7 +310,7 @@ func (v *Vault) PutMany(ctx context.Context, tenantName string, items []Item, pr
 		if err != nil {
 			return err
 		}
-		dek, err := o.dek(t.ID, t.DEKVersion)
+		dek, err := o.sealingDEK(t) // dekstate.go
 		if err != nil {
 			return err
 		}

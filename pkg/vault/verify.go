@@ -93,6 +93,11 @@ func (v *Vault) VerifyAll(ctx context.Context) (*VerifyResult, []Problem, error)
 				}
 				last = page[len(page)-1].ID
 			}
+			if err := o.checkDEKVersion(t); errors.Is(err, ErrTampered) {
+				add("state", err)
+			} else if err != nil {
+				return err
+			}
 			latest, err := tx.LatestSecrets(ctx, t.ID, "", false)
 			if err != nil {
 				return err
