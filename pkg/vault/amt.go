@@ -133,7 +133,7 @@ func (v *Vault) AddAMTCert(ctx context.Context, tenantName, name string, c *amt.
 		} else if !errors.Is(err, store.ErrNoRow) {
 			return err
 		}
-		dek, err := o.dek(t.ID, t.DEKVersion)
+		dek, err := o.sealingDEK(t) // dekstate.go
 		if err != nil {
 			return err
 		}
