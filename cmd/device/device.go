@@ -142,7 +142,7 @@ func deviceHint(err error, f *cmdutil.Factory) error {
 	case errors.Is(err, devicecred.ErrAMTPassword):
 		return cmdutil.WithHint(err, amtRulesHint)
 	case errors.Is(err, vault.ErrTampered):
-		return cmdutil.WithHint(err, "the vault file was changed outside keysmith; list every problem with: keysmith vault verify")
+		return cmdutil.WithHint(err, "the vault file was changed outside keysmith; check the whole vault with: keysmith vault verify")
 	}
 	return err
 }
