@@ -20,9 +20,15 @@ import (
 // TestSignActivationMTLS: over TLS on loopback a device signs with a stored
 // certificate (verified as AMT does), a device limited out is denied
 // (PermissionDenied, audited), a bad nonce is InvalidArgument, an unknown
-// certificate NotFound; the key PEM never reaches the log.
+// certificate NotFound; the key PEM never reaches the log. On SQLite and
+// on PostgreSQL.
 func TestSignActivationMTLS(t *testing.T) {
-	fx := start(t, server.Options{AuthFailures: -1}, nil)
+	for _, kind := range stores {
+		t.Run(string(kind), func(t *testing.T) { signActivationMTLS(t, startOn(t, kind, server.Options{AuthFailures: -1}, nil)) })
+	}
+}
+
+func signActivationMTLS(t *testing.T, fx *fixture) {
 	ctx := context.Background()
 	a := provision(t, fx, "amt-01", uuidA, "server")
 	b := provision(t, fx, "amt-02", uuidB, "kiosk")

@@ -2,10 +2,12 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +246,115 @@ func TestSignActivationKeyCache(t *testing.T) {
 	}
 	if n := len(v.amt.m); n != 0 {
 		t.Errorf("%d cached keys after Close", n)
+	}
+}
+
+// TestSignActivationGate: at most GOMAXPROCS signatures are computed at
+// once; a caller waiting for a slot gives up with its context (no
+// signature made, so no amt-sign row), and one still waiting signs once a
+// slot is free, its row committed before it returns.
+func TestSignActivationGate(t *testing.T) {
+	v, _, _ := newVault(t)
+	a := amttest.Shared(t)
+	fw := bytes.Repeat([]byte{7}, amt.NonceSize)
+	if _, err := v.AddAMTCert(ctx, DefaultTenant, "prov", a.Cert(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.SignActivation(ctx, DefaultTenant, "prov", fw, ""); err != nil {
+		t.Fatal(err)
+	}
+	slots := cap(v.amt.gate)
+	if slots != runtime.GOMAXPROCS(0) {
+		t.Fatalf("%d signing slots, want GOMAXPROCS %d", slots, runtime.GOMAXPROCS(0))
+	}
+	for range slots { // every slot busy
+		v.amt.gate <- struct{}{}
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if act, err := v.SignActivation(short, DefaultTenant, "prov", fw, ""); !errors.Is(err, context.DeadlineExceeded) || act != nil {
+		t.Fatalf("sign with every slot busy: %v, %v; want the context's deadline", act, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.SignActivation(ctx, DefaultTenant, "prov", fw, "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("signed with every slot busy: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	<-v.amt.gate // one slot frees
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for range slots - 1 {
+		<-v.amt.gate
+	}
+	if got := len(auditDetails(t, v, "amt-sign")); got != 2 {
+		t.Errorf("%d amt-sign audit rows, want 2 (a caller that gave up made no signature)", got)
+	}
+}
+
+// TestSignActivationConcurrent: 16 callers signing at once (more than the
+// signing slots) each get a signature that verifies over their own
+// fw_nonce, every nonce is fresh, there is one amt-sign row per signature
+// naming its nonce, and the audit chain verifies.
+func TestSignActivationConcurrent(t *testing.T) {
+	v, _, _ := newVault(t)
+	a := amttest.Shared(t)
+	if _, err := v.AddAMTCert(ctx, DefaultTenant, "prov", a.Cert(t)); err != nil {
+		t.Fatal(err)
+	}
+	const callers, each = 16, 4
+	acts := make([][]*AMTActivation, callers)
+	fws := make([][]byte, callers)
+	errs := make(chan error, callers)
+	for g := range callers {
+		fws[g] = bytes.Repeat([]byte{byte(g)}, amt.NonceSize)
+		go func() {
+			for range each {
+				act, err := v.SignActivation(ctx, DefaultTenant, "prov", fws[g], "")
+				if err != nil {
+					errs <- err
+					return
+				}
+				acts[g] = append(acts[g], act)
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := auditDetails(t, v, "amt-sign")
+	seen := map[string]bool{}
+	for g := range callers {
+		for _, act := range acts[g] {
+			checkActivation(t, a, fws[g], act)
+			n := hex.EncodeToString(act.Nonce)
+			if seen[n] {
+				t.Fatalf("nonce %s drawn twice", n)
+			}
+			seen[n] = true
+			found := 0
+			for _, r := range rows {
+				if r.Success && strings.HasSuffix(r.Detail, "nonce "+n) {
+					found++
+				}
+			}
+			if found != 1 {
+				t.Fatalf("%d amt-sign rows for nonce %s, want 1", found, n)
+			}
+		}
+	}
+	if len(seen) != callers*each || len(rows) != callers*each {
+		t.Fatalf("%d signatures, %d amt-sign rows; want %d", len(seen), len(rows), callers*each)
+	}
+	if _, err := v.VerifyAudit(ctx); err != nil {
+		t.Fatalf("audit chain after concurrent signatures: %v", err)
 	}
 }

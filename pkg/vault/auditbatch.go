@@ -92,6 +92,23 @@ func (v *Vault) audited(ctx context.Context, fn func(o *op) error) error {
 	return nil
 }
 
+// auditAppend appends r, a row that needs no read (a decision made in an
+// earlier snapshot), through the audit batcher, and returns when it
+// committed. A vault whose rows are not all at the latest MAC level
+// appends it in update, as audited does.
+func (v *Vault) auditAppend(ctx context.Context, r auditRow) error {
+	keys, level := v.state()
+	if keys == nil || level < keyring.LevelLatest {
+		return v.update(ctx, func(o *op) error {
+			o.audit(r)
+			return nil
+		})
+	}
+	o := v.newOp(ctx, nil, keys, level)
+	o.audit(r)
+	return v.appendBatched(ctx, o.rows, nil)
+}
+
 // needsUpdate reports whether the op cannot write what it is about to
 // (stubs, requests): errNeedsUpdate in an audited read's snapshot.
 func (o *op) needsUpdate() error {
