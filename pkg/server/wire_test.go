@@ -62,7 +62,7 @@ func proxy(t *testing.T, addr string, rec *recorder) string {
 				continue
 			}
 			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(io.MultiWriter(c, rec), s); c.Close() }()
+			go func() { io.Copy(io.MultiWriter(rec, c), s); c.Close() }() // recorded before the client can see it
 		}
 	}()
 	return ln.Addr().String()
