@@ -483,6 +483,15 @@ func TestDeviceNotFound(t *testing.T) {
 			if len(lines) != 1 || lines[0]["code"] != "not_found" || lines[0]["msg"] != "refused: not_found" || lines[0]["device_id"] != a.id {
 				t.Fatalf("SignActivation log lines: %v; want one refused: not_found for %s", lines, a.id)
 			}
+
+			// A secret the device never had: not found, nothing pending
+			// (no stub or request is made for a device).
+			_, err = fx.devClient(t, &a.cert).GetDeviceSecret(ctx, connect.NewRequest(&keysmithv1.GetDeviceSecretRequest{Name: "NOPE"}))
+			wantConnect(t, err, connect.CodeNotFound, "")
+			lines = decisionLines(t, fx, "GetDeviceSecret")
+			if len(lines) != 1 || lines[0]["code"] != "not_found" || lines[0]["msg"] != "refused: not_found" {
+				t.Fatalf("GetDeviceSecret log lines: %v; want one refused: not_found", lines)
+			}
 		})
 	}
 }

@@ -74,7 +74,10 @@ func classify(err error) (connect.Code, keysmithv1.ErrorReason) {
 	case errors.Is(err, vault.ErrNoTenant):
 		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_NO_TENANT
 	case errors.Is(err, vault.ErrNotFound):
-		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_PENDING
+		// Not a missing secret of a service read (that is an AccessError
+		// above, with its stub and request): an old version that is not
+		// there, a device's own secret it never had. Nothing is pending.
+		return connect.CodeNotFound, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND
 	case errors.Is(err, vault.ErrInvalidName):
 		return connect.CodeInvalidArgument, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
 	case errors.Is(err, vault.ErrTampered), errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrAuditTampered):
