@@ -209,6 +209,9 @@ func deviceMTLS(t *testing.T, fx *fixture) {
 	_, err = ca.ReportProvisioning(ctx, connect.NewRequest(&keysmithv1.ReportProvisioningRequest{ReportJson: report(t, "req-1", uuidA, "WIFI_PSK", "other")}))
 	wantConnect(t, err, connect.CodeAlreadyExists, "already applied")
 	wantAudit(t, fx, "device-report", false, "request_id already applied with another report")
+	if lines := decisionLines(t, fx, "ReportProvisioning"); len(lines) == 0 || lines[len(lines)-1]["msg"] != "refused: already_exists" {
+		t.Fatalf("ReportProvisioning log lines: %v; want the last refused: already_exists", lines)
+	}
 	// AMT password rules.
 	_, err = ca.ReportProvisioning(ctx, connect.NewRequest(&keysmithv1.ReportProvisioningRequest{ReportJson: report(t, "req-2", uuidA, "MEBX_PASSWORD", "short")}))
 	wantConnect(t, err, connect.CodeInvalidArgument, "AMT password must be")

@@ -41,7 +41,7 @@ func classify(err error) (connect.Code, keysmithv1.ErrorReason) {
 	case errors.Is(err, vault.ErrKeyRevoked), errors.Is(err, vault.ErrChallengeReplayed):
 		return connect.CodePermissionDenied, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED
 	case errors.Is(err, vault.ErrReportConflict):
-		return connect.CodeAlreadyExists, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+		return connect.CodeAlreadyExists, keysmithv1.ErrorReason_ERROR_REASON_ALREADY_EXISTS
 	case errors.Is(err, vault.ErrInvalidReport):
 		return connect.CodeInvalidArgument, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
 	case errors.Is(err, vault.ErrAMTNotAllowed):

@@ -118,8 +118,13 @@ const (
 	// Stored data does not authenticate.
 	ErrorReason_ERROR_REASON_TAMPERED ErrorReason = 12
 	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 13
-	// No such device, or no such provisioning certificate (DeviceService).
+	// Not found, with nothing stubbed or requested: no such device or
+	// provisioning certificate (DeviceService), a device secret the device
+	// does not have, a version of a secret that is not stored.
 	ErrorReason_ERROR_REASON_NOT_FOUND ErrorReason = 14
+	// A provisioning report's request_id was already applied with other
+	// content (DeviceService).
+	ErrorReason_ERROR_REASON_ALREADY_EXISTS ErrorReason = 15
 )
 
 // Enum value maps for ErrorReason.
@@ -140,6 +145,7 @@ var (
 		12: "ERROR_REASON_TAMPERED",
 		13: "ERROR_REASON_INTERNAL",
 		14: "ERROR_REASON_NOT_FOUND",
+		15: "ERROR_REASON_ALREADY_EXISTS",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":      0,
@@ -157,6 +163,7 @@ var (
 		"ERROR_REASON_TAMPERED":         12,
 		"ERROR_REASON_INTERNAL":         13,
 		"ERROR_REASON_NOT_FOUND":        14,
+		"ERROR_REASON_ALREADY_EXISTS":   15,
 	}
 )
 
@@ -880,7 +887,7 @@ const file_keysmith_v1_secrets_proto_rawDesc = "" +
 	"\x15SECRET_STATUS_MISSING\x10\x02\x12\"\n" +
 	"\x1eSECRET_STATUS_PENDING_APPROVAL\x10\x03\x12\x18\n" +
 	"\x14SECRET_STATUS_DENIED\x10\x04\x12\x1a\n" +
-	"\x16SECRET_STATUS_NOT_READ\x10\x05*\xdc\x03\n" +
+	"\x16SECRET_STATUS_NOT_READ\x10\x05*\xfd\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aERROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n" +
@@ -897,7 +904,8 @@ const file_keysmith_v1_secrets_proto_rawDesc = "" +
 	"\x1bERROR_REASON_TOKEN_CONFLICT\x10\v\x12\x19\n" +
 	"\x15ERROR_REASON_TAMPERED\x10\f\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\r\x12\x1a\n" +
-	"\x16ERROR_REASON_NOT_FOUND\x10\x0e*v\n" +
+	"\x16ERROR_REASON_NOT_FOUND\x10\x0e\x12\x1f\n" +
+	"\x1bERROR_REASON_ALREADY_EXISTS\x10\x0f*v\n" +
 	"\x12RegistrationStatus\x12#\n" +
 	"\x1fREGISTRATION_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PENDING_APPROVAL\x10\x01\x12\f\n" +
