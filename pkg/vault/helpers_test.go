@@ -11,6 +11,7 @@ import (
 
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/vault/keyring"
+	"github.com/keysmith/keysmith/pkg/vault/store"
 	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
 
@@ -68,7 +69,18 @@ func newVault(t testing.TB) (*Vault, string, masterkey.Key) {
 // reopen opens path and unlocks it with k.
 func reopen(t testing.TB, path string, k masterkey.Key) *Vault {
 	t.Helper()
-	v, err := openFile(path, testOpts())
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openUnlocked(t, st, k)
+}
+
+// openUnlocked opens the vault in st and unlocks it with k; it is closed
+// when the test ends.
+func openUnlocked(t testing.TB, st store.Store, k masterkey.Key) *Vault {
+	t.Helper()
+	v, err := Open(ctx, st, testOpts())
 	if err != nil {
 		t.Fatal(err)
 	}

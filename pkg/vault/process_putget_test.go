@@ -128,15 +128,7 @@ func TestSixteenProcessesPutGet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := Open(ctx, st, testOpts())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { v.Close() })
-			if err := v.Unlock(ctx, k); err != nil {
-				t.Fatal(err)
-			}
-			return v
+			return openUnlocked(t, st, k)
 		})
 	})
 }

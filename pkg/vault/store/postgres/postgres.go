@@ -188,7 +188,7 @@ func oneLine(err error) error {
 			parts = append(parts, l)
 		}
 	}
-	return &redactedError{msg: strings.Join(parts, " "), err: err}
+	return &rewordedError{msg: strings.Join(parts, " "), err: err}
 }
 
 // redactErr replaces err by its message with the URL's password cut out
@@ -204,16 +204,18 @@ func redactErr(err error, rawURL string) error {
 	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
 		return err
 	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+	return &rewordedError{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
 }
 
-type redactedError struct {
+// rewordedError is err with its message replaced (the password cut out,
+// or the lines joined), keeping what it wraps for errors.Is.
+type rewordedError struct {
 	msg string
 	err error
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *rewordedError) Error() string { return e.msg }
+func (e *rewordedError) Unwrap() error { return e.err }
 
 // firstSchema returns the first schema of a search_path value, unquoted.
 func firstSchema(sp string) string {
