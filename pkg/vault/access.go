@@ -797,22 +797,24 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 			}
 			return nil
 		}
-		// Decide every name from the rows read, then apply.
+		// Decide every name from the rows read, then apply. The rows of
+		// every name come in one query each (readRows); the checks run
+		// name by name in the order of the one-name read, so each name
+		// is decided, and refused, exactly as a read of it alone.
+		rows, err := o.readRows(t, svc, names, version)
+		if err != nil {
+			return err
+		}
 		var ds []readDecision
 		for _, n := range names {
-			g, err := o.grantStatus(t, svc, n, true)
+			g, err := rows.grantStatus(o, n)
 			if err != nil {
 				return err
 			}
-			s, err := o.secretRow(t, n, version)
-			if errors.Is(err, store.ErrNoRow) {
-				s = store.Secret{}
-			} else if err != nil {
-				return err
-			}
+			s := rows.secrets[n]
 			d := decideRead(n, g, s, version)
 			if d.ok && version == 0 {
-				if err := o.checkLatest(t, n, s); err != nil {
+				if err := rows.checkLatest(o, t, n, s); err != nil {
 					return err
 				}
 			}
@@ -861,19 +863,27 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 			refused = &AccessError{Service: svc, Tenant: t.Name, Problems: problems}
 			return nil
 		}
+		read := make([]string, 0, len(ds))
 		for _, d := range ds {
 			pt, err := o.open(t, d.secret)
 			if err != nil {
 				return err
 			}
 			out = append(out, Secret{SecretInfo: secretInfo(t.Name, d.secret), Value: pt})
-			name, at := d.name, o.ts()
-			if err := o.later(func(ctx context.Context, tx store.Tx) error { return tx.TouchGrant(ctx, t.ID, svc, name, at) }); err != nil {
-				return err
-			}
+			read = append(read, d.name)
 			o.auditAs(svc, auditRow{Action: "get", Tenant: t.Name, Object: d.name, Success: true, Detail: detail(fmt.Sprintf("granted, version %d", d.secret.Version))})
 		}
-		return nil
+		if len(read) == 0 {
+			return nil
+		}
+		// Each grant's counter, one statement for the call.
+		at := o.ts()
+		return o.later(func(ctx context.Context, tx store.Tx) error {
+			if len(read) == 1 {
+				return tx.TouchGrant(ctx, t.ID, svc, read[0], at)
+			}
+			return tx.TouchGrants(ctx, t.ID, svc, read, at)
+		})
 	})
 	if err != nil {
 		for _, s := range out {
@@ -885,6 +895,115 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 		return nil, refused
 	}
 	return out, nil
+}
+
+// serviceRows are the rows a service read decides on, for every name:
+// its grant of the service and its secret row (Version 0: none), and the
+// chain's answers to the state checks of both, each kind read in one
+// query for all the names (one scan of the audit chain for all).
+type serviceRows struct {
+	grants  map[string]store.Grant
+	secrets map[string]store.Secret
+	grantQ  map[string]*auditQuery // the active grants' last decisions
+	latestQ map[string]*auditQuery // the newest put, rm, purge or restore of the names read
+}
+
+// readRows reads the rows of a service read of names (see serviceRows).
+// One name reads them as before (Grant, Secret); the chain's rows about
+// it come in one scan for both checks.
+func (o *op) readRows(t store.Tenant, svc string, names []string, version int) (*serviceRows, error) {
+	rs := &serviceRows{grants: map[string]store.Grant{}, secrets: map[string]store.Secret{}, grantQ: map[string]*auditQuery{}, latestQ: map[string]*auditQuery{}}
+	if len(names) == 1 {
+		g, err := o.tx.Grant(o.ctx, t.ID, svc, names[0])
+		if err == nil {
+			rs.grants[names[0]] = g
+		} else if !errors.Is(err, store.ErrNoRow) {
+			return nil, err
+		}
+	} else {
+		gs, err := o.tx.GrantsOf(o.ctx, t.ID, svc, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			// A row for another tenant or service is none of these.
+			if g.TenantID == t.ID && g.Service == svc {
+				rs.grants[g.Name] = g
+			}
+		}
+	}
+	if len(names) == 1 || version > 0 {
+		for _, n := range names {
+			s, err := o.secretRow(t, n, version)
+			if err == nil {
+				rs.secrets[n] = s
+			} else if !errors.Is(err, store.ErrNoRow) {
+				return nil, err
+			}
+		}
+	} else {
+		ss, err := o.tx.LatestOf(o.ctx, t.ID, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			rs.secrets[s.Name] = s
+		}
+	}
+	// The chain's rows the checks will ask for: an active grant's last
+	// decision, and for a name that will be read, its newest put.
+	var qs []*auditQuery
+	for _, n := range names {
+		g, granted := rs.grants[n]
+		if granted && g.Status == GrantActive && rs.grantQ[n] == nil {
+			rs.grantQ[n] = grantQuery(t, svc, n)
+			qs = append(qs, rs.grantQ[n])
+		}
+		if version == 0 && granted && rs.latestQ[n] == nil && decideRead(n, g.Status, rs.secrets[n], 0).ok {
+			rs.latestQ[n] = latestQuery(t, n)
+			qs = append(qs, rs.latestQ[n])
+		}
+	}
+	if err := o.lastAudits(qs); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// grantStatus is op.grantStatus(t, svc, name, true) from the rows read: ""
+// when there is no grant; a grant row must authenticate and agree with the
+// chain's last decision about it.
+func (rs *serviceRows) grantStatus(o *op, name string) (string, error) {
+	g, ok := rs.grants[name]
+	if !ok {
+		return "", nil
+	}
+	if err := o.check(keyring.GrantRow(g)); err != nil {
+		return "", err
+	}
+	if g.Status == GrantActive {
+		r, err := o.answer(rs.grantQ[name])
+		if err != nil {
+			return "", err
+		}
+		if err := grantAgrees(g, r); err != nil {
+			return "", err
+		}
+	}
+	return g.Status, nil
+}
+
+// checkLatest is op.checkLatest from the rows read.
+func (rs *serviceRows) checkLatest(o *op, t store.Tenant, name string, s store.Secret) error {
+	q := rs.latestQ[name]
+	if q == nil {
+		q = latestQuery(t, name) // not foreseen: asked on its own
+	}
+	r, err := o.answer(q)
+	if err != nil {
+		return err
+	}
+	return latestAgrees(t, name, s, r)
 }
 
 // ensureStub records a stub for a missing secret (or reopens a filled one

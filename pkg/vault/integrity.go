@@ -71,6 +71,142 @@ func (o *op) lastAuditOf(f store.AuditFilter, match func(*store.AuditRow) bool) 
 	return best, nil
 }
 
+// auditQuery is one lastAuditOf question (f: Tenant, Object, Actions,
+// OrActions; match as lastAuditOf's) asked together with others in one
+// scan by lastAudits.
+type auditQuery struct {
+	f     store.AuditFilter
+	match func(*store.AuditRow) bool
+
+	found  *store.AuditRow // the scan's newest qualifying row, before its check
+	done   bool            // answered (found, or the scan ended)
+	judged bool            // row and err below are final
+	row    *store.AuditRow
+	err    error
+}
+
+// lastAudits answers several lastAuditOf questions about the objects of
+// one tenant with one scan (AuditFilter.Objects), newest first, stopping
+// as soon as every question has its row: each question's row is the one
+// its own scan would have found, since the one scan selects a superset of
+// each question's rows in the same order and each row is matched here
+// against each question's own filter. Nothing is checked yet: answer
+// checks the row (or, when there is none, the chain's start) as
+// lastAuditOf does, when the caller asks, so that the checks fail in the
+// order the one-name decisions would.
+func (o *op) lastAudits(qs []*auditQuery) error {
+	if len(qs) == 0 {
+		return nil
+	}
+	tenant := qs[0].f.Tenant
+	all := store.AuditFilter{Tenant: tenant, Desc: true}
+	byObject := map[string][]*auditQuery{}
+	var anywhere []*auditQuery // questions with OrActions
+	for _, q := range qs {
+		if q.f.Tenant != tenant || tenant == "" || q.f.Object == "" || len(q.f.Actions) == 0 || (o.index != nil && o.index.covers(q.f)) ||
+			q.f.FromSeq != 0 || q.f.ToSeq != 0 || q.f.Since != "" || q.f.Limit != 0 || len(q.f.Objects) != 0 {
+			// Not of the one scan's shape: answered on its own.
+			q.row, q.err = o.lastAuditOf(q.f, q.match)
+			q.done, q.judged = true, true
+			continue
+		}
+		if _, ok := byObject[q.f.Object]; !ok {
+			all.Objects = append(all.Objects, q.f.Object)
+		}
+		byObject[q.f.Object] = append(byObject[q.f.Object], q)
+		for _, a := range q.f.Actions {
+			if !slices.Contains(all.Actions, a) {
+				all.Actions = append(all.Actions, a)
+			}
+		}
+		if len(q.f.OrActions) > 0 {
+			anywhere = append(anywhere, q)
+			for _, a := range q.f.OrActions {
+				if !slices.Contains(all.OrActions, a) {
+					all.OrActions = append(all.OrActions, a)
+				}
+			}
+		}
+	}
+	if len(all.Objects) == 0 {
+		return nil
+	}
+	for _, a := range all.OrActions {
+		if slices.Contains(all.Actions, a) {
+			// The store must not be asked for a row twice: one scan each.
+			for _, q := range qs {
+				if !q.judged {
+					q.row, q.err = o.lastAuditOf(q.f, q.match)
+					q.done, q.judged = true, true
+				}
+			}
+			return nil
+		}
+	}
+	if len(all.Objects) == 1 {
+		all.Object, all.Objects = all.Objects[0], nil
+	}
+	left := 0
+	for _, q := range qs {
+		if !q.done {
+			left++
+		}
+	}
+	try := func(q *auditQuery, r *store.AuditRow) {
+		if q.done || (q.match != nil && !q.match(r)) {
+			return
+		}
+		q.found, q.done = new(store.AuditRow), true
+		*q.found = *r
+		left--
+	}
+	err := o.tx.AuditScan(o.ctx, all, func(r store.AuditRow) error {
+		if r.MAC == nil || !r.Success {
+			return nil
+		}
+		if r.Tenant == tenant {
+			for _, q := range byObject[r.Object] {
+				if slices.Contains(q.f.Actions, r.Action) {
+					try(q, &r)
+				}
+			}
+		}
+		for _, q := range anywhere {
+			if slices.Contains(q.f.OrActions, r.Action) {
+				try(q, &r)
+			}
+		}
+		if left == 0 {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	for _, q := range qs {
+		q.done = true
+	}
+	return nil
+}
+
+// answer is q's row as lastAuditOf returns it: checked against the chain,
+// or, when the chain has none, the chain's start checked.
+func (o *op) answer(q *auditQuery) (*store.AuditRow, error) {
+	if !q.done {
+		return o.lastAuditOf(q.f, q.match)
+	}
+	if !q.judged {
+		q.judged = true
+		if q.found == nil {
+			q.err = o.checkChainStart()
+		} else if q.err = o.checkAuditRow(q.found); q.err == nil {
+			q.row = q.found
+		}
+	}
+	return q.row, q.err
+}
+
 // checkChainStart fails (ErrTampered) unless the chain's first row is the
 // vault's keyed init row, its MAC over the vault's genesis verifying: a
 // chain that starts anywhere else was wiped or cut, and its silence about
@@ -197,13 +333,26 @@ func versionIn(detail, prefix string) int {
 // name: a put of version N needs a live version N or later; an rm needs
 // the rows to be there and removed; after a purge no row may be.
 func (o *op) checkLatest(t store.Tenant, name string, s store.Secret) error {
-	// The same scan finds the chain's newest restore: when it is newer
-	// than any put, rm or purge of the name, the secrets were re-created
-	// from a backup with no row per name, and the chain has nothing newer
-	// to compare with.
-	r, err := o.lastAuditOf(store.AuditFilter{Tenant: t.Name, Object: name, Actions: []string{"put", "rm", "purge"}, OrActions: []string{"restore"}}, nil)
-	if err != nil || r == nil || r.Action == "restore" {
+	r, err := o.lastAuditOf(latestQuery(t, name).f, nil)
+	if err != nil {
 		return err
+	}
+	return latestAgrees(t, name, s, r)
+}
+
+// latestQuery is checkLatest's question to the chain. The same scan finds
+// the chain's newest restore: when it is newer than any put, rm or purge
+// of the name, the secrets were re-created from a backup with no row per
+// name, and the chain has nothing newer to compare with.
+func latestQuery(t store.Tenant, name string) *auditQuery {
+	return &auditQuery{f: store.AuditFilter{Tenant: t.Name, Object: name, Actions: []string{"put", "rm", "purge"}, OrActions: []string{"restore"}}}
+}
+
+// latestAgrees is checkLatest's judgement of s against r, the chain's
+// newest put, rm, purge or restore (nil: none).
+func latestAgrees(t store.Tenant, name string, s store.Secret, r *store.AuditRow) error {
+	if r == nil || r.Action == "restore" {
+		return nil
 	}
 	bad := ""
 	switch r.Action {
@@ -304,12 +453,27 @@ func (o *op) checkGrantState(t store.Tenant, g store.Grant) error {
 	if g.Status != GrantActive {
 		return nil
 	}
-	prefix := "service " + g.Service + ":"
-	r, err := o.lastAudit(t.Name, g.Name, []string{"access-grant", "access-approve", "access-deny", "access-revoke"}, func(r *store.AuditRow) bool {
-		return strings.HasPrefix(r.Detail, prefix)
-	})
-	if err != nil || r == nil {
+	q := grantQuery(t, g.Service, g.Name)
+	r, err := o.lastAuditOf(q.f, q.match)
+	if err != nil {
 		return err
+	}
+	return grantAgrees(g, r)
+}
+
+// grantQuery is checkGrantState's question to the chain: the newest
+// decision about (service, name).
+func grantQuery(t store.Tenant, service, name string) *auditQuery {
+	prefix := "service " + service + ":"
+	return &auditQuery{f: store.AuditFilter{Tenant: t.Name, Object: name, Actions: []string{"access-grant", "access-approve", "access-deny", "access-revoke"}},
+		match: func(r *store.AuditRow) bool { return strings.HasPrefix(r.Detail, prefix) }}
+}
+
+// grantAgrees is checkGrantState's judgement of an active grant against
+// r, the chain's newest decision about it (nil: none).
+func grantAgrees(g store.Grant, r *store.AuditRow) error {
+	if r == nil || g.Status != GrantActive {
+		return nil
 	}
 	if r.Action == "access-deny" || r.Action == "access-revoke" {
 		return fmt.Errorf("%w: the grant of %q to service %s is active, but the audit chain records %s (audit row %d): the grant row was put back",

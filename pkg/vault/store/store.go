@@ -245,6 +245,12 @@ type SecretTx interface {
 	// ones included, by name (bytewise). With values false, Sealed is nil.
 	// It must stay fast for 100,000 names (docs/benchmarks.md).
 	LatestSecrets(ctx context.Context, tenantID int64, prefix string, values bool) ([]Secret, error)
+	// LatestOf returns the highest version of each of names that has a
+	// row (removed ones included), with Sealed, by name (bytewise), each
+	// name once however often it is listed: what Secret(ctx, tenantID,
+	// name, 0) returns for each, in one query (a service reading a
+	// schema's names).
+	LatestOf(ctx context.Context, tenantID int64, names []string) ([]Secret, error)
 	// SecretHistory returns every version of name, oldest first, without
 	// Sealed.
 	SecretHistory(ctx context.Context, tenantID int64, name string) ([]Secret, error)
@@ -485,6 +491,10 @@ type Grant struct {
 type GrantTx interface {
 	// Grant returns one grant (ErrNoRow).
 	Grant(ctx context.Context, tenantID int64, service, name string) (Grant, error)
+	// GrantsOf returns service's grants of those of names that have one,
+	// by name (bytewise), each once: what Grant returns for each, in one
+	// query.
+	GrantsOf(ctx context.Context, tenantID int64, service string, names []string) ([]Grant, error)
 	// Grants lists the tenant's grants by service and name; every grant
 	// of the vault (by tenant ID, service, name) when tenantID is 0.
 	Grants(ctx context.Context, tenantID int64) ([]Grant, error)
@@ -494,6 +504,10 @@ type GrantTx interface {
 	PutGrant(ctx context.Context, g Grant) error
 	// TouchGrant records one read: access_count + 1, last_access = at.
 	TouchGrant(ctx context.Context, tenantID int64, service, name, at string) error
+	// TouchGrants is TouchGrant of service's grant of each of names, once
+	// for every time the name is listed, in one statement; names without
+	// a grant are skipped.
+	TouchGrants(ctx context.Context, tenantID int64, service string, names []string, at string) error
 }
 
 // Request is a row of access_requests.
@@ -584,6 +598,9 @@ type AuditFilter struct {
 	Actions        []string // action in Actions
 	Tenant         string
 	Object         string
+	// Objects: rows about any of these objects (and Object, when it is not
+	// ""), in one scan: the state checks of a service read of many names.
+	Objects []string
 	// OrActions: also every row with one of these actions, whatever its
 	// tenant and object (within the seq and time bounds), in the same
 	// order. It must not share an action with Actions (a row would come

@@ -360,6 +360,22 @@ func (t *tx) LatestSecrets(ctx context.Context, tenantID int64, prefix string, v
 	return list(t, ctx, q, args, func(r pgx.Rows) (store.Secret, error) { return scanSecret(r, true) })
 }
 
+// LatestOf: one index probe per distinct name, each reading the name's
+// newest row only (LIMIT 1 in a lateral subquery), however many versions
+// it has.
+func (t *tx) LatestOf(ctx context.Context, tenantID int64, names []string) ([]store.Secret, error) {
+	if len(names) == 0 {
+		return []store.Secret{}, nil
+	}
+	q := "SELECT s.* FROM (SELECT DISTINCT u.name FROM unnest($2::text[]) AS u(name)) n CROSS JOIN LATERAL (SELECT " + secretCols +
+		", sealed FROM secrets WHERE tenant_id = $1 AND name = n.name ORDER BY version DESC LIMIT 1) s ORDER BY s.name" + byteOrder
+	out, err := list(t, ctx, q, []any{tenantID, names}, func(r pgx.Rows) (store.Secret, error) { return scanSecret(r, true) })
+	if out == nil && err == nil {
+		out = []store.Secret{}
+	}
+	return out, err
+}
+
 func (t *tx) SecretHistory(ctx context.Context, tenantID int64, name string) ([]store.Secret, error) {
 	return list(t, ctx, "SELECT "+secretCols+" FROM secrets WHERE tenant_id = $1 AND name = $2 ORDER BY version", []any{tenantID, name},
 		func(r pgx.Rows) (store.Secret, error) { return scanSecret(r, false) })
@@ -687,6 +703,18 @@ func (t *tx) Grant(ctx context.Context, tenantID int64, service, name string) (s
 	return g, dbErr(err)
 }
 
+func (t *tx) GrantsOf(ctx context.Context, tenantID int64, service string, names []string) ([]store.Grant, error) {
+	if len(names) == 0 {
+		return []store.Grant{}, nil
+	}
+	out, err := list(t, ctx, "SELECT "+grantCols+" FROM grants WHERE tenant_id = $1 AND service = $2 AND name = ANY($3) ORDER BY name"+byteOrder,
+		[]any{tenantID, service, names}, func(r pgx.Rows) (store.Grant, error) { return scanGrant(r) })
+	if out == nil && err == nil {
+		out = []store.Grant{}
+	}
+	return out, err
+}
+
 func (t *tx) Grants(ctx context.Context, tenantID int64) ([]store.Grant, error) {
 	q := "SELECT " + grantCols + " FROM grants WHERE ($1 = 0 OR tenant_id = $1) ORDER BY "
 	if tenantID == 0 {
@@ -707,6 +735,16 @@ func (t *tx) PutGrant(ctx context.Context, g store.Grant) error {
 func (t *tx) TouchGrant(ctx context.Context, tenantID int64, service, name, at string) error {
 	return t.execOne(ctx, "UPDATE grants SET access_count = access_count + 1, last_access = $4 WHERE tenant_id = $1 AND service = $2 AND name = $3",
 		tenantID, service, name, at)
+}
+
+func (t *tx) TouchGrants(ctx context.Context, tenantID int64, service string, names []string, at string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := t.exec(ctx, `UPDATE grants g SET access_count = g.access_count + c.n, last_access = $4
+		FROM (SELECT u.name, count(*) AS n FROM unnest($3::text[]) AS u(name) GROUP BY u.name) c
+		WHERE g.tenant_id = $1 AND g.service = $2 AND g.name = c.name`, tenantID, service, names, at)
+	return err
 }
 
 // ---- requests
@@ -978,8 +1016,34 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	sel := func(conds ...string) string {
 		return "SELECT " + auditCols + " FROM audit WHERE " + strings.Join(append(slices.Clip(bounds), conds...), " AND ")
 	}
+	objects := f.Objects
+	if f.Object != "" {
+		objects = append(slices.Clip(objects), f.Object)
+	}
+	f.Object = ""
+	if len(objects) == 1 {
+		f.Object = objects[0]
+	}
+	size := auditFirstPage
 	var q string
-	if f.Object != "" && len(f.Actions) > 0 {
+	if len(objects) > 1 {
+		// Several names (a service read's state checks): their rows of
+		// these actions, gathered through audit_object and sorted ("seq +
+		// 0", as below: never the chain walked backwards along the primary
+		// key), a few per name, so the first page is sized for all of them.
+		match := []string{"object = ANY(" + arg(objects) + ")"}
+		if f.Tenant != "" {
+			match = append(match, "tenant = "+arg(f.Tenant))
+		}
+		if len(f.Actions) > 0 {
+			match = append(match, "action = ANY("+arg(f.Actions)+")")
+		}
+		q = sel(match...) + " ORDER BY seq + 0" + order + " LIMIT $2"
+		if len(f.OrActions) > 0 {
+			q = "(" + q + ") UNION ALL (" + sel("action = ANY("+arg(f.OrActions)+")") + " ORDER BY seq + 0" + order + " LIMIT $2) ORDER BY seq" + order + " LIMIT $2"
+		}
+		size = min(auditPage, max(auditFirstPage, 4*len(objects)))
+	} else if f.Object != "" && len(f.Actions) > 0 {
 		// The rows of some actions about one name (the state checks' scan):
 		// one arm per action, each an equality on every column of
 		// audit_object (object, tenant, action, seq) but the last, then
@@ -1026,7 +1090,6 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 		q = sel(match...) + " ORDER BY seq" + order + " LIMIT $2"
 	}
 	left := f.Limit
-	size := auditFirstPage
 	for {
 		n := size
 		size = min(2*size, auditPage)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -332,6 +333,34 @@ func (t *tx) LatestSecrets(ctx context.Context, tenantID int64, prefix string, v
 	out = append(out, cur...)
 	slices.Reverse(out)
 	return out, nil
+}
+
+// jsonList passes a list of strings as one parameter, read back with
+// json_each: one statement text (and one cached statement) whatever the
+// list's length.
+func jsonList(xs []string) string {
+	b, _ := json.Marshal(xs) // strings always marshal
+	return string(b)
+}
+
+// LatestOf: SQLite's bare columns beside max() give each name's newest
+// row; the names come as one JSON parameter, each probing the (tenant_id,
+// name, version) index.
+func (t *tx) LatestOf(ctx context.Context, tenantID int64, names []string) ([]store.Secret, error) {
+	out := []store.Secret{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	q := "SELECT s.id, s.tenant_id, s.name, max(s.version), s.dek_version, s.description, s.created_at, s.created_by, coalesce(s.deleted_at, ''), s.sealed" +
+		" FROM secrets s WHERE s.tenant_id = ? AND s.name IN (SELECT value FROM json_each(?)) GROUP BY s.name ORDER BY s.name"
+	err := t.query(ctx, q, []any{tenantID, jsonList(names)}, func(r *sql.Rows) error {
+		var sealed []byte
+		x, err := scanSecret(r, &sealed)
+		x.Sealed = sealed
+		out = append(out, x)
+		return err
+	})
+	return out, err
 }
 
 func (t *tx) SecretHistory(ctx context.Context, tenantID int64, name string) ([]store.Secret, error) {
@@ -674,6 +703,20 @@ func (t *tx) Grant(ctx context.Context, tenantID int64, service, name string) (s
 	return g, noRow(err, "grant of %s for %q", service, name)
 }
 
+func (t *tx) GrantsOf(ctx context.Context, tenantID int64, service string, names []string) ([]store.Grant, error) {
+	out := []store.Grant{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	q := "SELECT " + grantCols + " FROM grants WHERE tenant_id = ? AND service = ? AND name IN (SELECT value FROM json_each(?)) ORDER BY name"
+	err := t.query(ctx, q, []any{tenantID, service, jsonList(names)}, func(r *sql.Rows) error {
+		g, err := scanGrant(r)
+		out = append(out, g)
+		return err
+	})
+	return out, err
+}
+
 func (t *tx) Grants(ctx context.Context, tenantID int64) ([]store.Grant, error) {
 	q := "SELECT " + grantCols + " FROM grants"
 	var args []any
@@ -699,6 +742,16 @@ func (t *tx) PutGrant(ctx context.Context, g store.Grant) error {
 
 func (t *tx) TouchGrant(ctx context.Context, tenantID int64, service, name, at string) error {
 	_, err := t.exec(ctx, "UPDATE grants SET access_count = access_count + 1, last_access = ? WHERE tenant_id = ? AND service = ? AND name = ?", at, tenantID, service, name)
+	return err
+}
+
+func (t *tx) TouchGrants(ctx context.Context, tenantID int64, service string, names []string, at string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	list := jsonList(names)
+	_, err := t.exec(ctx, `UPDATE grants SET access_count = access_count + (SELECT count(*) FROM json_each(?) WHERE value = grants.name), last_access = ?
+		WHERE tenant_id = ? AND service = ? AND name IN (SELECT value FROM json_each(?))`, list, at, tenantID, service, list)
 	return err
 }
 
@@ -893,8 +946,20 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	if f.Tenant != "" {
 		add("tenant = ?", f.Tenant)
 	}
+	objects := f.Objects
 	if f.Object != "" {
+		objects = append(slices.Clip(objects), f.Object)
+	}
+	switch {
+	case len(objects) == 1:
+		f.Object = objects[0]
 		add("object = ?", f.Object)
+	case len(objects) > 1:
+		// Several names (a service read's state checks): audit_object
+		// probed once per name and action; their rows (a few per name)
+		// are gathered and sorted.
+		f.Object = ""
+		add("object IN (SELECT value FROM json_each(?))", jsonList(objects))
 	}
 	sel := "SELECT " + auditCols + " FROM audit WHERE 1 = 1" + where
 	var q string

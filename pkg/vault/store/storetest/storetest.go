@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Requests", testRequests},
 		{"Stubs", testStubs},
 		{"Audit", testAudit},
+		{"ManyNames", testManyNames},
 		{"AMTCerts", testAMTCerts},
 		{"Counts", testCounts},
 		{"Rollback", testRollback},
@@ -1537,6 +1538,144 @@ func testIntegrity(t *testing.T, s store.Store) {
 		tail, err := tx.AuditTail(ctx)
 		if err != nil || len(tail) != 1 || !bytes.Equal(tail[0].MAC, bin) || tail[0].Detail != x.Description {
 			t.Errorf("binary audit = %+v, %v", tail, err)
+		}
+		return nil
+	})
+}
+
+// testManyNames: the reads of a service read of many names in one query
+// each (LatestOf, GrantsOf, TouchGrants, AuditScan with Objects) answer
+// what the one-name methods answer for each name.
+func testManyNames(t *testing.T, s store.Store) {
+	a := addTenant(t, s, "default")
+	b := addTenant(t, s, "acme")
+	// Bytewise order: "B_" < "a" (a collation-aware order puts "a" first).
+	names := []string{"a", "B_2", "B_1", "NOPE", "B_1", "C:x/y@z+w-v.u"}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, x := range []store.Secret{secret(a, "B_1", 1, "b1"), secret(a, "B_1", 2, "b1v2"), secret(a, "B_2", 1, "b2"), secret(a, "a", 1, "a1"),
+			secret(a, "C:x/y@z+w-v.u", 1, "c1"), secret(a, "OTHER", 1, "o1"), secret(b, "NOPE", 1, "acme")} {
+			if err := tx.InsertSecret(ctx, x); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.RemoveSecret(ctx, a, "B_2", ts); err != nil {
+			return err
+		}
+		for _, g := range []store.Grant{{TenantID: a, Service: "web", Name: "B_1", Status: "active"}, {TenantID: a, Service: "web", Name: "a", Status: "revoked"},
+			{TenantID: a, Service: "api", Name: "B_2", Status: "active"}, {TenantID: b, Service: "web", Name: "NOPE", Status: "active"},
+			{TenantID: a, Service: "web", Name: "OTHER", Status: "active"}} {
+			g.DecidedAt, g.DecidedBy, g.MAC = ts, "alice", []byte("m-"+g.Name)
+			if err := tx.PutGrant(ctx, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.LatestOf(ctx, a, names)
+		if err != nil {
+			return err
+		}
+		if keys := secretKeys(got); !slices.Equal(keys, []string{"B_1:2", "B_2:1", "C:x/y@z+w-v.u:1", "a:1"}) {
+			t.Errorf("LatestOf = %q", keys)
+		}
+		for _, x := range got {
+			one, err := tx.Secret(ctx, a, x.Name, 0)
+			if err != nil || one.ID != x.ID || !bytes.Equal(one.Sealed, x.Sealed) || one.DeletedAt != x.DeletedAt || one.Description != x.Description ||
+				one.CreatedAt != x.CreatedAt || one.CreatedBy != x.CreatedBy || one.DEKVersion != x.DEKVersion || one.TenantID != a {
+				t.Errorf("LatestOf row %+v, Secret %+v, %v", x, one, err)
+			}
+		}
+		if none, err := tx.LatestOf(ctx, a, nil); err != nil || len(none) != 0 {
+			t.Errorf("LatestOf of no names = %v, %v", none, err)
+		}
+		gs, err := tx.GrantsOf(ctx, a, "web", names)
+		if err != nil {
+			return err
+		}
+		if len(gs) != 2 || gs[0].Name != "B_1" || gs[1].Name != "a" || gs[1].Status != "revoked" || string(gs[0].MAC) != "m-B_1" || gs[0].TenantID != a || gs[0].Service != "web" {
+			t.Errorf("GrantsOf = %+v", gs)
+		}
+		if none, err := tx.GrantsOf(ctx, a, "nobody", names); err != nil || len(none) != 0 {
+			t.Errorf("GrantsOf of a service with none = %v, %v", none, err)
+		}
+		return nil
+	})
+	// Touched once per listing: B_1 twice; a grant that is not there is
+	// skipped; other services, names and tenants are left alone.
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.TouchGrants(ctx, a, "web", names, "2026-07-01T00:00:00.000000000Z")
+	})
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, c := range []struct {
+			tenant        int64
+			service, name string
+			count         int
+		}{{a, "web", "B_1", 2}, {a, "web", "a", 1}, {a, "api", "B_2", 0}, {b, "web", "NOPE", 0}, {a, "web", "OTHER", 0}} {
+			g, err := tx.Grant(ctx, c.tenant, c.service, c.name)
+			at := ""
+			if c.count > 0 {
+				at = "2026-07-01T00:00:00.000000000Z"
+			}
+			if err != nil || g.AccessCount != c.count || g.LastAccess != at {
+				t.Errorf("grant %s/%s after TouchGrants: count %d, last %q, %v (want %d)", c.service, c.name, g.AccessCount, g.LastAccess, err, c.count)
+			}
+		}
+		return nil
+	})
+	// AuditScan of several objects: the rows of any of them, in order,
+	// with the other filters; newest first across the stores' pages.
+	var rows []store.AuditRow
+	for seq := int64(1); seq <= 300; seq++ {
+		action := []string{"put", "get", "access-grant", "rm", "restore"}[seq%5]
+		object := []string{"a", "B_1", "B_2", "OTHER", "NOPE", "C:x/y@z+w-v.u", "B_1"}[seq%7]
+		tenant := "default"
+		if seq%11 == 0 {
+			tenant = "acme"
+		}
+		rows = append(rows, auditRow(seq, action, tenant, object, []byte{byte(seq)}))
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, rows) })
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		objs := []string{"B_1", "a", "NOPE"}
+		actions := []string{"put", "rm", "access-grant"}
+		pick := func(desc bool, or bool, from, to int64, limit int) []int64 {
+			var out []int64
+			for _, r := range rows {
+				if (from > 0 && r.Seq < from) || (to > 0 && r.Seq > to) {
+					continue
+				}
+				if (r.Tenant == "default" && slices.Contains(objs, r.Object) && slices.Contains(actions, r.Action)) || (or && r.Action == "restore") {
+					out = append(out, r.Seq)
+				}
+			}
+			if desc {
+				slices.Reverse(out)
+			}
+			if limit > 0 && len(out) > limit {
+				out = out[:limit]
+			}
+			return out
+		}
+		for _, c := range []struct {
+			f    store.AuditFilter
+			want []int64
+		}{
+			{store.AuditFilter{Objects: objs, Tenant: "default", Actions: actions}, pick(false, false, 0, 0, 0)},
+			{store.AuditFilter{Objects: objs, Tenant: "default", Actions: actions, Desc: true}, pick(true, false, 0, 0, 0)},
+			{store.AuditFilter{Objects: objs[:2], Object: objs[2], Tenant: "default", Actions: actions, Desc: true}, pick(true, false, 0, 0, 0)},
+			{store.AuditFilter{Objects: objs, Tenant: "default", Actions: actions, OrActions: []string{"restore"}, Desc: true}, pick(true, true, 0, 0, 0)},
+			{store.AuditFilter{Objects: objs, Tenant: "default", Actions: actions, OrActions: []string{"restore"}, Desc: true, Limit: 7, ToSeq: 250}, pick(true, true, 0, 250, 7)},
+			{store.AuditFilter{Objects: objs, Tenant: "default", Actions: actions, FromSeq: 40, ToSeq: 90}, pick(false, false, 40, 90, 0)},
+		} {
+			if got := collect(t, tx, c.f); !slices.Equal(got, c.want) {
+				t.Errorf("scan %+v = %v, want %v", c.f, got, c.want)
+			}
+		}
+		// One object in Objects is that object.
+		one := collect(t, tx, store.AuditFilter{Objects: []string{"B_1"}, Tenant: "default", Actions: actions, Desc: true})
+		if want := collect(t, tx, store.AuditFilter{Object: "B_1", Tenant: "default", Actions: actions, Desc: true}); !slices.Equal(one, want) || len(want) == 0 {
+			t.Errorf("Objects [B_1] = %v, Object B_1 = %v", one, want)
 		}
 		return nil
 	})
