@@ -14,9 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
-	"sync"
 
 	"golang.org/x/crypto/pbkdf2"
 )
@@ -36,10 +34,21 @@ const (
 // encodings. Its messages never contain the key.
 var ErrInvalidKey = errors.New("invalid master key")
 
-var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_-]*$`) })
-
 // ValidEnv reports whether name is a valid environment name: [a-z][a-z0-9_-]*.
-func ValidEnv(name string) bool { return envName().MatchString(name) }
+// It runs for every encrypted value a command reads, so it is a loop, not a
+// regexp (a regexp match here was 1.5% of `keysmith run` on 1000 values).
+func ValidEnv(name string) bool {
+	if name == "" || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // ID identifies a master key: the first 8 bytes of HMAC-SHA256(key,
 // "keysmith/v1/key-id"). It is a PRF output, so it says nothing about the key.

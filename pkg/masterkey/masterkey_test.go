@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -112,4 +113,31 @@ func TestGenerate(t *testing.T) {
 	if _, err := Generate(bytes.NewReader(make([]byte, 5))); err == nil {
 		t.Fatal("short random source accepted")
 	}
+}
+
+// validEnvRE is the rule ValidEnv implements by hand, as documented.
+var validEnvRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+
+func TestValidEnv(t *testing.T) {
+	for name, want := range map[string]bool{
+		"dev": true, "prod": true, "a": true, "eu-west_2": true, "x9": true,
+		"": false, "Dev": false, "9x": false, "-x": false, "_x": false, "de v": false,
+		"dev\n": false, "dév": false, "dev.prod": false, "DEV": false,
+	} {
+		if got := ValidEnv(name); got != want {
+			t.Errorf("ValidEnv(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// FuzzValidEnv: ValidEnv agrees with the regexp of its documentation on any input.
+func FuzzValidEnv(f *testing.F) {
+	for _, s := range []string{"dev", "prod-2", "", "Dev", "a_b", "\xff", "z\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidEnv(s), validEnvRE.MatchString(s); got != want {
+			t.Fatalf("ValidEnv(%q) = %v, the regexp says %v", s, got, want)
+		}
+	})
 }

@@ -63,21 +63,32 @@ type Parsed struct {
 
 // IsEncrypted reports whether s has the form of an encrypted value,
 // "<ENV>_ENC:" followed by something. It does not check the body.
-func IsEncrypted(s string) bool {
-	_, _, ok := splitPrefix(s)
-	return ok
-}
+func IsEncrypted(s string) bool { return prefixLen(s) >= 0 }
 
 func splitPrefix(s string) (env, body string, ok bool) {
+	i := prefixLen(s)
+	if i < 0 {
+		return "", "", false
+	}
+	return strings.ToLower(s[:i]), s[i+len(suffix):], true
+}
+
+// prefixLen returns the length of the environment part of s's "<ENV>_ENC:"
+// prefix, or -1: ENV is an environment name in upper case, [A-Z][A-Z0-9_-]*,
+// exactly what strings.ToUpper of a valid environment name gives. It does
+// not allocate (IsEncrypted runs on every value of every file read).
+func prefixLen(s string) int {
 	i := strings.Index(s, suffix)
-	if i <= 0 {
-		return "", "", false
+	if i <= 0 || s[0] < 'A' || s[0] > 'Z' {
+		return -1
 	}
-	env = strings.ToLower(s[:i])
-	if !masterkey.ValidEnv(env) || strings.ToUpper(env) != s[:i] {
-		return "", "", false
+	for j := 1; j < i; j++ {
+		c := s[j]
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return -1
+		}
 	}
-	return env, s[i+len(suffix):], true
+	return i
 }
 
 // Parse splits an encrypted value and checks its framing. It returns
@@ -206,6 +217,22 @@ func (kr *Keyring) aead(id masterkey.ID) (*seal.AEAD, error) {
 func (kr *Keyring) Warm() error {
 	_, err := kr.aead(kr.current)
 	return err
+}
+
+// WarmFor derives the key that opens the encrypted value s, so that a
+// command can stretch it on one core while it reads the rest of its input on
+// another. It does nothing for a value that does not parse, is of another
+// environment, is a legacy token or names a key the keyring lacks: opening
+// it later reports what is wrong. Safe to call from another goroutine than
+// Open's (derivation happens once per key either way).
+func (kr *Keyring) WarmFor(s string) {
+	p, err := Parse(s)
+	if err != nil || p.Env != kr.env || p.Legacy {
+		return
+	}
+	if _, ok := kr.keys[p.KeyID]; ok {
+		_, _ = kr.aead(p.KeyID)
+	}
 }
 
 func associatedData(header []byte, env, name string) []byte {

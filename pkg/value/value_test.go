@@ -336,3 +336,38 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// oldSplitPrefix is the definition splitPrefix had before it stopped
+// allocating: the lower-cased prefix is a valid environment name and
+// upper-cases back to the prefix as written.
+func oldSplitPrefix(s string) (env, body string, ok bool) {
+	i := strings.Index(s, suffix)
+	if i <= 0 {
+		return "", "", false
+	}
+	env = strings.ToLower(s[:i])
+	if !masterkey.ValidEnv(env) || strings.ToUpper(env) != s[:i] {
+		return "", "", false
+	}
+	return env, s[i+len(suffix):], true
+}
+
+// FuzzSplitPrefix: the allocation-free prefix check accepts exactly what the
+// old one did (including non-ASCII that lower-cases to ASCII, such as the
+// Kelvin sign), and IsEncrypted agrees with it.
+func FuzzSplitPrefix(f *testing.F) {
+	for _, s := range []string{"DEV_ENC:abc", "PROD_ENC:", "dev_ENC:x", "_ENC:x", "EU-WEST_2_ENC:x",
+		"\u212a_ENC:x", "D\u0130V_ENC:x", "DEV", "9DEV_ENC:x", "DEV_ENC:DEV_ENC:x", "DÉV_ENC:x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		env, body, ok := splitPrefix(s)
+		wenv, wbody, wok := oldSplitPrefix(s)
+		if env != wenv || body != wbody || ok != wok {
+			t.Fatalf("splitPrefix(%q) = %q, %q, %v; the old rule gives %q, %q, %v", s, env, body, ok, wenv, wbody, wok)
+		}
+		if IsEncrypted(s) != ok {
+			t.Fatalf("IsEncrypted(%q) = %v, splitPrefix says %v", s, !ok, ok)
+		}
+	})
+}
