@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -289,12 +290,22 @@ func (c *Cert) SignActivation(rand io.Reader, fwNonce []byte) (*Activation, erro
 	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return nil, fmt.Errorf("drawing nonce: %w", err)
 	}
+	return c.SignActivationNonce(fwNonce, nonce)
+}
+
+// SignActivationNonce is SignActivation with the signer's nonce drawn by
+// the caller (NonceSize bytes, fresh for every signature): for a caller
+// that records the nonce while the signature is computed.
+func (c *Cert) SignActivationNonce(fwNonce, nonce []byte) (*Activation, error) {
+	if len(fwNonce) != NonceSize || len(nonce) != NonceSize {
+		return nil, ErrNonce
+	}
 	digest := sha256.Sum256(append(append([]byte(nil), fwNonce...), nonce...))
-	sig, err := rsa.SignPKCS1v15(rand, c.Key, crypto.SHA256, digest[:])
+	sig, err := rsa.SignPKCS1v15(nil, c.Key, crypto.SHA256, digest[:])
 	if err != nil {
 		return nil, fmt.Errorf("signing activation: %w", err)
 	}
-	return &Activation{Nonce: nonce, Signature: sig, Chain: c.ChainDER(), RootFingerprint: c.RootFingerprint()}, nil
+	return &Activation{Nonce: slices.Clone(nonce), Signature: sig, Chain: c.ChainDER(), RootFingerprint: c.RootFingerprint()}, nil
 }
 
 // VerifyActivation checks an activation signature the way AMT does: with

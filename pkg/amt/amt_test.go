@@ -202,6 +202,21 @@ func TestSignActivationVerifiesLikeAMT(t *testing.T) {
 			t.Errorf("fw nonce of %d bytes: err = %v", n, err)
 		}
 	}
+	// With the caller's nonce (SignActivationNonce): the signature is over
+	// fw_nonce || that nonce, and a nonce that is not 20 bytes is refused.
+	mine := bytes.Repeat([]byte{0x3c}, NonceSize)
+	act3, err := cert.SignActivationNonce(fw, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(act3.Nonce, mine) || VerifyActivation(leaf, fw, mine, act3.Signature) != nil {
+		t.Error("SignActivationNonce: not a signature over fw_nonce || the given nonce")
+	}
+	for _, n := range []int{0, 19, 21} {
+		if _, err := cert.SignActivationNonce(fw, make([]byte, n)); !errors.Is(err, ErrNonce) {
+			t.Errorf("nonce of %d bytes: err = %v", n, err)
+		}
+	}
 }
 
 func TestMarshalLoadRoundTrip(t *testing.T) {

@@ -387,15 +387,14 @@ func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string,
 		v.auditSignFailure(ctx, tenantName, object, device, err)
 		return nil, err
 	}
-	act, err := v.amt.sign(ctx, cert, v.opts.Rand, fwNonce)
-	if err != nil {
-		return nil, err
-	}
-	// The row goes to the audit batcher (auditbatch.go): signatures of many
-	// devices at once share one append; none is returned before its row
-	// committed. It needs no read, so no snapshot is opened for it.
-	err = v.auditAppend(ctx, auditRow{Action: "amt-sign", Tenant: tenant, Object: certName, Success: true,
-		Detail: fmt.Sprintf("%s, root fingerprint %s, nonce %x", who, row.RootFingerprint, act.Nonce)})
+	// The row goes to the audit batcher (auditbatch.go) while the signature
+	// is computed: signatures of many devices at once share one append;
+	// none is returned before its row committed. It needs no read, so no
+	// snapshot is opened for it.
+	act, err := v.amt.sign(ctx, cert, v.opts.Rand, fwNonce, func(nonce []byte) error {
+		return v.auditAppend(ctx, auditRow{Action: "amt-sign", Tenant: tenant, Object: certName, Success: true,
+			Detail: fmt.Sprintf("%s, root fingerprint %s, nonce %x", who, row.RootFingerprint, nonce)})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -441,9 +440,15 @@ type amtCache struct {
 	gate chan struct{} // RSA operations running; made on first use
 }
 
-// sign makes cert's activation signature once a signing slot is free (or
-// fails with ctx's error while waiting).
-func (c *amtCache) sign(ctx context.Context, cert *amt.Cert, rand io.Reader, fwNonce []byte) (*amt.Activation, error) {
+// sign makes cert's activation signature once a signing slot is free
+// (or fails with ctx's error while waiting, before anything is recorded).
+// It draws the signer's nonce, then computes the signature in a goroutine
+// of its own while record(nonce) runs (the audit row's group commit: the
+// commit waits on the disk and on the scheduler, the signature on a core),
+// and returns once both are done: never a signature whose record failed.
+// If the signature fails after its record committed (it does not with a
+// key that loaded), the row names a nonce whose signature nobody got.
+func (c *amtCache) sign(ctx context.Context, cert *amt.Cert, rand io.Reader, fwNonce []byte, record func(nonce []byte) error) (*amt.Activation, error) {
 	c.mu.Lock()
 	if c.gate == nil {
 		c.gate = make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -455,8 +460,27 @@ func (c *amtCache) sign(ctx context.Context, cert *amt.Cert, rand io.Reader, fwN
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-gate }()
-	return cert.SignActivation(rand, fwNonce)
+	nonce := make([]byte, amt.NonceSize)
+	if _, err := io.ReadFull(rand, nonce); err != nil {
+		<-gate
+		return nil, fmt.Errorf("drawing nonce: %w", err)
+	}
+	type signed struct {
+		act *amt.Activation
+		err error
+	}
+	done := make(chan signed, 1)
+	go func() {
+		defer func() { <-gate }()
+		act, err := cert.SignActivationNonce(fwNonce, nonce)
+		done <- signed{act, err}
+	}()
+	rerr := record(nonce)
+	s := <-done
+	if rerr != nil {
+		return nil, rerr
+	}
+	return s.act, s.err
 }
 
 func (c *amtCache) get(r amtRef) *amt.Cert {

@@ -14,11 +14,12 @@ package vault
 //     name, token and grant state) runs there unchanged; the rows to
 //     append and the bookkeeping writes (a token's and a grant's use
 //     count) are collected, not written;
-//  2. the rows (and bookkeeping) go to the vault's audit batcher, which
-//     appends the rows of every read waiting at that moment in one
-//     read-write transaction: one chain-head lock and one commit for the
-//     batch. Each read returns its value only after the transaction that
-//     holds its rows committed; if it fails, the read fails (fail closed).
+//  2. the rows (and bookkeeping) go to the vault's audit batch: the rows
+//     of every read waiting at that moment are appended in one read-write
+//     transaction, one chain-head lock and one commit for the batch, by
+//     one of the waiting reads (appendBatched). Each read returns its
+//     value only after the transaction that holds its rows committed; if
+//     it fails, the read fails (fail closed).
 //
 // The chain itself is unchanged: rows are numbered and linked one after
 // another from the tail read under the lock, exactly as a lone append
@@ -46,14 +47,16 @@ type laterWrite func(ctx context.Context, tx store.Tx) error
 type auditWait struct {
 	rows  []pendingRow
 	later []laterWrite
-	done  chan error
+	done  chan error // its batch's result, or errLeadBatch; buffered
+	gone  bool       // its caller stopped waiting (under auditBatcher.mu)
 }
 
-// auditBatcher queues the rows of audited reads for group commit.
+// auditBatcher queues the rows of audited reads for group commit
+// (appendBatched).
 type auditBatcher struct {
 	mu      sync.Mutex
-	queue   []*auditWait
-	running bool // a goroutine is appending batches
+	queue   []*auditWait // not yet in a batch
+	leading bool         // a caller commits batches, or has been told to
 }
 
 // audited runs fn, an audited read, as described above: in a read-only
@@ -130,58 +133,113 @@ func (o *op) later(w laterWrite) error {
 
 // appendBatched appends rows after the chain's tail in a transaction
 // shared with the other reads waiting, and returns when it committed.
+//
+// Group commit with a leader (as a database's write-ahead log does): the
+// caller that finds no batch being committed commits the queue itself, in
+// its own goroutine, and the callers that queue meanwhile wait; when its
+// batch committed, the leader wakes them with its result and hands the
+// queue, if rows arrived meanwhile, to the first caller still waiting,
+// which commits the next batch. No goroutine has to be scheduled before a
+// commit can start: a separate batcher goroutine that comes back from
+// the commit's system calls waits on Go's global run queue while busy
+// goroutines (RSA signatures) hand the processors to one another, which
+// was most of SignActivation's p99 (docs/benchmarks.md).
 func (v *Vault) appendBatched(ctx context.Context, rows []pendingRow, later []laterWrite) error {
 	w := &auditWait{rows: rows, later: later, done: make(chan error, 1)}
 	b := &v.batch
 	b.mu.Lock()
 	b.queue = append(b.queue, w)
-	if !b.running {
-		b.running = true
-		go v.appendBatches()
-	}
+	lead := !b.leading
+	b.leading = true
 	b.mu.Unlock()
+	if lead {
+		return v.leadAuditBatches(w)
+	}
 	select {
 	case err := <-w.done:
+		if err == errLeadBatch {
+			return v.leadAuditBatches(w)
+		}
 		return err
 	case <-ctx.Done():
-		// The rows may still be appended; the value is not returned.
+		// The rows may still be appended; the value is not returned. A
+		// leader hands the queue only to a caller still waiting: if one
+		// chose w before it was marked gone, another goroutine leads.
+		b.mu.Lock()
+		w.gone = true
+		b.mu.Unlock()
+		select {
+		case err := <-w.done:
+			if err == errLeadBatch {
+				go v.leadAuditBatches(nil)
+			}
+		default:
+		}
 		return ctx.Err()
 	}
 }
 
+// errLeadBatch, sent to a waiting caller: commit the next batch yourself.
+var errLeadBatch = errors.New("vault: lead the next audit batch")
+
 // maxAuditBatch bounds the reads of one append transaction.
 const maxAuditBatch = 256
 
-// appendBatches appends the queued rows batch by batch until the queue
-// is empty.
-func (v *Vault) appendBatches() {
+// leadAuditBatches commits the queue's first batch (up to maxAuditBatch
+// reads) in one transaction and wakes its callers with the result, until
+// self's rows committed (self is nil for a leader that has none); then it
+// hands the rest of the queue to the first caller still waiting, or ends
+// the leadership when the queue is empty. It returns the result of self's
+// batch.
+func (v *Vault) leadAuditBatches(self *auditWait) error {
 	b := &v.batch
+	var mine error
+	committed := self == nil
 	for {
 		b.mu.Lock()
 		n := min(len(b.queue), maxAuditBatch)
 		batch := b.queue[:n:n]
 		b.queue = b.queue[n:]
-		if n == 0 {
-			b.queue = nil
-			b.running = false
-		}
 		b.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		err := v.update(context.Background(), func(o *op) error {
-			for _, w := range batch {
-				for _, l := range w.later {
-					if err := l(o.ctx, o.tx); err != nil && !errors.Is(err, store.ErrNoRow) {
-						return err
+		var err error
+		if n > 0 {
+			err = v.update(context.Background(), func(o *op) error {
+				for _, w := range batch {
+					for _, l := range w.later {
+						if err := l(o.ctx, o.tx); err != nil && !errors.Is(err, store.ErrNoRow) {
+							return err
+						}
 					}
+					o.rows = append(o.rows, w.rows...)
 				}
-				o.rows = append(o.rows, w.rows...)
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 		for _, w := range batch {
+			if w == self {
+				mine, committed = err, true
+				continue
+			}
 			w.done <- err
 		}
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.queue = nil
+			b.leading = false
+			b.mu.Unlock()
+			return mine
+		}
+		if committed {
+			for _, w := range b.queue {
+				if !w.gone {
+					w.done <- errLeadBatch // under mu: see appendBatched
+					b.mu.Unlock()
+					return mine
+				}
+			}
+		}
+		// Only callers that stopped waiting are left (or self is still
+		// queued): commit their rows too.
+		b.mu.Unlock()
 	}
 }
