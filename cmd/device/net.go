@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keysmith/keysmith/cmd/cmdutil"
+	keysmithv1 "github.com/keysmith/keysmith/pkg/api/keysmith/v1"
 	"github.com/keysmith/keysmith/pkg/client"
 	"github.com/keysmith/keysmith/pkg/devicecred"
 	"github.com/keysmith/keysmith/pkg/vault"
@@ -140,22 +141,52 @@ func (nf *NetFlags) client(f *cmdutil.Factory) (*client.Client, error) {
 	return c, nil
 }
 
-// fail adds the exit code and hints of a refused device call.
+// fail adds the exit code and hints of a refused device call, from the
+// reason the server attached (docs/server.md, "Error codes").
 func (nf *NetFlags) fail(err error) error {
 	var ce *client.Error
-	if errors.As(err, &ce) && errors.Is(err, client.ErrPermissionDenied) {
-		hint := "the server knows no active key at the device's role with this --key: an operator checks it with: keysmith device show DEVICE"
-		if nf.Auth == authChallenge {
-			hint = "the server knows no active key of device " + nf.DeviceID + " at its role that signed the challenge: check --device-id and --key; an operator checks them with: keysmith device show DEVICE"
-		}
-		return &cmdutil.Error{Err: err, Code: cmdutil.ExitPermission, Hints: []string{hint}}
+	if !errors.As(err, &ce) {
+		return cmdutil.ServerError(err, nf.Server)
 	}
-	if errors.As(err, &ce) && errors.Is(err, client.ErrNotFound) {
-		e := &cmdutil.Error{Err: err, Code: cmdutil.ExitNotFound}
-		if nf.Auth == authChallenge && ce.Code == connect.CodeNotFound && strings.Contains(ce.Message, "device") {
-			e.Hints = []string{"check --device-id (and --tenant): keysmith device show DEVICE prints the device's ID"}
+	refused := func(code int, hint string) error {
+		return &cmdutil.Error{Err: err, Code: code, Hints: []string{hint}}
+	}
+	switch ce.Reason {
+	case keysmithv1.ErrorReason_ERROR_REASON_TOKEN_MISSING, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_INVALID:
+		if nf.Auth == authChallenge {
+			return refused(cmdutil.ExitPermission, "the server knows no active key of device "+nf.DeviceID+" at its role that signed the challenge: check --device-id and --key; an operator checks them with: keysmith device show DEVICE")
 		}
-		return e
+		return refused(cmdutil.ExitPermission, "the server knows no active key at the device's role with this --key: an operator checks it with: keysmith device show DEVICE")
+	case keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED:
+		if strings.Contains(ce.Message, "already used") {
+			return refused(cmdutil.ExitPermission, "a challenge answer is accepted once: run the command again for a fresh challenge")
+		}
+		return refused(cmdutil.ExitPermission, "a revoked key stays revoked: an operator gives the device a new key (keysmith device enroll or provision) and checks its keys with: keysmith device show DEVICE")
+	case keysmithv1.ErrorReason_ERROR_REASON_ACCESS_DENIED:
+		return refused(cmdutil.ExitPermission, "a device acts only for its own AMT UUID, and signs only with the certificates it is allowed: an operator checks with: keysmith device show DEVICE, keysmith amt cert ls")
+	case keysmithv1.ErrorReason_ERROR_REASON_ALREADY_EXISTS:
+		return refused(cmdutil.ExitPermission, "a request_id is applied once: send changed secrets in a report with a new request_id")
+	case keysmithv1.ErrorReason_ERROR_REASON_NO_TENANT:
+		return refused(cmdutil.ExitNotFound, "check --tenant (or KEYSMITH_TENANT)")
+	case keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND:
+		if nf.Auth == authChallenge && strings.Contains(ce.Message, "device not found") {
+			return refused(cmdutil.ExitNotFound, "check --device-id (and --tenant): keysmith device show DEVICE prints the device's ID")
+		}
+		return &cmdutil.Error{Err: err, Code: cmdutil.ExitNotFound}
+	case keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT:
+		return &cmdutil.Error{Err: err, Code: cmdutil.ExitUsage}
+	case keysmithv1.ErrorReason_ERROR_REASON_RATE_LIMITED:
+		return refused(cmdutil.ExitFailure, "the server refuses this address for a while after too many failed authentications: wait, then check --key")
+	case keysmithv1.ErrorReason_ERROR_REASON_TAMPERED:
+		return refused(cmdutil.ExitFailure, "the server's stored data does not authenticate: its operator runs keysmith vault verify")
+	case keysmithv1.ErrorReason_ERROR_REASON_INTERNAL:
+		switch ce.Code {
+		case connect.CodeUnimplemented:
+			return refused(cmdutil.ExitFailure, "this server's backend does not serve DeviceService")
+		case connect.CodeDeadlineExceeded:
+			return refused(cmdutil.ExitFailure, "the call took longer than the server allows (keysmith serve --max-call-time): try again")
+		}
+		return refused(cmdutil.ExitFailure, "the server's log says what failed")
 	}
 	return cmdutil.ServerError(err, nf.Server)
 }

@@ -330,6 +330,8 @@ func (c *Client) wrap(err error) error {
 			e.Reason = m.Reason
 		case *keysmithv1.GetSecretsResponse:
 			e.Reason, e.Results = m.Reason, m.Results
+		case *keysmithv1.DeviceError: // DeviceService
+			e.Reason = m.Reason
 		}
 	}
 	e.kind = kindOf(e.Code, e.Reason)

@@ -38,20 +38,20 @@ func (b *VaultBackend) SignActivation(ctx context.Context, c Caller, id *vault.D
 func (x *deviceService) SignActivation(ctx context.Context, req *connect.Request[keysmithv1.SignActivationRequest]) (*connect.Response[keysmithv1.SignActivationResponse], error) {
 	id, c, err := x.authenticate(ctx, "SignActivation", "amt-sign", req.Header())
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	ab, ok := x.s.opts.Backend.(AMTBackend)
 	if !ok {
-		return nil, connect.NewError(connect.CodeUnimplemented, errNoDevices)
+		return nil, deviceFailure(errNoDevices)
 	}
 	a, err := ab.SignActivation(ctx, c, id, req.Msg.GetCertName(), req.Msg.GetFwNonce())
 	x.s.logDevice(ctx, "SignActivation", c, id, err)
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	fp, err := hex.DecodeString(a.RootFingerprint)
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	return connect.NewResponse(&keysmithv1.SignActivationResponse{Nonce: a.Nonce, Signature: a.Signature,
 		CertificateChain: a.Chain, RootFingerprint: fp}), nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/amt"
 	"github.com/keysmith/keysmith/pkg/amt/amttest"
 	keysmithv1 "github.com/keysmith/keysmith/pkg/api/keysmith/v1"
+	"github.com/keysmith/keysmith/pkg/client"
 	"github.com/keysmith/keysmith/pkg/server"
 	"github.com/keysmith/keysmith/pkg/vault"
 )
@@ -58,11 +60,36 @@ func signActivationMTLS(t *testing.T, fx *fixture) {
 
 	_, err = cb.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "intel-prov", FwNonce: fw}))
 	wantConnect(t, err, connect.CodePermissionDenied, "may not use")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_DENIED)
 	wantAudit(t, fx, "amt-sign", false, "not allowed")
 	_, err = ca.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "intel-prov", FwNonce: fw[:5]}))
 	wantConnect(t, err, connect.CodeInvalidArgument, "20 bytes")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
 	_, err = ca.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "nope", FwNonce: fw}))
 	wantConnect(t, err, connect.CodeNotFound, "AMT certificate not found")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND)
+	// Through pkg/client, as keysmith device commands call: the reason
+	// detail gives the error's kind and Reason.
+	for _, tc := range []struct {
+		dev    *testDevice
+		cert   string
+		kind   error
+		reason keysmithv1.ErrorReason
+	}{
+		{b, "intel-prov", client.ErrPermissionDenied, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_DENIED},
+		{a, "nope", client.ErrNotFound, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND},
+	} {
+		cl, err := client.New(fx.addr, client.Options{Fingerprint: fx.fp, Certificate: &tc.dev.cert, UserAgent: "server-test (device)"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cl.SignActivation(ctx, tc.cert, fw)
+		cl.Close()
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Reason != tc.reason || !errors.Is(err, tc.kind) {
+			t.Errorf("client SignActivation(%s) as %s: %v (%+v), want reason %v, kind %v", tc.cert, tc.dev.name, err, ce, tc.reason, tc.kind)
+		}
+	}
 	if strings.Contains(fx.log.String(), string(c.KeyPEM()[40:120])) {
 		t.Fatal("the provisioning key is in the server log")
 	}

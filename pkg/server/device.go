@@ -69,7 +69,7 @@ type DeviceBackend interface {
 // which starts with
 //
 //	id, c, err := x.authenticate(ctx, "SignActivation", "amt-sign", req.Header())
-//	if err != nil { return nil, failure(err, nil) }
+//	if err != nil { return nil, deviceFailure(err) }
 //
 // and then asks its own backend interface (asserted on x.s.opts.Backend,
 // as devices() does for DeviceBackend). Until then the embedded
@@ -188,7 +188,7 @@ func (s *Server) logDevice(ctx context.Context, rpc string, c Caller, id *vault.
 func (x *deviceService) Login(ctx context.Context, req *connect.Request[keysmithv1.LoginRequest]) (*connect.Response[keysmithv1.LoginResponse], error) {
 	id, c, err := x.authenticate(ctx, "Login", "device-verify", req.Header())
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	x.s.logDevice(ctx, "Login", c, id, nil)
 	return connect.NewResponse(&keysmithv1.LoginResponse{DeviceId: id.DeviceID, Name: id.Name, Role: id.Role, Tenant: id.Tenant,
@@ -213,7 +213,7 @@ func (x *deviceService) BeginChallenge(ctx context.Context, req *connect.Request
 	c := CallerFrom(ctx)
 	m := req.Msg
 	if x.b == nil {
-		return nil, failure(errNoDevices, nil)
+		return nil, deviceFailure(errNoDevices)
 	}
 	tenant := m.Tenant
 	if tenant == "" {
@@ -222,13 +222,13 @@ func (x *deviceService) BeginChallenge(ctx context.Context, req *connect.Request
 	if !x.s.lim.allowed(c.RemoteAddr) {
 		_ = x.b.AuditDeviceRefused(ctx, c, "device-challenge", tenant, sanitize(m.DeviceId, 64), "BeginChallenge refused: rate limited: too many failed authentications from "+c.RemoteAddr)
 		x.s.logDevice(ctx, "BeginChallenge", c, nil, errRateLimited)
-		return nil, failure(errRateLimited, nil)
+		return nil, deviceFailure(errRateLimited)
 	}
 	if !vault.ValidDeviceID(m.DeviceId) {
 		err := fmt.Errorf("%w: device ID %q (want dev_ and 16 hex digits)", vault.ErrInvalidName, sanitize(m.DeviceId, 64))
 		_ = x.b.AuditDeviceRefused(ctx, c, "device-challenge", tenant, sanitize(m.DeviceId, 64), "BeginChallenge refused: invalid device ID")
 		x.s.logDevice(ctx, "BeginChallenge", c, nil, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	ch, err := x.b.IssueDeviceChallenge(ctx, c, tenant, m.DeviceId, DeviceChallengeTTL)
 	if err != nil {
@@ -236,7 +236,7 @@ func (x *deviceService) BeginChallenge(ctx context.Context, req *connect.Request
 			x.s.lim.failed(c.RemoteAddr)
 		}
 		x.s.logDevice(ctx, "BeginChallenge", c, nil, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	exp, _ := time.Parse(vault.TimeLayout, ch.ExpiresAt)
 	x.s.logDevice(ctx, "BeginChallenge", c, nil, nil)
@@ -247,7 +247,7 @@ func (x *deviceService) CompleteChallenge(ctx context.Context, req *connect.Requ
 	c := CallerFrom(ctx)
 	m := req.Msg
 	if x.b == nil {
-		return nil, failure(errNoDevices, nil)
+		return nil, deviceFailure(errNoDevices)
 	}
 	tenant := m.Tenant
 	if tenant == "" {
@@ -256,35 +256,35 @@ func (x *deviceService) CompleteChallenge(ctx context.Context, req *connect.Requ
 	if !x.s.lim.allowed(c.RemoteAddr) {
 		_ = x.b.AuditDeviceRefused(ctx, c, "device-verify", tenant, sanitize(m.DeviceId, 64), "CompleteChallenge refused: rate limited: too many failed authentications from "+c.RemoteAddr)
 		x.s.logDevice(ctx, "CompleteChallenge", c, nil, errRateLimited)
-		return nil, failure(errRateLimited, nil)
+		return nil, deviceFailure(errRateLimited)
 	}
 	if !vault.ValidDeviceID(m.DeviceId) || len(m.Nonce) != devicecred.ChallengeSize || len(m.Signature) == 0 || len(m.Signature) > 128 {
 		err := fmt.Errorf("%w: CompleteChallenge wants a device ID, the %d-byte nonce and a DER signature", vault.ErrInvalidName, devicecred.ChallengeSize)
 		_ = x.b.AuditDeviceRefused(ctx, c, "device-verify", tenant, sanitize(m.DeviceId, 64), "CompleteChallenge refused: malformed answer")
 		x.s.logDevice(ctx, "CompleteChallenge", c, nil, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	id, err := x.b.VerifyDeviceChallenge(ctx, c, tenant, m.DeviceId, m.Nonce, binding(ctx), m.Signature)
 	if err != nil {
 		x.s.lim.failed(c.RemoteAddr)
 		x.s.logDevice(ctx, "CompleteChallenge", c, nil, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	key, err := x.b.DeviceSessionKey()
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	defer clear(key)
 	var fp [32]byte
 	if raw, err := hex.DecodeString(id.Fingerprint); err != nil || len(raw) != len(fp) {
-		return nil, failure(fmt.Errorf("%w: key fingerprint %q", vault.ErrTampered, id.Fingerprint), nil)
+		return nil, deviceFailure(fmt.Errorf("%w: key fingerprint %q", vault.ErrTampered, id.Fingerprint))
 	} else {
 		copy(fp[:], raw)
 	}
 	exp := x.s.opts.Now().Add(DeviceSessionTTL)
 	tok, err := devicecred.IssueSession(key, devicecred.Session{TenantID: id.TenantID, Fingerprint: fp, Expires: exp})
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	c.Token = "challenge"
 	x.s.logDevice(ctx, "CompleteChallenge", c, id, nil)
@@ -294,18 +294,18 @@ func (x *deviceService) CompleteChallenge(ctx context.Context, req *connect.Requ
 func (x *deviceService) ReportProvisioning(ctx context.Context, req *connect.Request[keysmithv1.ReportProvisioningRequest]) (*connect.Response[keysmithv1.ReportProvisioningResponse], error) {
 	id, c, err := x.authenticate(ctx, "ReportProvisioning", "device-report", req.Header())
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	rep, err := vault.ParseReport(strings.NewReader(string(req.Msg.ReportJson)))
 	if err != nil {
 		_ = x.b.AuditDeviceRefused(ctx, c, "device-report", id.Tenant, id.Name, fmt.Sprintf("device %s, key %s: refused, invalid report", id.DeviceID, id.KeyID))
 		x.s.logDevice(ctx, "ReportProvisioning", c, id, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	res, vers, err := x.b.ApplyDeviceReport(ctx, c, id, rep)
 	if err != nil {
 		x.s.logDevice(ctx, "ReportProvisioning", c, id, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	out := &keysmithv1.ReportProvisioningResponse{Status: "applied", RequestId: res.RequestID}
 	if res.AlreadyApplied {
@@ -321,12 +321,12 @@ func (x *deviceService) ReportProvisioning(ctx context.Context, req *connect.Req
 func (x *deviceService) GetDeviceSecret(ctx context.Context, req *connect.Request[keysmithv1.GetDeviceSecretRequest]) (*connect.Response[keysmithv1.GetDeviceSecretResponse], error) {
 	id, c, err := x.authenticate(ctx, "GetDeviceSecret", "device-secret-get", req.Header())
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	sec, err := x.b.OwnDeviceSecret(ctx, c, id, req.Msg.Name)
 	if err != nil {
 		x.s.logDevice(ctx, "GetDeviceSecret", c, id, err)
-		return nil, failure(err, nil)
+		return nil, deviceFailure(err)
 	}
 	out := &keysmithv1.GetDeviceSecretResponse{Value: append([]byte(nil), sec.Value...), Version: int32(sec.Version), Source: sec.Source}
 	clear(sec.Value)

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -100,8 +101,58 @@ func (fx *fixture) devClient(t testing.TB, cert *tls.Certificate) *devConn {
 	p.SetHTTP2(true)
 	tr.Protocols = &p
 	t.Cleanup(tr.CloseIdleConnections)
-	d.DeviceServiceClient = keysmithv1connect.NewDeviceServiceClient(&http.Client{Transport: tr}, "https://"+fx.addr, connect.WithGRPC())
+	d.DeviceServiceClient = keysmithv1connect.NewDeviceServiceClient(&http.Client{Transport: tr}, "https://"+fx.addr, connect.WithGRPC(),
+		connect.WithInterceptors(reasonChecker(t)))
 	return d
+}
+
+// reasonChecker fails the test for a DeviceService error that does not
+// carry exactly one DeviceError detail with a reason and the status
+// message (docs/server.md, "Error codes"): every refusal path of every
+// device test goes through it.
+func reasonChecker(t testing.TB) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			res, err := next(ctx, req)
+			if ce := (*connect.Error)(nil); errors.As(err, &ce) {
+				if de := deviceError(ce); de == nil || de.Reason == keysmithv1.ErrorReason_ERROR_REASON_UNSPECIFIED || de.ErrorMessage != ce.Message() {
+					t.Errorf("%s: error %v (%v) without its DeviceError detail: %+v", req.Spec().Procedure, ce.Code(), ce.Message(), de)
+				}
+			}
+			return res, err
+		}
+	}
+}
+
+// deviceError is the DeviceError detail of ce, nil if it has none or more
+// than one.
+func deviceError(ce *connect.Error) *keysmithv1.DeviceError {
+	var out *keysmithv1.DeviceError
+	for _, d := range ce.Details() {
+		v, err := d.Value()
+		if err != nil {
+			continue
+		}
+		if m, ok := v.(*keysmithv1.DeviceError); ok {
+			if out != nil {
+				return nil
+			}
+			out = m
+		}
+	}
+	return out
+}
+
+// wantReason checks err's DeviceError reason.
+func wantReason(t testing.TB, err error, reason keysmithv1.ErrorReason) {
+	t.Helper()
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("%v: not a connect error", err)
+	}
+	if de := deviceError(ce); de == nil || de.Reason != reason {
+		t.Fatalf("%v: reason %+v, want %v", err, de, reason)
+	}
 }
 
 func wantConnect(t testing.TB, err error, code connect.Code, msg string) {
@@ -208,6 +259,7 @@ func deviceMTLS(t *testing.T, fx *fixture) {
 	// Another report with that request_id: refused.
 	_, err = ca.ReportProvisioning(ctx, connect.NewRequest(&keysmithv1.ReportProvisioningRequest{ReportJson: report(t, "req-1", uuidA, "WIFI_PSK", "other")}))
 	wantConnect(t, err, connect.CodeAlreadyExists, "already applied")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_ALREADY_EXISTS)
 	wantAudit(t, fx, "device-report", false, "request_id already applied with another report")
 	if lines := decisionLines(t, fx, "ReportProvisioning"); len(lines) == 0 || lines[len(lines)-1]["msg"] != "refused: already_exists" {
 		t.Fatalf("ReportProvisioning log lines: %v; want the last refused: already_exists", lines)
@@ -215,6 +267,7 @@ func deviceMTLS(t *testing.T, fx *fixture) {
 	// AMT password rules.
 	_, err = ca.ReportProvisioning(ctx, connect.NewRequest(&keysmithv1.ReportProvisioningRequest{ReportJson: report(t, "req-2", uuidA, "MEBX_PASSWORD", "short")}))
 	wantConnect(t, err, connect.CodeInvalidArgument, "AMT password must be")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
 	wantAudit(t, fx, "device-report", false, "invalid report")
 
 	sec, err := ca.GetDeviceSecret(ctx, connect.NewRequest(&keysmithv1.GetDeviceSecretRequest{Name: "AMT_PASSWORD"}))
@@ -227,15 +280,19 @@ func deviceMTLS(t *testing.T, fx *fixture) {
 	}
 	_, err = ca.GetDeviceSecret(ctx, connect.NewRequest(&keysmithv1.GetDeviceSecretRequest{Name: "NOPE"}))
 	wantConnect(t, err, connect.CodeNotFound, "")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND)
 	_, err = ca.GetDeviceSecret(ctx, connect.NewRequest(&keysmithv1.GetDeviceSecretRequest{Name: "bad name!"}))
 	wantConnect(t, err, connect.CodeInvalidArgument, "")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
 
 	// Device B cannot report for A, nor read A's secrets.
 	_, err = cb.ReportProvisioning(ctx, connect.NewRequest(&keysmithv1.ReportProvisioningRequest{ReportJson: report(t, "req-b", uuidA, "WIFI_PSK", "evil")}))
 	wantConnect(t, err, connect.CodePermissionDenied, "acts only for itself")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_ACCESS_DENIED)
 	wantAudit(t, fx, "device-report", false, "report for another device's UUID")
 	_, err = cb.GetDeviceSecret(ctx, connect.NewRequest(&keysmithv1.GetDeviceSecretRequest{Name: "AMT_PASSWORD"}))
 	wantConnect(t, err, connect.CodeNotFound, "amt-02")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND)
 
 	// Revoke A's key: its next call fails, on the same warm connection.
 	if _, err := fx.op.RevokeDeviceKey(ctx, vault.DefaultTenant, a.keyID); err != nil {
@@ -243,6 +300,7 @@ func deviceMTLS(t *testing.T, fx *fixture) {
 	}
 	_, err = ca.Login(ctx, connect.NewRequest(&keysmithv1.LoginRequest{}))
 	wantConnect(t, err, connect.CodePermissionDenied, "revoked")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED)
 	wantAudit(t, fx, "device-verify", false, "Login refused (mtls)")
 	_, err = ca.GetDeviceSecret(ctx, connect.NewRequest(&keysmithv1.GetDeviceSecretRequest{Name: "AMT_PASSWORD"}))
 	wantConnect(t, err, connect.CodePermissionDenied, "revoked")
@@ -274,12 +332,14 @@ func TestDeviceIdentityRefused(t *testing.T) {
 
 	_, err := fx.devClient(t, nil).Login(ctx, connect.NewRequest(&keysmithv1.LoginRequest{}))
 	wantConnect(t, err, connect.CodeUnauthenticated, "no device credential")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_MISSING)
 	wantAudit(t, fx, "device-verify", false, "Login refused (none)")
 
 	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sc, _ := devicecred.ClientCertificate(stranger, "stranger")
 	_, err = fx.devClient(t, &sc).ReportProvisioning(ctx, connect.NewRequest(&keysmithv1.ReportProvisioningRequest{ReportJson: report(t, "r", uuidA, "X", "y")}))
 	wantConnect(t, err, connect.CodeUnauthenticated, "device key not found")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_INVALID)
 	wantAudit(t, fx, "device-report", false, "ReportProvisioning refused (mtls)")
 
 	// A service token never authorises DeviceService, even approved.
@@ -290,6 +350,7 @@ func TestDeviceIdentityRefused(t *testing.T) {
 	req.Header().Set("Authorization", "Bearer "+tok)
 	_, err = fx.devClient(t, nil).GetDeviceSecret(ctx, req)
 	wantConnect(t, err, connect.CodeUnauthenticated, "service token does not authorise DeviceService")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_INVALID)
 	wantAudit(t, fx, "device-secret-get", false, "GetDeviceSecret refused (token)")
 
 	// A forged session.
@@ -297,17 +358,21 @@ func TestDeviceIdentityRefused(t *testing.T) {
 	req.Header().Set("Authorization", "Bearer ksd1_AAAA")
 	_, err = fx.devClient(t, nil).GetDeviceSecret(ctx, req)
 	wantConnect(t, err, connect.CodeUnauthenticated, "device session is invalid")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_INVALID)
 	wantAudit(t, fx, "device-secret-get", false, "GetDeviceSecret refused (session)")
 
 	// BeginChallenge for a malformed and an unknown device.
 	_, err = fx.devClient(t, nil).BeginChallenge(ctx, connect.NewRequest(&keysmithv1.BeginChallengeRequest{DeviceId: "amt-01"}))
 	wantConnect(t, err, connect.CodeInvalidArgument, "device ID")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT)
 	wantAudit(t, fx, "device-challenge", false, "invalid device ID")
 	_, err = fx.devClient(t, nil).BeginChallenge(ctx, connect.NewRequest(&keysmithv1.BeginChallengeRequest{DeviceId: "dev_0000000000000000"}))
 	wantConnect(t, err, connect.CodeNotFound, "device not found")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_NOT_FOUND)
 	wantAudit(t, fx, "device-challenge", false, "no such device")
 	_, err = fx.devClient(t, nil).BeginChallenge(ctx, connect.NewRequest(&keysmithv1.BeginChallengeRequest{DeviceId: "dev_0000000000000000", Tenant: "nope"}))
 	wantConnect(t, err, connect.CodeNotFound, "tenant")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_NO_TENANT)
 	_, err = fx.devClient(t, nil).CompleteChallenge(ctx, connect.NewRequest(&keysmithv1.CompleteChallengeRequest{DeviceId: "dev_0000000000000000", Nonce: []byte("short")}))
 	wantConnect(t, err, connect.CodeInvalidArgument, "")
 	wantAudit(t, fx, "device-verify", false, "malformed answer")
@@ -351,6 +416,7 @@ func TestDeviceChallengeSession(t *testing.T) {
 	cc := &keysmithv1.CompleteChallengeRequest{DeviceId: a.id, Nonce: bc.Msg.Nonce, Signature: sig}
 	_, err = c2.CompleteChallenge(ctx, connect.NewRequest(cc))
 	wantConnect(t, err, connect.CodeUnauthenticated, "does not verify")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_INVALID)
 	wantAudit(t, fx, "device-verify", false, "bad signature")
 	// An unbound answer is refused too where the server terminates TLS.
 	usig, _ := devicecred.SignChallenge(a.key, a.id, bc.Msg.Nonce)
@@ -375,6 +441,7 @@ func TestDeviceChallengeSession(t *testing.T) {
 	}
 	_, err = c1.CompleteChallenge(ctx, connect.NewRequest(cc))
 	wantConnect(t, err, connect.CodePermissionDenied, "already used")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED)
 	wantAudit(t, fx, "device-verify", false, "replayed challenge")
 
 	req := connect.NewRequest(&keysmithv1.LoginRequest{})
@@ -396,6 +463,7 @@ func TestDeviceChallengeSession(t *testing.T) {
 	req.Header().Set("Authorization", "Bearer "+done.Msg.SessionToken)
 	_, err = c2.Login(ctx, req)
 	wantConnect(t, err, connect.CodePermissionDenied, "revoked")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED)
 }
 
 // TestDeviceRateLimit: failed device authentications count against the
@@ -411,6 +479,7 @@ func TestDeviceRateLimit(t *testing.T) {
 	a := provision(t, fx, "amt-01", uuidA, "server")
 	_, err := fx.devClient(t, &a.cert).Login(ctx, connect.NewRequest(&keysmithv1.LoginRequest{}))
 	wantConnect(t, err, connect.CodeResourceExhausted, "too many failed")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_RATE_LIMITED)
 	wantAudit(t, fx, "device-verify", false, "rate limit")
 }
 

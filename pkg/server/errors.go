@@ -114,3 +114,12 @@ func failure(err error, detail func(msg string, reason keysmithv1.ErrorReason) *
 	}
 	return ce
 }
+
+// deviceFailure is the connect error of a DeviceService call for err,
+// with a DeviceError detail carrying the reason (docs/server.md).
+func deviceFailure(err error) *connect.Error {
+	return failure(err, func(msg string, reason keysmithv1.ErrorReason) *connect.ErrorDetail {
+		d, _ := connect.NewErrorDetail(&keysmithv1.DeviceError{Reason: reason, ErrorMessage: msg})
+		return d
+	})
+}

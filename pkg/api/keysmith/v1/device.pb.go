@@ -34,6 +34,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// DeviceError is attached to every error of a DeviceService call as a
+// detail (docs/server.md, "Error codes"): why the call failed, for
+// programs; the gRPC code is coarser.
+type DeviceError struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Reason ErrorReason            `protobuf:"varint,1,opt,name=reason,proto3,enum=keysmith.v1.ErrorReason" json:"reason,omitempty"`
+	// The gRPC status message again; never secret.
+	ErrorMessage  string `protobuf:"bytes,2,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceError) Reset() {
+	*x = DeviceError{}
+	mi := &file_keysmith_v1_device_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceError) ProtoMessage() {}
+
+func (x *DeviceError) ProtoReflect() protoreflect.Message {
+	mi := &file_keysmith_v1_device_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceError.ProtoReflect.Descriptor instead.
+func (*DeviceError) Descriptor() ([]byte, []int) {
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DeviceError) GetReason() ErrorReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ErrorReason_ERROR_REASON_UNSPECIFIED
+}
+
+func (x *DeviceError) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
 type LoginRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -42,7 +98,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[0]
+	mi := &file_keysmith_v1_device_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +110,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[0]
+	mi := &file_keysmith_v1_device_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +123,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{0}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{1}
 }
 
 type LoginResponse struct {
@@ -88,7 +144,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[1]
+	mi := &file_keysmith_v1_device_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -100,7 +156,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[1]
+	mi := &file_keysmith_v1_device_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -113,7 +169,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{1}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LoginResponse) GetDeviceId() string {
@@ -176,7 +232,7 @@ type BeginChallengeRequest struct {
 
 func (x *BeginChallengeRequest) Reset() {
 	*x = BeginChallengeRequest{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[2]
+	mi := &file_keysmith_v1_device_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +244,7 @@ func (x *BeginChallengeRequest) String() string {
 func (*BeginChallengeRequest) ProtoMessage() {}
 
 func (x *BeginChallengeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[2]
+	mi := &file_keysmith_v1_device_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +257,7 @@ func (x *BeginChallengeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginChallengeRequest.ProtoReflect.Descriptor instead.
 func (*BeginChallengeRequest) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{2}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BeginChallengeRequest) GetDeviceId() string {
@@ -233,7 +289,7 @@ type BeginChallengeResponse struct {
 
 func (x *BeginChallengeResponse) Reset() {
 	*x = BeginChallengeResponse{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[3]
+	mi := &file_keysmith_v1_device_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +301,7 @@ func (x *BeginChallengeResponse) String() string {
 func (*BeginChallengeResponse) ProtoMessage() {}
 
 func (x *BeginChallengeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[3]
+	mi := &file_keysmith_v1_device_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +314,7 @@ func (x *BeginChallengeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginChallengeResponse.ProtoReflect.Descriptor instead.
 func (*BeginChallengeResponse) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{3}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BeginChallengeResponse) GetNonce() []byte {
@@ -295,7 +351,7 @@ type CompleteChallengeRequest struct {
 
 func (x *CompleteChallengeRequest) Reset() {
 	*x = CompleteChallengeRequest{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[4]
+	mi := &file_keysmith_v1_device_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +363,7 @@ func (x *CompleteChallengeRequest) String() string {
 func (*CompleteChallengeRequest) ProtoMessage() {}
 
 func (x *CompleteChallengeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[4]
+	mi := &file_keysmith_v1_device_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +376,7 @@ func (x *CompleteChallengeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteChallengeRequest.ProtoReflect.Descriptor instead.
 func (*CompleteChallengeRequest) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{4}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CompleteChallengeRequest) GetDeviceId() string {
@@ -365,7 +421,7 @@ type CompleteChallengeResponse struct {
 
 func (x *CompleteChallengeResponse) Reset() {
 	*x = CompleteChallengeResponse{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[5]
+	mi := &file_keysmith_v1_device_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +433,7 @@ func (x *CompleteChallengeResponse) String() string {
 func (*CompleteChallengeResponse) ProtoMessage() {}
 
 func (x *CompleteChallengeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[5]
+	mi := &file_keysmith_v1_device_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +446,7 @@ func (x *CompleteChallengeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteChallengeResponse.ProtoReflect.Descriptor instead.
 func (*CompleteChallengeResponse) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{5}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CompleteChallengeResponse) GetSessionToken() string {
@@ -438,7 +494,7 @@ type ReportProvisioningRequest struct {
 
 func (x *ReportProvisioningRequest) Reset() {
 	*x = ReportProvisioningRequest{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[6]
+	mi := &file_keysmith_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +506,7 @@ func (x *ReportProvisioningRequest) String() string {
 func (*ReportProvisioningRequest) ProtoMessage() {}
 
 func (x *ReportProvisioningRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[6]
+	mi := &file_keysmith_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +519,7 @@ func (x *ReportProvisioningRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportProvisioningRequest.ProtoReflect.Descriptor instead.
 func (*ReportProvisioningRequest) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReportProvisioningRequest) GetReportJson() []byte {
@@ -486,7 +542,7 @@ type ReportProvisioningResponse struct {
 
 func (x *ReportProvisioningResponse) Reset() {
 	*x = ReportProvisioningResponse{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[7]
+	mi := &file_keysmith_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +554,7 @@ func (x *ReportProvisioningResponse) String() string {
 func (*ReportProvisioningResponse) ProtoMessage() {}
 
 func (x *ReportProvisioningResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[7]
+	mi := &file_keysmith_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +567,7 @@ func (x *ReportProvisioningResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportProvisioningResponse.ProtoReflect.Descriptor instead.
 func (*ReportProvisioningResponse) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReportProvisioningResponse) GetStatus() string {
@@ -545,7 +601,7 @@ type DeviceSecretVersion struct {
 
 func (x *DeviceSecretVersion) Reset() {
 	*x = DeviceSecretVersion{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[8]
+	mi := &file_keysmith_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +613,7 @@ func (x *DeviceSecretVersion) String() string {
 func (*DeviceSecretVersion) ProtoMessage() {}
 
 func (x *DeviceSecretVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[8]
+	mi := &file_keysmith_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +626,7 @@ func (x *DeviceSecretVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceSecretVersion.ProtoReflect.Descriptor instead.
 func (*DeviceSecretVersion) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeviceSecretVersion) GetName() string {
@@ -596,7 +652,7 @@ type GetDeviceSecretRequest struct {
 
 func (x *GetDeviceSecretRequest) Reset() {
 	*x = GetDeviceSecretRequest{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[9]
+	mi := &file_keysmith_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +664,7 @@ func (x *GetDeviceSecretRequest) String() string {
 func (*GetDeviceSecretRequest) ProtoMessage() {}
 
 func (x *GetDeviceSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[9]
+	mi := &file_keysmith_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +677,7 @@ func (x *GetDeviceSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceSecretRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceSecretRequest) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetDeviceSecretRequest) GetName() string {
@@ -642,7 +698,7 @@ type GetDeviceSecretResponse struct {
 
 func (x *GetDeviceSecretResponse) Reset() {
 	*x = GetDeviceSecretResponse{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[10]
+	mi := &file_keysmith_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +710,7 @@ func (x *GetDeviceSecretResponse) String() string {
 func (*GetDeviceSecretResponse) ProtoMessage() {}
 
 func (x *GetDeviceSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[10]
+	mi := &file_keysmith_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +723,7 @@ func (x *GetDeviceSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceSecretResponse.ProtoReflect.Descriptor instead.
 func (*GetDeviceSecretResponse) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetDeviceSecretResponse) GetValue() []byte {
@@ -702,7 +758,7 @@ type SignActivationRequest struct {
 
 func (x *SignActivationRequest) Reset() {
 	*x = SignActivationRequest{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[11]
+	mi := &file_keysmith_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +770,7 @@ func (x *SignActivationRequest) String() string {
 func (*SignActivationRequest) ProtoMessage() {}
 
 func (x *SignActivationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[11]
+	mi := &file_keysmith_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +783,7 @@ func (x *SignActivationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignActivationRequest.ProtoReflect.Descriptor instead.
 func (*SignActivationRequest) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SignActivationRequest) GetCertName() string {
@@ -760,7 +816,7 @@ type SignActivationResponse struct {
 
 func (x *SignActivationResponse) Reset() {
 	*x = SignActivationResponse{}
-	mi := &file_keysmith_v1_device_proto_msgTypes[12]
+	mi := &file_keysmith_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +828,7 @@ func (x *SignActivationResponse) String() string {
 func (*SignActivationResponse) ProtoMessage() {}
 
 func (x *SignActivationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keysmith_v1_device_proto_msgTypes[12]
+	mi := &file_keysmith_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +841,7 @@ func (x *SignActivationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignActivationResponse.ProtoReflect.Descriptor instead.
 func (*SignActivationResponse) Descriptor() ([]byte, []int) {
-	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_keysmith_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SignActivationResponse) GetNonce() []byte {
@@ -820,7 +876,10 @@ var File_keysmith_v1_device_proto protoreflect.FileDescriptor
 
 const file_keysmith_v1_device_proto_rawDesc = "" +
 	"\n" +
-	"\x18keysmith/v1/device.proto\x12\vkeysmith.v1\"\x0e\n" +
+	"\x18keysmith/v1/device.proto\x12\vkeysmith.v1\x1a\x19keysmith/v1/secrets.proto\"d\n" +
+	"\vDeviceError\x120\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x18.keysmith.v1.ErrorReasonR\x06reason\x12#\n" +
+	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\"\x0e\n" +
 	"\fLoginRequest\"\xd7\x01\n" +
 	"\rLoginResponse\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x12\n" +
@@ -895,41 +954,44 @@ func file_keysmith_v1_device_proto_rawDescGZIP() []byte {
 	return file_keysmith_v1_device_proto_rawDescData
 }
 
-var file_keysmith_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_keysmith_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keysmith_v1_device_proto_goTypes = []any{
-	(*LoginRequest)(nil),               // 0: keysmith.v1.LoginRequest
-	(*LoginResponse)(nil),              // 1: keysmith.v1.LoginResponse
-	(*BeginChallengeRequest)(nil),      // 2: keysmith.v1.BeginChallengeRequest
-	(*BeginChallengeResponse)(nil),     // 3: keysmith.v1.BeginChallengeResponse
-	(*CompleteChallengeRequest)(nil),   // 4: keysmith.v1.CompleteChallengeRequest
-	(*CompleteChallengeResponse)(nil),  // 5: keysmith.v1.CompleteChallengeResponse
-	(*ReportProvisioningRequest)(nil),  // 6: keysmith.v1.ReportProvisioningRequest
-	(*ReportProvisioningResponse)(nil), // 7: keysmith.v1.ReportProvisioningResponse
-	(*DeviceSecretVersion)(nil),        // 8: keysmith.v1.DeviceSecretVersion
-	(*GetDeviceSecretRequest)(nil),     // 9: keysmith.v1.GetDeviceSecretRequest
-	(*GetDeviceSecretResponse)(nil),    // 10: keysmith.v1.GetDeviceSecretResponse
-	(*SignActivationRequest)(nil),      // 11: keysmith.v1.SignActivationRequest
-	(*SignActivationResponse)(nil),     // 12: keysmith.v1.SignActivationResponse
+	(*DeviceError)(nil),                // 0: keysmith.v1.DeviceError
+	(*LoginRequest)(nil),               // 1: keysmith.v1.LoginRequest
+	(*LoginResponse)(nil),              // 2: keysmith.v1.LoginResponse
+	(*BeginChallengeRequest)(nil),      // 3: keysmith.v1.BeginChallengeRequest
+	(*BeginChallengeResponse)(nil),     // 4: keysmith.v1.BeginChallengeResponse
+	(*CompleteChallengeRequest)(nil),   // 5: keysmith.v1.CompleteChallengeRequest
+	(*CompleteChallengeResponse)(nil),  // 6: keysmith.v1.CompleteChallengeResponse
+	(*ReportProvisioningRequest)(nil),  // 7: keysmith.v1.ReportProvisioningRequest
+	(*ReportProvisioningResponse)(nil), // 8: keysmith.v1.ReportProvisioningResponse
+	(*DeviceSecretVersion)(nil),        // 9: keysmith.v1.DeviceSecretVersion
+	(*GetDeviceSecretRequest)(nil),     // 10: keysmith.v1.GetDeviceSecretRequest
+	(*GetDeviceSecretResponse)(nil),    // 11: keysmith.v1.GetDeviceSecretResponse
+	(*SignActivationRequest)(nil),      // 12: keysmith.v1.SignActivationRequest
+	(*SignActivationResponse)(nil),     // 13: keysmith.v1.SignActivationResponse
+	(ErrorReason)(0),                   // 14: keysmith.v1.ErrorReason
 }
 var file_keysmith_v1_device_proto_depIdxs = []int32{
-	8,  // 0: keysmith.v1.ReportProvisioningResponse.secrets:type_name -> keysmith.v1.DeviceSecretVersion
-	0,  // 1: keysmith.v1.DeviceService.Login:input_type -> keysmith.v1.LoginRequest
-	2,  // 2: keysmith.v1.DeviceService.BeginChallenge:input_type -> keysmith.v1.BeginChallengeRequest
-	4,  // 3: keysmith.v1.DeviceService.CompleteChallenge:input_type -> keysmith.v1.CompleteChallengeRequest
-	6,  // 4: keysmith.v1.DeviceService.ReportProvisioning:input_type -> keysmith.v1.ReportProvisioningRequest
-	9,  // 5: keysmith.v1.DeviceService.GetDeviceSecret:input_type -> keysmith.v1.GetDeviceSecretRequest
-	11, // 6: keysmith.v1.DeviceService.SignActivation:input_type -> keysmith.v1.SignActivationRequest
-	1,  // 7: keysmith.v1.DeviceService.Login:output_type -> keysmith.v1.LoginResponse
-	3,  // 8: keysmith.v1.DeviceService.BeginChallenge:output_type -> keysmith.v1.BeginChallengeResponse
-	5,  // 9: keysmith.v1.DeviceService.CompleteChallenge:output_type -> keysmith.v1.CompleteChallengeResponse
-	7,  // 10: keysmith.v1.DeviceService.ReportProvisioning:output_type -> keysmith.v1.ReportProvisioningResponse
-	10, // 11: keysmith.v1.DeviceService.GetDeviceSecret:output_type -> keysmith.v1.GetDeviceSecretResponse
-	12, // 12: keysmith.v1.DeviceService.SignActivation:output_type -> keysmith.v1.SignActivationResponse
-	7,  // [7:13] is the sub-list for method output_type
-	1,  // [1:7] is the sub-list for method input_type
-	1,  // [1:1] is the sub-list for extension type_name
-	1,  // [1:1] is the sub-list for extension extendee
-	0,  // [0:1] is the sub-list for field type_name
+	14, // 0: keysmith.v1.DeviceError.reason:type_name -> keysmith.v1.ErrorReason
+	9,  // 1: keysmith.v1.ReportProvisioningResponse.secrets:type_name -> keysmith.v1.DeviceSecretVersion
+	1,  // 2: keysmith.v1.DeviceService.Login:input_type -> keysmith.v1.LoginRequest
+	3,  // 3: keysmith.v1.DeviceService.BeginChallenge:input_type -> keysmith.v1.BeginChallengeRequest
+	5,  // 4: keysmith.v1.DeviceService.CompleteChallenge:input_type -> keysmith.v1.CompleteChallengeRequest
+	7,  // 5: keysmith.v1.DeviceService.ReportProvisioning:input_type -> keysmith.v1.ReportProvisioningRequest
+	10, // 6: keysmith.v1.DeviceService.GetDeviceSecret:input_type -> keysmith.v1.GetDeviceSecretRequest
+	12, // 7: keysmith.v1.DeviceService.SignActivation:input_type -> keysmith.v1.SignActivationRequest
+	2,  // 8: keysmith.v1.DeviceService.Login:output_type -> keysmith.v1.LoginResponse
+	4,  // 9: keysmith.v1.DeviceService.BeginChallenge:output_type -> keysmith.v1.BeginChallengeResponse
+	6,  // 10: keysmith.v1.DeviceService.CompleteChallenge:output_type -> keysmith.v1.CompleteChallengeResponse
+	8,  // 11: keysmith.v1.DeviceService.ReportProvisioning:output_type -> keysmith.v1.ReportProvisioningResponse
+	11, // 12: keysmith.v1.DeviceService.GetDeviceSecret:output_type -> keysmith.v1.GetDeviceSecretResponse
+	13, // 13: keysmith.v1.DeviceService.SignActivation:output_type -> keysmith.v1.SignActivationResponse
+	8,  // [8:14] is the sub-list for method output_type
+	2,  // [2:8] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_keysmith_v1_device_proto_init() }
@@ -937,13 +999,14 @@ func file_keysmith_v1_device_proto_init() {
 	if File_keysmith_v1_device_proto != nil {
 		return
 	}
+	file_keysmith_v1_secrets_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keysmith_v1_device_proto_rawDesc), len(file_keysmith_v1_device_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
