@@ -72,12 +72,16 @@ func Usagef(format string, a ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, a...)}
 }
 
-// Hints returns the hints attached anywhere in err's chain.
+// Hints returns the hints attached anywhere in err's chain: an Error's,
+// and those of errors with a Hint method.
 func Hints(err error) []string {
 	var out []string
 	for err != nil {
 		if e, ok := err.(*Error); ok {
 			out = append(out, e.Hints...)
+		}
+		if h, ok := err.(interface{ Hint() string }); ok && h.Hint() != "" {
+			out = append(out, h.Hint()) // a library's own hint (the PostgreSQL store's HintedError)
 		}
 		err = errors.Unwrap(err)
 	}

@@ -161,7 +161,8 @@ func open(ctx context.Context, rawURL string, create bool, o Options) (*Store, e
 	}
 	if err != nil {
 		s.pool.Close()
-		return nil, s.wrap(dbErr(err), rawURL)
+		cc := cfg.ConnConfig
+		return nil, withHint(s.wrap(dbErr(err), rawURL), cc.Host, cc.Port, cc.Database, cc.User)
 	}
 	s.reqs, s.quit, s.done = make(chan *request), make(chan struct{}), make(chan struct{})
 	go s.committer()
