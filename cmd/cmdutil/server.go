@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	keysmithv1 "github.com/keysmith/keysmith/pkg/api/keysmith/v1"
 	"github.com/keysmith/keysmith/pkg/client"
 )
 
@@ -56,6 +58,21 @@ func (sf *ServerFlags) Client(f *Factory, token string) (*client.Client, error) 
 func ServerError(err error, server string) error {
 	var ce *client.Error
 	isCall := errors.As(err, &ce)
+	if isCall {
+		// Reasons that are the server's answer, not a transport failure:
+		// the "is it running" hint below would mislead.
+		switch ce.Reason {
+		case keysmithv1.ErrorReason_ERROR_REASON_RATE_LIMITED:
+			return &Error{Err: err, Code: ExitFailure, Hints: []string{"the server refuses this address for a while after too many failed authentications: wait a minute, then check the token the failed calls used"}}
+		case keysmithv1.ErrorReason_ERROR_REASON_TAMPERED:
+			return &Error{Err: err, Code: ExitFailure, Hints: []string{"the server's stored data does not authenticate: its operator runs keysmith vault verify"}}
+		case keysmithv1.ErrorReason_ERROR_REASON_INTERNAL:
+			if ce.Code == connect.CodeDeadlineExceeded {
+				return &Error{Err: err, Code: ExitFailure, Hints: []string{"the call took longer than the server allows (keysmith serve --max-call-time): try again"}}
+			}
+			return &Error{Err: err, Code: ExitFailure, Hints: []string{"the server's log says what failed"}}
+		}
+	}
 	switch {
 	case errors.Is(err, client.ErrInvalid) && !isCall:
 		return &UsageError{Err: err}

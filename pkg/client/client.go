@@ -332,6 +332,8 @@ func (c *Client) wrap(err error) error {
 			e.Reason, e.Results = m.Reason, m.Results
 		case *keysmithv1.DeviceError: // DeviceService
 			e.Reason = m.Reason
+		case *keysmithv1.RegisterTokenResponse:
+			e.Reason = m.Reason
 		}
 	}
 	e.kind = kindOf(e.Code, e.Reason)

@@ -123,7 +123,10 @@ func (x secretsService) RegisterToken(ctx context.Context, req *connect.Request[
 	c := callerOf(ctx, token(m.Token, req.Header()))
 	tok, created, err := x.s.register(ctx, c, m.ServiceName, m.ServiceVersion)
 	if err != nil {
-		return nil, failure(err, nil)
+		return nil, failure(err, func(msg string, reason keysmithv1.ErrorReason) *connect.ErrorDetail {
+			d, _ := connect.NewErrorDetail(&keysmithv1.RegisterTokenResponse{Message: msg, Reason: reason})
+			return d
+		})
 	}
 	out := &keysmithv1.RegisterTokenResponse{TokenId: tok.ID, Created: created}
 	switch tok.Status {

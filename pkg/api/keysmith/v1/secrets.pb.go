@@ -765,7 +765,10 @@ type RegisterTokenResponse struct {
 	// The token's public ID (what "keysmith token approve" takes).
 	TokenId string `protobuf:"bytes,3,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
 	// True when this call registered the token; false when it was known.
-	Created       bool `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
+	Created bool `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
+	// Why the registration was refused, when this message is the detail of
+	// an error (status is then unspecified).
+	Reason        ErrorReason `protobuf:"varint,5,opt,name=reason,proto3,enum=keysmith.v1.ErrorReason" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -828,6 +831,13 @@ func (x *RegisterTokenResponse) GetCreated() bool {
 	return false
 }
 
+func (x *RegisterTokenResponse) GetReason() ErrorReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ErrorReason_ERROR_REASON_UNSPECIFIED
+}
+
 var File_keysmith_v1_secrets_proto protoreflect.FileDescriptor
 
 const file_keysmith_v1_secrets_proto_rawDesc = "" +
@@ -875,12 +885,13 @@ const file_keysmith_v1_secrets_proto_rawDesc = "" +
 	"\x14RegisterTokenRequest\x12!\n" +
 	"\fservice_name\x18\x01 \x01(\tR\vserviceName\x12'\n" +
 	"\x0fservice_version\x18\x02 \x01(\tR\x0eserviceVersion\x12\x14\n" +
-	"\x05token\x18\x03 \x01(\tR\x05token\"\x9f\x01\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\"\xd1\x01\n" +
 	"\x15RegisterTokenResponse\x127\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1f.keysmith.v1.RegistrationStatusR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x19\n" +
 	"\btoken_id\x18\x03 \x01(\tR\atokenId\x12\x18\n" +
-	"\acreated\x18\x04 \x01(\bR\acreated*\xb8\x01\n" +
+	"\acreated\x18\x04 \x01(\bR\acreated\x120\n" +
+	"\x06reason\x18\x05 \x01(\x0e2\x18.keysmith.v1.ErrorReasonR\x06reason*\xb8\x01\n" +
 	"\fSecretStatus\x12\x1d\n" +
 	"\x19SECRET_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECRET_STATUS_OK\x10\x01\x12\x19\n" +
@@ -954,17 +965,18 @@ var file_keysmith_v1_secrets_proto_depIdxs = []int32{
 	7,  // 4: keysmith.v1.GetSecretsResponse.results:type_name -> keysmith.v1.SecretResult
 	1,  // 5: keysmith.v1.GetSecretsResponse.reason:type_name -> keysmith.v1.ErrorReason
 	2,  // 6: keysmith.v1.RegisterTokenResponse.status:type_name -> keysmith.v1.RegistrationStatus
-	3,  // 7: keysmith.v1.SecretsService.GetSecret:input_type -> keysmith.v1.GetSecretRequest
-	6,  // 8: keysmith.v1.SecretsService.GetSecrets:input_type -> keysmith.v1.GetSecretsRequest
-	9,  // 9: keysmith.v1.SecretsService.RegisterToken:input_type -> keysmith.v1.RegisterTokenRequest
-	4,  // 10: keysmith.v1.SecretsService.GetSecret:output_type -> keysmith.v1.GetSecretResponse
-	8,  // 11: keysmith.v1.SecretsService.GetSecrets:output_type -> keysmith.v1.GetSecretsResponse
-	10, // 12: keysmith.v1.SecretsService.RegisterToken:output_type -> keysmith.v1.RegisterTokenResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	1,  // 7: keysmith.v1.RegisterTokenResponse.reason:type_name -> keysmith.v1.ErrorReason
+	3,  // 8: keysmith.v1.SecretsService.GetSecret:input_type -> keysmith.v1.GetSecretRequest
+	6,  // 9: keysmith.v1.SecretsService.GetSecrets:input_type -> keysmith.v1.GetSecretsRequest
+	9,  // 10: keysmith.v1.SecretsService.RegisterToken:input_type -> keysmith.v1.RegisterTokenRequest
+	4,  // 11: keysmith.v1.SecretsService.GetSecret:output_type -> keysmith.v1.GetSecretResponse
+	8,  // 12: keysmith.v1.SecretsService.GetSecrets:output_type -> keysmith.v1.GetSecretsResponse
+	10, // 13: keysmith.v1.SecretsService.RegisterToken:output_type -> keysmith.v1.RegisterTokenResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_keysmith_v1_secrets_proto_init() }
