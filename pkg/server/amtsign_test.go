@@ -22,8 +22,9 @@ import (
 // TestSignActivationMTLS: over TLS on loopback a device signs with a stored
 // certificate (verified as AMT does), a device limited out is denied
 // (PermissionDenied, audited), a bad nonce is InvalidArgument, an unknown
-// certificate NotFound; the key PEM never reaches the log. On SQLite and
-// on PostgreSQL.
+// certificate NotFound, a revoked key PermissionDenied with no signature
+// (audited as refused by authentication); the key PEM never reaches the
+// log. On SQLite and on PostgreSQL.
 func TestSignActivationMTLS(t *testing.T) {
 	for _, kind := range stores {
 		t.Run(string(kind), func(t *testing.T) { signActivationMTLS(t, startOn(t, kind, server.Options{AuthFailures: -1}, nil)) })
@@ -90,7 +91,40 @@ func signActivationMTLS(t *testing.T, fx *fixture) {
 			t.Errorf("client SignActivation(%s) as %s: %v (%+v), want reason %v, kind %v", tc.cert, tc.dev.name, err, ce, tc.reason, tc.kind)
 		}
 	}
+	// The signature's refusals are logged with the device identified
+	// (the device and its signature come from one read, SignActivationByKey).
+	if !strings.Contains(fx.log.String(), `"device_id":"`+b.id+`"`) {
+		t.Errorf("the refused signature's log line does not name device %s:\n%s", b.id, fx.log.String())
+	}
+	// A revoked key is refused before anything is signed, on the same
+	// warm connection, audited as an amt-sign refused by authentication.
+	if _, err := fx.op.RevokeDeviceKey(ctx, vault.DefaultTenant, a.keyID); err != nil {
+		t.Fatal(err)
+	}
+	signed := len(auditRows(t, fx, "amt-sign", true))
+	_, err = ca.SignActivation(ctx, connect.NewRequest(&keysmithv1.SignActivationRequest{CertName: "intel-prov", FwNonce: fw}))
+	wantConnect(t, err, connect.CodePermissionDenied, "revoked")
+	wantReason(t, err, keysmithv1.ErrorReason_ERROR_REASON_TOKEN_REVOKED)
+	wantAudit(t, fx, "amt-sign", false, "SignActivation refused (mtls)")
+	if n := len(auditRows(t, fx, "amt-sign", true)); n != signed {
+		t.Fatalf("a revoked key got a signature: %d amt-sign rows, %d before", n, signed)
+	}
 	if strings.Contains(fx.log.String(), string(c.KeyPEM()[40:120])) {
 		t.Fatal("the provisioning key is in the server log")
 	}
+}
+
+func auditRows(t testing.TB, fx *fixture, action string, success bool) []vault.AuditRecord {
+	t.Helper()
+	rows, err := fx.op.Audit(context.Background(), vault.AuditFilter{Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []vault.AuditRecord
+	for _, r := range rows {
+		if r.Success == success {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -109,6 +109,15 @@ var (
 // counted against the address's failed-authentication limit, logged and
 // audited (action names the call's audit action).
 func (x *deviceService) authenticate(ctx context.Context, rpc, action string, h http.Header) (*vault.DeviceIdentity, Caller, error) {
+	return x.authenticateBy(ctx, rpc, action, h, nil)
+}
+
+// authenticateBy is authenticate with byKey, when not nil, in place of
+// DeviceByKey for a caller identified by its TLS client key (a call that
+// identifies the device and does its work in one read of the vault:
+// SignActivation). byKey's error is a refusal of the identity, audited
+// and logged as DeviceByKey's is.
+func (x *deviceService) authenticateBy(ctx context.Context, rpc, action string, h http.Header, byKey func(ctx context.Context, c Caller, fp [32]byte) (*vault.DeviceIdentity, error)) (*vault.DeviceIdentity, Caller, error) {
 	c := CallerFrom(ctx)
 	if x.b == nil {
 		return nil, c, errNoDevices
@@ -161,7 +170,12 @@ func (x *deviceService) authenticate(ctx context.Context, rpc, action string, h 
 		return refuse(errNoDeviceCredential, true)
 	}
 	how, object = "mtls", fmt.Sprintf("%x", fp)
-	id, err := x.b.DeviceByKey(ctx, c, "", fp)
+	if byKey == nil {
+		byKey = func(ctx context.Context, c Caller, fp [32]byte) (*vault.DeviceIdentity, error) {
+			return x.b.DeviceByKey(ctx, c, "", fp)
+		}
+	}
+	id, err := byKey(ctx, c, fp)
 	if err != nil {
 		return refuse(err, true)
 	}

@@ -334,71 +334,153 @@ func (v *Vault) SignActivation(ctx context.Context, tenantName, certName string,
 		return nil, err
 	}
 	object := certName
-	who := "operator"
 	if len(fwNonce) != amt.NonceSize {
 		err := fmt.Errorf("%w: got %d bytes", ErrAMTNonce, len(fwNonce))
 		v.auditSignFailure(ctx, tenantName, object, device, err)
 		return nil, err
 	}
-	var cert *amt.Cert
-	var row store.AMTCert
-	var tenant string
+	var s *amtSigning
 	err := v.view(ctx, func(o *op) error {
 		t, err := o.tenant(tenantName)
 		if err != nil {
 			return err
 		}
-		tenant = t.Name
 		c, err := o.amtCertRow(t, certName)
 		if err != nil {
 			return err
 		}
+		var d *store.Device
 		if device != "" {
-			d, err := o.findDevice(t, device, true)
+			found, err := o.findDevice(t, device, true)
 			if err != nil {
 				return err
 			}
-			who = fmt.Sprintf("device %s (%s, uuid %q)", d.Name, d.ID, d.UUID)
-			if !amtAllows(c.Allowed, d) {
-				return fmt.Errorf("%w: device %s (role %s) may not use %q", ErrAMTNotAllowed, d.Name, d.Role, certName)
-			}
+			d = &found
 		}
-		row = c
-		ref := amtRefOf(t.ID, c)
-		if cert = v.amt.get(ref); cert != nil {
-			return nil
-		}
-		dek, err := o.dek(t.ID, c.DEKVersion)
-		if err != nil {
-			return err
-		}
-		keyDER, err := keyring.OpenAMTKey(dek, t.ID, c.Name, c.Chain, c.DEKVersion, c.SealedKey)
-		if err != nil {
-			return err
-		}
-		defer clear(keyDER)
-		if cert, err = v.loadAMTCert(t.ID, c, keyDER); err != nil {
-			return err
-		}
-		v.amt.put(ref, cert)
-		return nil
+		s, err = o.amtSigning(t, c, d)
+		return err
 	})
 	if err != nil {
 		v.auditSignFailure(ctx, tenantName, object, device, err)
 		return nil, err
 	}
-	// The row goes to the audit batcher (auditbatch.go) while the signature
-	// is computed: signatures of many devices at once share one append;
-	// none is returned before its row committed. It needs no read, so no
-	// snapshot is opened for it.
-	act, err := v.amt.sign(ctx, cert, v.opts.Rand, fwNonce, func(nonce []byte) error {
-		return v.auditAppend(ctx, auditRow{Action: "amt-sign", Tenant: tenant, Object: certName, Success: true,
-			Detail: fmt.Sprintf("%s, root fingerprint %s, nonce %x", who, row.RootFingerprint, nonce)})
+	return v.signActivation(ctx, s, fwNonce)
+}
+
+// SignActivationByKey is DeviceByKey (tenantName "" = any tenant) and
+// SignActivation for the device found, in one read snapshot: what a
+// device's SignActivation call over mTLS needs. Every check of the two
+// runs, in the same order, with the same errors: the key's and device's
+// row MACs, the key active at the device's role, the chain's record of
+// no revocation of the key and no removal of the device (activeKey; the
+// device row it checks is the one findDevice would read in the same
+// snapshot, and checkKeyNotRevoked's scan includes the device-rm rows
+// checkDeviceNotRemoved looks for, so neither is asked twice), then the
+// firmware nonce, the certificate row and its MAC, the allowed list.
+//
+// When the key identifies no device, id is nil, nothing is audited and
+// err is DeviceByKey's (the caller audits the refusal, as after
+// DeviceByKey). When it does, id is the device, and a refused signature
+// is audited as SignActivation's is. The signature is returned only once
+// its audit row committed.
+func (v *Vault) SignActivationByKey(ctx context.Context, tenantName string, fp [32]byte, certName string, fwNonce []byte) (*DeviceIdentity, *AMTActivation, error) {
+	if err := v.mustUnlocked(); err != nil {
+		return nil, nil, err
+	}
+	var id *DeviceIdentity
+	var s *amtSigning
+	err := v.view(ctx, func(o *op) error {
+		id, s = nil, nil
+		found, t, d, err := o.deviceByKeyRows(tenantName, fp)
+		if err != nil {
+			return err
+		}
+		id = found
+		if len(fwNonce) != amt.NonceSize {
+			return fmt.Errorf("%w: got %d bytes", ErrAMTNonce, len(fwNonce))
+		}
+		c, err := o.amtCertRow(t, certName)
+		if err != nil {
+			return err
+		}
+		if d.TenantID != t.ID {
+			// Not a row activeKey's checks vouch for as the tenant's
+			// device: look it up as SignActivation does.
+			if d, err = o.findDevice(t, d.ID, true); err != nil {
+				return err
+			}
+		}
+		s, err = o.amtSigning(t, c, &d)
+		return err
+	})
+	if id == nil {
+		if err == nil {
+			err = fmt.Errorf("vault: no device identified")
+		}
+		return nil, nil, err
+	}
+	if err != nil {
+		v.auditSignFailure(ctx, id.Tenant, certName, id.DeviceID, err)
+		return id, nil, err
+	}
+	act, err := v.signActivation(ctx, s, fwNonce)
+	return id, act, err
+}
+
+// amtSigning is what one signature needs from its read snapshot.
+type amtSigning struct {
+	cert   *amt.Cert
+	row    store.AMTCert
+	tenant string
+	who    string // "operator" or the device, for the audit row
+}
+
+// amtSigning decides whether d (nil: an operator) may sign with the
+// checked certificate row c, and opens its key (from the cache when
+// the row is the one the cached key was opened from).
+func (o *op) amtSigning(t store.Tenant, c store.AMTCert, d *store.Device) (*amtSigning, error) {
+	s := &amtSigning{row: c, tenant: t.Name, who: "operator"}
+	if d != nil {
+		s.who = fmt.Sprintf("device %s (%s, uuid %q)", d.Name, d.ID, d.UUID)
+		if !amtAllows(c.Allowed, *d) {
+			return nil, fmt.Errorf("%w: device %s (role %s) may not use %q", ErrAMTNotAllowed, d.Name, d.Role, c.Name)
+		}
+	}
+	v := o.v
+	ref := amtRefOf(t.ID, c)
+	if s.cert = v.amt.get(ref); s.cert != nil {
+		return s, nil
+	}
+	dek, err := o.dek(t.ID, c.DEKVersion)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := keyring.OpenAMTKey(dek, t.ID, c.Name, c.Chain, c.DEKVersion, c.SealedKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keyDER)
+	if s.cert, err = v.loadAMTCert(t.ID, c, keyDER); err != nil {
+		return nil, err
+	}
+	v.amt.put(ref, s.cert)
+	return s, nil
+}
+
+// signActivation makes the signature s was decided for. The row goes to
+// the audit batcher (auditbatch.go) while the signature is computed:
+// signatures of many devices at once share one append; none is returned
+// before its row committed. It needs no read, so no snapshot is opened
+// for it.
+func (v *Vault) signActivation(ctx context.Context, s *amtSigning, fwNonce []byte) (*AMTActivation, error) {
+	act, err := v.amt.sign(ctx, s.cert, v.opts.Rand, fwNonce, func(nonce []byte) error {
+		return v.auditAppend(ctx, auditRow{Action: "amt-sign", Tenant: s.tenant, Object: s.row.Name, Success: true,
+			Detail: fmt.Sprintf("%s, root fingerprint %s, nonce %x", s.who, s.row.RootFingerprint, nonce)})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &AMTActivation{Cert: certName, Nonce: act.Nonce, Signature: act.Signature, Chain: act.Chain,
+	return &AMTActivation{Cert: s.row.Name, Nonce: act.Nonce, Signature: act.Signature, Chain: act.Chain,
 		RootFingerprint: hex.EncodeToString(act.RootFingerprint[:])}, nil
 }
 

@@ -58,8 +58,10 @@ func concurrentLatency(b *testing.B, fn func(g int) error) {
 // (SQLite vault, every signature audited); p50/p99 latency per signature
 // (docs/benchmarks.md, "AMT activation signing"). operator: SignActivation
 // with no device (the benchmark's history). device: what keysmith serve
-// does per call for 16 different devices, DeviceByKey (the SPKI lookup,
-// row MACs, the chain's revocation check) then SignActivation for it.
+// does per mTLS call for 16 different devices, SignActivationByKey (the
+// SPKI lookup, row MACs, the chain's revocation check and the signature's
+// checks in one snapshot). device-two-reads: what it did before,
+// DeviceByKey then SignActivation, two snapshots.
 // floor: 16 goroutines doing only rsa.SignPKCS1v15 with the same key.
 // floor-fifo: the same, at most GOMAXPROCS signing at a time and the rest
 // waiting in arrival order, as SignActivation does.
@@ -94,6 +96,12 @@ func BenchmarkSignActivation16(b *testing.B) {
 		})
 	})
 	b.Run("device", func(b *testing.B) {
+		concurrentLatency(b, func(g int) error {
+			_, _, err := v.SignActivationByKey(ctx, "", fps[g], "intel-prov", fw)
+			return err
+		})
+	})
+	b.Run("device-two-reads", func(b *testing.B) {
 		concurrentLatency(b, func(g int) error {
 			id, err := v.DeviceByKey(ctx, "", fps[g])
 			if err != nil {

@@ -83,18 +83,27 @@ func (o *op) activeKey(t store.Tenant, d store.Device, k store.DeviceKey) error 
 // deviceByKey finds the key with SPKI fingerprint fp in the tenant named
 // (every tenant when tenantName is "") and decides it (activeKey).
 func (o *op) deviceByKey(tenantName string, fp [32]byte) (*DeviceIdentity, error) {
+	id, _, _, err := o.deviceByKeyRows(tenantName, fp)
+	return id, err
+}
+
+// deviceByKeyRows is deviceByKey with the tenant and device rows it
+// decided on.
+func (o *op) deviceByKeyRows(tenantName string, fp [32]byte) (*DeviceIdentity, store.Tenant, store.Device, error) {
+	var foundT store.Tenant
+	var foundD store.Device
 	hexfp := hex.EncodeToString(fp[:])
 	var tenants []store.Tenant
 	if tenantName != "" {
 		t, err := o.tenant(tenantName)
 		if err != nil {
-			return nil, err
+			return nil, foundT, foundD, err
 		}
 		tenants = []store.Tenant{t}
 	} else {
 		var err error
 		if tenants, err = o.tx.Tenants(o.ctx); err != nil {
-			return nil, err
+			return nil, foundT, foundD, err
 		}
 	}
 	var found *DeviceIdentity
@@ -104,14 +113,14 @@ func (o *op) deviceByKey(tenantName string, fp [32]byte) (*DeviceIdentity, error
 		if errors.Is(err, store.ErrNoRow) {
 			continue
 		} else if err != nil {
-			return nil, err
+			return nil, foundT, foundD, err
 		}
 		if !bytes.Equal(sha256Sum(k.SPKI), fp[:]) {
-			return nil, fmt.Errorf("%w: stored key %s does not match its fingerprint", ErrTampered, k.KeyID)
+			return nil, foundT, foundD, fmt.Errorf("%w: stored key %s does not match its fingerprint", ErrTampered, k.KeyID)
 		}
 		d, err := o.tx.DeviceByRef(o.ctx, k.DeviceRef)
 		if err != nil {
-			return nil, err
+			return nil, foundT, foundD, err
 		}
 		if err := o.activeKey(t, d, k); err != nil {
 			if firstErr == nil {
@@ -120,17 +129,17 @@ func (o *op) deviceByKey(tenantName string, fp [32]byte) (*DeviceIdentity, error
 			continue
 		}
 		if found != nil {
-			return nil, fmt.Errorf("%w: key %s is a device key in tenants %s and %s: name the tenant", ErrInvalidName, hexfp[:16], found.Tenant, t.Name)
+			return nil, foundT, foundD, fmt.Errorf("%w: key %s is a device key in tenants %s and %s: name the tenant", ErrInvalidName, hexfp[:16], found.Tenant, t.Name)
 		}
-		found = deviceIdentity(t, d, k)
+		found, foundT, foundD = deviceIdentity(t, d, k), t, d
 	}
 	if found != nil {
-		return found, nil
+		return found, foundT, foundD, nil
 	}
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, store.Tenant{}, store.Device{}, firstErr
 	}
-	return nil, fmt.Errorf("%w: no device key has fingerprint %s", ErrNoDeviceKey, hexfp)
+	return nil, store.Tenant{}, store.Device{}, fmt.Errorf("%w: no device key has fingerprint %s", ErrNoDeviceKey, hexfp)
 }
 
 func sha256Sum(b []byte) []byte {
