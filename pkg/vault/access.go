@@ -807,7 +807,7 @@ func (v *Vault) serviceReadDescribed(ctx context.Context, tok, tenantName string
 		}
 		var ds []readDecision
 		for _, n := range names {
-			g, err := rows.grantStatus(o, n)
+			g, err := rows.grantStatus(o, t, n)
 			if err != nil {
 				return err
 			}
@@ -973,7 +973,7 @@ func (o *op) readRows(t store.Tenant, svc string, names []string, version int) (
 // grantStatus is op.grantStatus(t, svc, name, true) from the rows read: ""
 // when there is no grant; a grant row must authenticate and agree with the
 // chain's last decision about it.
-func (rs *serviceRows) grantStatus(o *op, name string) (string, error) {
+func (rs *serviceRows) grantStatus(o *op, t store.Tenant, name string) (string, error) {
 	g, ok := rs.grants[name]
 	if !ok {
 		return "", nil
@@ -982,7 +982,11 @@ func (rs *serviceRows) grantStatus(o *op, name string) (string, error) {
 		return "", err
 	}
 	if g.Status == GrantActive {
-		r, err := o.answer(rs.grantQ[name])
+		q := rs.grantQ[name]
+		if q == nil {
+			q = grantQuery(t, g.Service, name) // not foreseen: asked on its own
+		}
+		r, err := o.answer(q)
 		if err != nil {
 			return "", err
 		}

@@ -1027,20 +1027,32 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	size := auditFirstPage
 	var q string
 	if len(objects) > 1 {
-		// Several names (a service read's state checks): their rows of
-		// these actions, gathered through audit_object and sorted ("seq +
-		// 0", as below: never the chain walked backwards along the primary
-		// key), a few per name, so the first page is sized for all of them.
-		match := []string{"object = ANY(" + arg(objects) + ")"}
+		// Several names (a service read's state checks): as for one name
+		// below, one arm per action, each probing audit_object once per
+		// name (object = ANY, tenant, action: equalities on its first
+		// three columns) and sorting the few rows it finds ("seq + 0"),
+		// the arms merged. With action = ANY(...) in one arm, the generic
+		// plan kept only object and tenant as index conditions and
+		// filtered every get row of the names on action (12.8 ms for 20
+		// names with 870 get rows each, against about 1 ms). A few rows
+		// per name: the first page is sized for all of them.
+		common := []string{"object = ANY(" + arg(objects) + ")"}
 		if f.Tenant != "" {
-			match = append(match, "tenant = "+arg(f.Tenant))
+			common = append(common, "tenant = "+arg(f.Tenant))
 		}
-		if len(f.Actions) > 0 {
-			match = append(match, "action = ANY("+arg(f.Actions)+")")
+		var arms []string
+		for _, a := range f.Actions {
+			arms = append(arms, sel(append(slices.Clip(common), "action = "+arg(a))...)+" ORDER BY seq + 0"+order+" LIMIT $2")
 		}
-		q = sel(match...) + " ORDER BY seq + 0" + order + " LIMIT $2"
+		if len(f.Actions) == 0 {
+			arms = append(arms, sel(common...)+" ORDER BY seq + 0"+order+" LIMIT $2")
+		}
 		if len(f.OrActions) > 0 {
-			q = "(" + q + ") UNION ALL (" + sel("action = ANY("+arg(f.OrActions)+")") + " ORDER BY seq + 0" + order + " LIMIT $2) ORDER BY seq" + order + " LIMIT $2"
+			arms = append(arms, sel("action = ANY("+arg(f.OrActions)+")")+" ORDER BY seq + 0"+order+" LIMIT $2")
+		}
+		q = arms[0]
+		if len(arms) > 1 {
+			q = "(" + strings.Join(arms, ") UNION ALL (") + ") ORDER BY seq" + order + " LIMIT $2"
 		}
 		size = min(auditPage, max(auditFirstPage, 4*len(objects)))
 	} else if f.Object != "" && len(f.Actions) > 0 {
