@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -75,3 +76,23 @@ func TestOpenHints(t *testing.T) {
 		t.Fatal("a hint for an unrelated error")
 	}
 }
+
+// oneLine joins a driver error's lines and drops a line an earlier one
+// already says (pgx's failed host lookup repeats its cause), keeping kinds.
+func TestOneLine(t *testing.T) {
+	cause := errors.New("lookup h.invalid: no such host")
+	err := fmt.Errorf("%w: failed to connect: hostname resolving error: %v\n%v\n  \nsecond line\nsecond line", errUnavailableForTest, cause, cause)
+	got := oneLine(err)
+	want := "unavailable: failed to connect: hostname resolving error: lookup h.invalid: no such host second line"
+	if got.Error() != want {
+		t.Fatalf("oneLine = %q, want %q", got.Error(), want)
+	}
+	if !errors.Is(got, errUnavailableForTest) {
+		t.Fatal("oneLine lost the error's kind")
+	}
+	if plain := errors.New("one line"); oneLine(plain) != plain {
+		t.Fatal("a one-line error was replaced")
+	}
+}
+
+var errUnavailableForTest = errors.New("unavailable")

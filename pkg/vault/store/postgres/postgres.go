@@ -177,7 +177,8 @@ func (s *Store) wrap(err error, rawURL string) error {
 
 // oneLine makes a multi-line driver error one line: pgx's connect error
 // puts each address it tried on a line of its own, often the same line
-// twice (TLS, then without). The sentinel kinds are kept.
+// twice (TLS, then without), or a cause again after the line that wraps it.
+// The sentinel kinds are kept.
 func oneLine(err error) error {
 	msg := err.Error()
 	if !strings.Contains(msg, "\n") {
@@ -185,7 +186,9 @@ func oneLine(err error) error {
 	}
 	var parts []string
 	for _, l := range strings.Split(msg, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !slices.Contains(parts, l) {
+		// A line already said by an earlier one (pgx repeats the cause of
+		// a failed host lookup after the line that wraps it) is dropped.
+		if l = strings.TrimSpace(l); l != "" && !slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(p, l) }) {
 			parts = append(parts, l)
 		}
 	}
