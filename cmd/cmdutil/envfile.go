@@ -56,14 +56,11 @@ func (f *Factory) OpenEnvFile(path string) (*dotenv.File, []secretfile.Var, erro
 		return nil, nil, err
 	}
 	env, envErr := f.FileEnv(path)
-	var kr *value.Keyring
-	var krErr error
-	resolved := false
+	var krErr error // of the early resolution: reported only if the file needs a key
 	if envErr == nil {
 		if first := firstEncrypted(data, value.Prefix(env)); first != "" {
-			kr, krErr = f.Keyring(env, NoCreate)
-			resolved = true
-			if krErr == nil {
+			var kr *value.Keyring
+			if kr, krErr = f.Keyring(env, NoCreate); krErr == nil {
 				go kr.WarmFor(first)
 			}
 		}
@@ -75,15 +72,14 @@ func (f *Factory) OpenEnvFile(path string) (*dotenv.File, []secretfile.Var, erro
 	if envErr != nil {
 		return nil, nil, envErr
 	}
+	var kr *value.Keyring
 	if secretfile.HasEncrypted(ef) {
-		if !resolved {
-			kr, krErr = f.Keyring(env, NoCreate)
-		}
 		if krErr != nil {
-			return nil, nil, krErr
+			return nil, nil, krErr // not resolved again: a key command runs once
 		}
-	} else {
-		kr = nil
+		if kr, err = f.Keyring(env, NoCreate); err != nil { // the early one, from the Factory's cache
+			return nil, nil, err
+		}
 	}
 	vars, err := secretfile.Open(ef, kr)
 	if err != nil {

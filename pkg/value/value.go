@@ -227,11 +227,8 @@ func (kr *Keyring) Warm() error {
 // Open's (derivation happens once per key either way).
 func (kr *Keyring) WarmFor(s string) {
 	p, err := Parse(s)
-	if err != nil || p.Env != kr.env || p.Legacy {
-		return
-	}
-	if _, ok := kr.keys[p.KeyID]; ok {
-		_, _ = kr.aead(p.KeyID)
+	if err == nil && p.Env == kr.env && !p.Legacy {
+		_, _ = kr.aead(p.KeyID) // an unknown key ID is an error here and later
 	}
 }
 
