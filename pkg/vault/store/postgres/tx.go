@@ -988,15 +988,57 @@ const (
 	auditFirstPage = 8
 )
 
-func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.AuditRow) error) error {
-	if err := t.begin(ctx, false); err != nil {
-		return err
+// actionWord: an action as the core names them (lower-case words joined
+// by hyphens), safe to write into a statement as a literal.
+func actionWord(a string) bool {
+	if a == "" || len(a) > 32 || a[0] == '-' {
+		return false
 	}
+	for i := 0; i < len(a); i++ {
+		if c := a[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// auditScan is the statement AuditScan runs for f, page by page: q with
+// args, whose $1 (the keyset cursor on seq, starting at cursor) and $2
+// (the page size, size first) are set per page; mode, when not empty, is
+// the query exec mode to pass before them.
+type auditScan struct {
+	q      string
+	args   []any
+	mode   []any
+	cursor int64
+	size   int
+}
+
+func buildAuditScan(f store.AuditFilter) auditScan {
 	// $1 is the keyset cursor on seq and $2 the page size, set per page.
 	args := []any{nil, nil}
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
+	}
+	// Actions are the core's own words, so they are written into the
+	// statement: its plan, also the generic one a server caches after a
+	// few executions, knows a restore or a grant is rare and a get is
+	// not. As a parameter, the generic plan of the chain's newest restore
+	// walked the whole chain along the primary key (1/n_distinct of the
+	// rows looked like a few pages away). Anything else is a parameter.
+	action := func(as ...string) string {
+		lit := make([]string, len(as))
+		for i, a := range as {
+			if !actionWord(a) {
+				return "action = ANY(" + arg(as) + ")"
+			}
+			lit[i] = "'" + a + "'"
+		}
+		if len(lit) == 1 {
+			return "action = " + lit[0]
+		}
+		return "action IN (" + strings.Join(lit, ", ") + ")"
 	}
 	cmp, order := ">", ""
 	cursor := int64(0)
@@ -1026,6 +1068,7 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	}
 	size := auditFirstPage
 	var q string
+	var mode []any // a query exec mode before the arguments, or none
 	if len(objects) > 1 {
 		// Several names (a service read's state checks): as for one name
 		// below, one arm per action, each probing audit_object once per
@@ -1042,13 +1085,13 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 		}
 		var arms []string
 		for _, a := range f.Actions {
-			arms = append(arms, sel(append(slices.Clip(common), "action = "+arg(a))...)+" ORDER BY seq + 0"+order+" LIMIT $2")
+			arms = append(arms, sel(append(slices.Clip(common), action(a))...)+" ORDER BY seq + 0"+order+" LIMIT $2")
 		}
 		if len(f.Actions) == 0 {
 			arms = append(arms, sel(common...)+" ORDER BY seq + 0"+order+" LIMIT $2")
 		}
 		if len(f.OrActions) > 0 {
-			arms = append(arms, sel("action = ANY("+arg(f.OrActions)+")")+" ORDER BY seq + 0"+order+" LIMIT $2")
+			arms = append(arms, sel(action(f.OrActions...))+" ORDER BY seq + 0"+order+" LIMIT $2")
 		}
 		q = arms[0]
 		if len(arms) > 1 {
@@ -1073,10 +1116,10 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 		}
 		var arms []string
 		for _, a := range f.Actions {
-			arms = append(arms, sel(append(slices.Clip(common), "action = "+arg(a))...)+" ORDER BY seq + 0"+order+" LIMIT $2")
+			arms = append(arms, sel(append(slices.Clip(common), action(a))...)+" ORDER BY seq + 0"+order+" LIMIT $2")
 		}
 		if len(f.OrActions) > 0 {
-			arms = append(arms, sel("action = ANY("+arg(f.OrActions)+")")+" ORDER BY seq + 0"+order+" LIMIT $2")
+			arms = append(arms, sel(action(f.OrActions...))+" ORDER BY seq + 0"+order+" LIMIT $2")
 		}
 		q = arms[0]
 		if len(arms) > 1 {
@@ -1085,7 +1128,7 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 	} else {
 		var match []string
 		if len(f.Actions) > 0 {
-			match = append(match, "action = ANY("+arg(f.Actions)+")")
+			match = append(match, action(f.Actions...))
 		}
 		if f.Tenant != "" {
 			match = append(match, "tenant = "+arg(f.Tenant))
@@ -1097,10 +1140,24 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 			if len(match) == 0 {
 				match = []string{"true"}
 			}
-			match = []string{"((" + strings.Join(match, " AND ") + ") OR action = ANY(" + arg(f.OrActions) + "))"}
+			match = []string{"((" + strings.Join(match, " AND ") + ") OR " + action(f.OrActions...) + ")"}
 		}
 		q = sel(match...) + " ORDER BY seq" + order + " LIMIT $2"
+		// Any filter (keysmith audit's): planned for its values every
+		// time, never on a cached generic plan, which cannot tell a
+		// filter matching a few rows from one matching most and may walk
+		// the chain along the primary key for either.
+		mode = []any{pgx.QueryExecModeExec}
 	}
+	return auditScan{q: q, args: args, mode: mode, cursor: cursor, size: size}
+}
+
+func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.AuditRow) error) error {
+	if err := t.begin(ctx, false); err != nil {
+		return err
+	}
+	b := buildAuditScan(f)
+	q, args, mode, cursor, size := b.q, b.args, b.mode, b.cursor, b.size
 	left := f.Limit
 	for {
 		n := size
@@ -1109,7 +1166,7 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 			n = left
 		}
 		args[0], args[1] = cursor, n
-		page, err := list(t, ctx, q, args, func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
+		page, err := list(t, ctx, q, append(mode, args...), func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
 		if err != nil {
 			return err
 		}
