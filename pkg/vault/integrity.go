@@ -99,52 +99,35 @@ func (o *op) lastAudits(qs []*auditQuery) error {
 		return nil
 	}
 	tenant := qs[0].f.Tenant
-	all := store.AuditFilter{Tenant: tenant, Desc: true}
-	byObject := map[string][]*auditQuery{}
-	var anywhere []*auditQuery // questions with OrActions
+	var scan []*auditQuery
 	for _, q := range qs {
-		if q.f.Tenant != tenant || tenant == "" || q.f.Object == "" || len(q.f.Actions) == 0 || (o.index != nil && o.index.covers(q.f)) ||
-			q.f.FromSeq != 0 || q.f.ToSeq != 0 || q.f.Since != "" || q.f.Limit != 0 || len(q.f.Objects) != 0 {
+		if !scannable(tenant, q) || (o.index != nil && o.index.covers(q.f)) {
 			// Not of the one scan's shape: answered on its own.
 			q.row, q.err = o.lastAuditOf(q.f, q.match)
 			q.done, q.judged = true, true
 			continue
 		}
-		if _, ok := byObject[q.f.Object]; !ok {
-			all.Objects = append(all.Objects, q.f.Object)
-		}
-		byObject[q.f.Object] = append(byObject[q.f.Object], q)
-		for _, a := range q.f.Actions {
-			if !slices.Contains(all.Actions, a) {
-				all.Actions = append(all.Actions, a)
-			}
-		}
-		if len(q.f.OrActions) > 0 {
-			anywhere = append(anywhere, q)
-			for _, a := range q.f.OrActions {
-				if !slices.Contains(all.OrActions, a) {
-					all.OrActions = append(all.OrActions, a)
-				}
-			}
-		}
+		scan = append(scan, q)
 	}
-	if len(all.Objects) == 0 {
+	all, ok := scanFilter(scan)
+	if !ok {
+		// The store must not be asked for a row twice: one scan each.
+		for _, q := range scan {
+			q.row, q.err = o.lastAuditOf(q.f, q.match)
+			q.done, q.judged = true, true
+		}
 		return nil
 	}
-	for _, a := range all.OrActions {
-		if slices.Contains(all.Actions, a) {
-			// The store must not be asked for a row twice: one scan each.
-			for _, q := range qs {
-				if !q.judged {
-					q.row, q.err = o.lastAuditOf(q.f, q.match)
-					q.done, q.judged = true, true
-				}
-			}
-			return nil
-		}
+	if len(scan) == 0 {
+		return nil
 	}
-	if len(all.Objects) == 1 {
-		all.Object, all.Objects = all.Objects[0], nil
+	byObject := map[string][]*auditQuery{}
+	var anywhere []*auditQuery // questions with OrActions
+	for _, q := range scan {
+		byObject[q.f.Object] = append(byObject[q.f.Object], q)
+		if len(q.f.OrActions) > 0 {
+			anywhere = append(anywhere, q)
+		}
 	}
 	left := 0
 	for _, q := range qs {
@@ -188,6 +171,48 @@ func (o *op) lastAudits(qs []*auditQuery) error {
 		q.done = true
 	}
 	return nil
+}
+
+// scannable: q can be answered by lastAudits' one scan of the questions
+// about tenant's objects.
+func scannable(tenant string, q *auditQuery) bool {
+	return q.f.Tenant == tenant && tenant != "" && q.f.Object != "" && len(q.f.Actions) > 0 &&
+		q.f.FromSeq == 0 && q.f.ToSeq == 0 && q.f.Since == "" && q.f.Limit == 0 && len(q.f.Objects) == 0
+}
+
+// scanFilter is the one scan lastAudits makes for qs (each scannable):
+// every row about their objects with their actions, and every row with
+// their OrActions, newest first. Not ok when an action is in both (a row
+// would come twice): lastAudits then asks each question on its own.
+func scanFilter(qs []*auditQuery) (store.AuditFilter, bool) {
+	if len(qs) == 0 {
+		return store.AuditFilter{}, true
+	}
+	all := store.AuditFilter{Tenant: qs[0].f.Tenant, Desc: true}
+	for _, q := range qs {
+		if !slices.Contains(all.Objects, q.f.Object) {
+			all.Objects = append(all.Objects, q.f.Object)
+		}
+		for _, a := range q.f.Actions {
+			if !slices.Contains(all.Actions, a) {
+				all.Actions = append(all.Actions, a)
+			}
+		}
+		for _, a := range q.f.OrActions {
+			if !slices.Contains(all.OrActions, a) {
+				all.OrActions = append(all.OrActions, a)
+			}
+		}
+	}
+	for _, a := range all.OrActions {
+		if slices.Contains(all.Actions, a) {
+			return store.AuditFilter{}, false
+		}
+	}
+	if len(all.Objects) == 1 {
+		all.Object, all.Objects = all.Objects[0], nil
+	}
+	return all, true
 }
 
 // answer is q's row as lastAuditOf returns it: checked against the chain,
@@ -435,7 +460,8 @@ func (o *op) checkTokenState(t store.Token) error {
 	if t.Status != TokenApproved && t.Status != TokenPending {
 		return nil
 	}
-	r, err := o.lastAudit("", t.ID, []string{"token-approve", "token-deny", "token-revoke"}, nil)
+	f := tokenStateFilter(t.ID)
+	r, err := o.lastAuditOf(f, nil)
 	if err != nil || r == nil {
 		return err
 	}
@@ -444,6 +470,11 @@ func (o *op) checkTokenState(t store.Token) error {
 			ErrTampered, t.ID, t.Status, r.Action, r.Seq)
 	}
 	return nil
+}
+
+// tokenStateFilter selects the chain's decisions about token id.
+func tokenStateFilter(id string) store.AuditFilter {
+	return store.AuditFilter{Object: id, Actions: []string{"token-approve", "token-deny", "token-revoke"}, Desc: true}
 }
 
 // checkGrantState fails when an active grant row contradicts the chain's

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"path/filepath"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keysmith/keysmith/pkg/vault/store"
 	"github.com/keysmith/keysmith/pkg/vault/store/postgres"
@@ -229,6 +231,107 @@ func BenchmarkServiceRead(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// stmtTracer records the statements a PostgreSQL store sends, those in
+// batches apart.
+type stmtTracer struct {
+	mu      sync.Mutex
+	alone   []string
+	batches int
+	batched []string
+}
+
+func (s *stmtTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alone = append(s.alone, d.SQL)
+	return ctx
+}
+
+func (s *stmtTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (s *stmtTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	return ctx
+}
+
+func (s *stmtTracer) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batched = append(s.batched, d.SQL)
+}
+
+func (s *stmtTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+func (s *stmtTracer) take() (alone []string, batches int, batched []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	alone, batches, batched = s.alone, s.batches, s.batched
+	s.alone, s.batches, s.batched = nil, 0, nil
+	return
+}
+
+// TestServiceReadPrefetched: on PostgreSQL, a service read (keysmith
+// serve's GetSecret and GetSecrets) sends its reads as one batch, with the
+// begin in front: no read of a token, tenant, grant, secret or audit
+// scan goes out on its own (a round trip each, before). What it reads and
+// decides is the one-name read's (TestServiceGetManyAsOne and the service
+// tests run on both stores).
+func TestServiceReadPrefetched(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	st, err := postgres.Create(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	tr := &stmtTracer{}
+	st, err = postgres.OpenWith(ctx, u, postgres.Options{Server: true, Tracer: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := setupServiceVault(t, st, 20)
+	names := make([]string, 20)
+	for i := range names {
+		names[i] = fmt.Sprintf("S%d", i+1)
+	}
+	reads := regexp.MustCompile(`FROM (service_tokens|tenants|grants|secrets)\b|FROM audit WHERE seq`)
+	for _, c := range []struct {
+		name  string
+		names []string
+	}{{"one name", names[:1]}, {"20 names", names}} {
+		t.Run(c.name, func(t *testing.T) {
+			// The first read prepares the statements and checks the rows
+			// before the chain's rows it decides on (once per process).
+			if _, err := v.ServiceGetMany(ctx, v.tok, "default", c.names); err != nil {
+				t.Fatal(err)
+			}
+			for round := range 2 {
+				tr.take()
+				got, err := v.ServiceGetMany(ctx, v.tok, "default", c.names)
+				if err != nil || len(got) != len(c.names) {
+					t.Fatalf("%d values, %v", len(got), err)
+				}
+				if string(got[0].Value) != "value of "+c.names[0] {
+					t.Fatalf("value %q", got[0].Value)
+				}
+				alone, batches, batched := tr.take()
+				if batches != 1 {
+					t.Errorf("round %d: %d batches", round, batches)
+				}
+				if len(batched) == 0 || !strings.HasPrefix(batched[0], "begin") {
+					t.Errorf("round %d: the batch does not begin the transaction: %q", round, batched)
+				}
+				for _, q := range alone {
+					if reads.MatchString(q) {
+						t.Errorf("round %d: read outside the batch: %s", round, q)
+					}
+				}
+			}
 		})
 	}
 }

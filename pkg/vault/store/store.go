@@ -672,3 +672,23 @@ type AMTCertTx interface {
 	// DeleteAMTCert deletes one certificate and reports whether it did.
 	DeleteAMTCert(ctx context.Context, tenantID int64, name string) (bool, error)
 }
+
+// Prefetch names the reads a read-only transaction is about to make, so
+// that a store with a round trip per statement can send them at once. The
+// transaction's later calls with exactly these arguments are answered
+// from what was read; any other call reads as it would have.
+type Prefetch struct {
+	TokenID string // Token(TokenID)
+	Tenant  string // Tenant(Tenant)
+	// Names: with Tenant and TokenID, Grant and GrantsOf of the token's
+	// service in the tenant, and Secret(…, 0) and LatestOf, of these names.
+	Names []string
+	// Audits: AuditScan of each filter (its first rows).
+	Audits []AuditFilter
+}
+
+// Prefetcher is a Tx that can read ahead (PostgreSQL). Prefetch in a
+// read-only transaction, before its other reads; a Tx may ignore it.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, p Prefetch) error
+}

@@ -103,10 +103,14 @@ type Options struct {
 	// Server: a long-running process (keysmith serve) that runs the same
 	// few statements again and again. Each is prepared once per connection
 	// and its prepared statement cached (pgx's cache_statement mode), so
-	// the server neither parses nor plans it again; a CLI process, which
+	// the server neither parses it again nor, once PostgreSQL settles on
+	// its generic plan, plans it; a CLI process, which
 	// runs each statement once or twice, keeps the one-round-trip
 	// exec mode. A default_query_exec_mode in the URL wins over both.
 	Server bool
+	// Tracer, when set, sees every statement and batch (pgx's tracing
+	// hooks; a BatchTracer too, if it is one): for tests and diagnostics.
+	Tracer pgx.QueryTracer
 }
 
 // OpenWith is Open with options.
@@ -140,6 +144,9 @@ func open(ctx context.Context, rawURL string, create bool, o Options) (*Store, e
 	// for every read was most of PostgreSQL's time (0.8 ms of a 2 ms
 	// read). The statements are written so that their generic plans are
 	// their good ones (AuditScan).
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
+	}
 	if !strings.Contains(rawURL, "pool_max_conns") {
 		// Readers in parallel beside the committer; connections are opened
 		// on demand, so a CLI process uses one or two.
@@ -397,20 +404,45 @@ func checkVersion(v, latest int, create bool) error {
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		q, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		if err != nil {
-			err = dbErr(err)
-			if errors.Is(err, vaulterr.ErrUnavailable) && time.Since(start) < unavailableBudget && attempt < maxAttempts && backoff(ctx, attempt) == nil {
-				continue
-			}
-			return err
+		err := s.view(ctx, fn)
+		var be beginError
+		if errors.As(err, &be) && errors.Is(be.err, vaulterr.ErrUnavailable) &&
+			time.Since(start) < unavailableBudget && attempt < maxAttempts && backoff(ctx, attempt) == nil {
+			continue
 		}
-		defer q.Rollback(ctx)
-		if err := fn(&tx{q: q, qctx: ctx, ro: true}); err != nil {
-			return err
-		}
-		return dbErr(q.Commit(ctx))
+		return err
 	}
+}
+
+// beginError: View's transaction could not begin (nothing was read, so
+// the closure can run again on another connection).
+type beginError struct{ err error }
+
+func (e beginError) Error() string { return e.err.Error() }
+func (e beginError) Unwrap() error { return e.err }
+
+// view is one attempt of View. The transaction begins with its first
+// read (a Prefetch sends the begin with its reads); one that read nothing
+// has nothing to commit.
+func (s *Store) view(ctx context.Context, fn func(store.Tx) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return beginError{dbErr(err)}
+	}
+	// A connection left inside a transaction (a failed rollback) is
+	// closed by the pool, not reused.
+	defer c.Release()
+	t := &tx{q: c, qctx: ctx, ro: true, pending: "begin isolation level repeatable read read only"}
+	err = fn(t)
+	if !t.began {
+		return err
+	}
+	if err != nil {
+		c.Exec(ctx, "rollback") // a broken connection fails this too: Release closes it
+		return err
+	}
+	_, err = c.Exec(ctx, "commit")
+	return dbErr(err)
 }
 
 // restarting reports whether Open should try again after err, elapsed

@@ -20,9 +20,25 @@ import (
 // other closures of the batch share, so each method checks the caller's
 // ctx first and then runs under qctx.
 type tx struct {
-	q    pgx.Tx
+	q    querier
 	qctx context.Context
 	ro   bool
+	// pending: the begin statement still to send before the first read
+	// (View's transaction, begun lazily so that Prefetch can send it with
+	// its reads); began once it went out.
+	pending string
+	began   bool
+	pf      *prefetched // what Prefetch read, if it ran
+}
+
+// querier is what a tx runs its statements on: a pgx.Tx, or View's
+// pooled connection with its own begin and commit.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -36,6 +52,13 @@ func (t *tx) begin(ctx context.Context, write bool) error {
 	}
 	if write && t.ro {
 		return store.ErrReadOnlyTx
+	}
+	if t.pending != "" {
+		q := t.pending
+		t.pending, t.began = "", true
+		if _, err := t.q.Exec(t.qctx, q); err != nil {
+			return beginError{dbErr(err)}
+		}
 	}
 	return nil
 }
@@ -193,8 +216,13 @@ func scanTenant(r pgx.Row) (store.Tenant, error) {
 	return x, err
 }
 
+const tenantQuery = "SELECT " + tenantCols + " FROM tenants WHERE name = $1"
+
 func (t *tx) Tenant(ctx context.Context, name string) (store.Tenant, error) {
-	r, err := t.row(ctx, "SELECT "+tenantCols+" FROM tenants WHERE name = $1", name)
+	if x, err, ok := t.pf.tenantOf(name); ok {
+		return x, ctxOr(ctx, err)
+	}
+	r, err := t.row(ctx, tenantQuery, name)
 	if err != nil {
 		return store.Tenant{}, err
 	}
@@ -334,6 +362,12 @@ func (t *tx) Secret(ctx context.Context, tenantID int64, name string, version in
 	q := "SELECT " + secretCols + ", sealed FROM secrets WHERE tenant_id = $1 AND name = $2 AND version = $3"
 	args := []any{tenantID, name, version}
 	if version == 0 {
+		if ss, ok := t.pf.latestOf(tenantID, []string{name}); ok {
+			if len(ss) == 0 {
+				return store.Secret{}, ctxOr(ctx, store.ErrNoRow)
+			}
+			return ss[0], ctxOr(ctx, nil)
+		}
 		q = "SELECT " + secretCols + ", sealed FROM secrets WHERE tenant_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1"
 		args = args[:2]
 	}
@@ -363,13 +397,21 @@ func (t *tx) LatestSecrets(ctx context.Context, tenantID int64, prefix string, v
 // LatestOf: one index probe per distinct name, each reading the name's
 // newest row only (LIMIT 1 in a lateral subquery), however many versions
 // it has.
+// latestQuery selects the newest row of each name in $2 in the tenant
+// whose ID is tenant (a parameter, or a statement).
+func latestQuery(tenant string) string {
+	return "SELECT s.* FROM (SELECT DISTINCT u.name FROM unnest($2::text[]) AS u(name)) n CROSS JOIN LATERAL (SELECT " + secretCols +
+		", sealed FROM secrets WHERE tenant_id = " + tenant + " AND name = n.name ORDER BY version DESC LIMIT 1) s ORDER BY s.name" + byteOrder
+}
+
 func (t *tx) LatestOf(ctx context.Context, tenantID int64, names []string) ([]store.Secret, error) {
 	if len(names) == 0 {
 		return []store.Secret{}, nil
 	}
-	q := "SELECT s.* FROM (SELECT DISTINCT u.name FROM unnest($2::text[]) AS u(name)) n CROSS JOIN LATERAL (SELECT " + secretCols +
-		", sealed FROM secrets WHERE tenant_id = $1 AND name = n.name ORDER BY version DESC LIMIT 1) s ORDER BY s.name" + byteOrder
-	out, err := list(t, ctx, q, []any{tenantID, names}, func(r pgx.Rows) (store.Secret, error) { return scanSecret(r, true) })
+	if ss, ok := t.pf.latestOf(tenantID, names); ok {
+		return ss, ctxOr(ctx, nil)
+	}
+	out, err := list(t, ctx, latestQuery("$1"), []any{tenantID, names}, func(r pgx.Rows) (store.Secret, error) { return scanSecret(r, true) })
 	if out == nil && err == nil {
 		out = []store.Secret{}
 	}
@@ -650,8 +692,13 @@ func scanToken(r pgx.Row) (store.Token, error) {
 	return x, err
 }
 
+const tokenQuery = "SELECT " + tokenCols + " FROM service_tokens WHERE id = $1"
+
 func (t *tx) Token(ctx context.Context, id string) (store.Token, error) {
-	r, err := t.row(ctx, "SELECT "+tokenCols+" FROM service_tokens WHERE id = $1", id)
+	if x, err, ok := t.pf.tokenOf(id); ok {
+		return x, ctxOr(ctx, err)
+	}
+	r, err := t.row(ctx, tokenQuery, id)
 	if err != nil {
 		return store.Token{}, err
 	}
@@ -695,6 +742,12 @@ func scanGrant(r pgx.Row) (store.Grant, error) {
 }
 
 func (t *tx) Grant(ctx context.Context, tenantID int64, service, name string) (store.Grant, error) {
+	if gs, ok := t.pf.grantsOf(tenantID, service, []string{name}); ok {
+		if len(gs) == 0 {
+			return store.Grant{}, ctxOr(ctx, store.ErrNoRow)
+		}
+		return gs[0], ctxOr(ctx, nil)
+	}
 	r, err := t.row(ctx, "SELECT "+grantCols+" FROM grants WHERE tenant_id = $1 AND service = $2 AND name = $3", tenantID, service, name)
 	if err != nil {
 		return store.Grant{}, err
@@ -706,6 +759,9 @@ func (t *tx) Grant(ctx context.Context, tenantID int64, service, name string) (s
 func (t *tx) GrantsOf(ctx context.Context, tenantID int64, service string, names []string) ([]store.Grant, error) {
 	if len(names) == 0 {
 		return []store.Grant{}, nil
+	}
+	if gs, ok := t.pf.grantsOf(tenantID, service, names); ok {
+		return gs, ctxOr(ctx, nil)
 	}
 	out, err := list(t, ctx, "SELECT "+grantCols+" FROM grants WHERE tenant_id = $1 AND service = $2 AND name = ANY($3) ORDER BY name"+byteOrder,
 		[]any{tenantID, service, names}, func(r pgx.Rows) (store.Grant, error) { return scanGrant(r) })
@@ -988,6 +1044,15 @@ const (
 	auditFirstPage = 8
 )
 
+// ctxOr is err, or the caller's ctx's error when it is done: a prefetched
+// answer is refused to a caller that gave up, as a read would be.
+func ctxOr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 // actionWord: an action as the core names them (lower-case words joined
 // by hyphens), safe to write into a statement as a literal.
 func actionWord(a string) bool {
@@ -1166,9 +1231,17 @@ func (t *tx) AuditScan(ctx context.Context, f store.AuditFilter, fn func(store.A
 			n = left
 		}
 		args[0], args[1] = cursor, n
-		page, err := list(t, ctx, q, append(mode, args...), func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
-		if err != nil {
-			return err
+		var page []store.AuditRow
+		ok := false
+		if cursor == b.cursor {
+			page, ok = t.pf.scan(f, n)
+		}
+		if !ok {
+			var err error
+			page, err = list(t, ctx, q, append(mode, args...), func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
+			if err != nil {
+				return err
+			}
 		}
 		for _, a := range page {
 			if err := fn(a); err != nil {
