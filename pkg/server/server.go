@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -130,10 +131,17 @@ func ServiceNames() []string {
 }
 
 // HandlerOptions are the options every mounted service gets.
+//
+// Responses are never compressed, whatever the client accepts: the values
+// are secrets, random and incompressible, and compressing a secret beside
+// content the caller chooses (a secret name, a description) leaks the
+// secret through the compressed length (CRIME, BREACH). gzip requests are
+// still read.
 func (s *Server) HandlerOptions() []connect.HandlerOption {
 	return []connect.HandlerOption{
 		connect.WithInterceptors(callerInterceptor{}, deadlineInterceptor{s.opts.MaxCallTime}),
 		connect.WithReadMaxBytes(s.opts.MaxRequestBytes),
+		connect.WithCompressMinBytes(math.MaxInt),
 	}
 }
 
