@@ -140,6 +140,7 @@ func serveRun(opts *Options) error {
 		return cmdutil.Usagef("--tls-cert: a unix socket is served in plaintext")
 	}
 	f.Serving = true
+	server.TuneGC(os.Getenv)
 	v, err := f.Vault()
 	if err != nil {
 		return err
