@@ -20,6 +20,7 @@ import (
 	"github.com/keysmith/keysmith/pkg/keysource"
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/vault"
+	"github.com/keysmith/keysmith/pkg/vault/keyring"
 	"github.com/keysmith/keysmith/pkg/vault/store"
 	"github.com/keysmith/keysmith/pkg/vault/store/sqlite"
 )
@@ -111,16 +112,62 @@ func (f *Factory) openVault() (*vault.Vault, error) {
 
 // unlockedVault opens the vault and unlocks it with its environment's key:
 // one key resolution and one key derivation per command.
+//
+// The derivation (PBKDF2, ~20 ms) is the one slow step, and opening a
+// PostgreSQL vault (a TLS connection, a login) takes about as long. When
+// the selected environment's key comes from a variable or a file, whose
+// reading has no side effect, it is read before the vault is opened and
+// stretched on another goroutine while this one connects; the vault turns
+// out to need that key in the common case (its environment is the selected
+// one). A key command is only ever run for the vault's own environment,
+// after the open. The errors and their order are those of the
+// plain sequence: open, environment, key.
 func (f *Factory) unlockedVault() (*vault.Vault, error) {
+	early := f.earlyKey(f.Config.Env)
+	defer early.wipe()
 	v, err := f.openVault()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.UnlockWith(v); err != nil {
+	if _, err := f.unlockWith(v, early); err != nil {
 		v.Close()
 		return nil, err
 	}
 	return v, nil
+}
+
+// early is a key resolved before the vault was opened, for env, and the
+// stretch of its current key; res and err are the resolution's answer, and
+// notes the notes it made, printed only if it is used.
+type early struct {
+	env   string
+	res   *keysource.Resolved
+	err   error
+	notes []string
+	pre   *keyring.Stretch
+}
+
+// earlyKey resolves env's key now when that reads only a variable or a
+// file, and starts stretching it. A nil early means no early resolution.
+func (f *Factory) earlyKey(env string) *early {
+	e := &early{env: env}
+	r := f.resolver(env)
+	r.Notef = func(format string, a ...any) { e.notes = append(e.notes, fmt.Sprintf(format, a...)) }
+	loc, err := r.Locate(env)
+	if err != nil || loc.Source.Kind == keysource.KindCommand {
+		return nil
+	}
+	if e.res, e.err = r.Resolve(env); e.err == nil {
+		e.pre = keyring.Prestretch(e.res.Current, env)
+	}
+	return e
+}
+
+// wipe clears the early stretch; a nil early is harmless.
+func (e *early) wipe() {
+	if e != nil {
+		e.pre.Wipe()
+	}
 }
 
 // UnlockWith resolves the vault environment's keys and unlocks v. It
@@ -129,8 +176,22 @@ func (f *Factory) unlockedVault() (*vault.Vault, error) {
 // vault's is used too (after "keysmith key rotate", until "vault
 // rotate-master").
 func (f *Factory) UnlockWith(v *vault.Vault) (*keysource.Resolved, error) {
+	return f.unlockWith(v, nil)
+}
+
+func (f *Factory) unlockWith(v *vault.Vault, e *early) (*keysource.Resolved, error) {
 	r := f.resolver(v.Env())
-	res, err := r.Resolve(v.Env())
+	var res *keysource.Resolved
+	var err error
+	var pre *keyring.Stretch
+	if e != nil && e.env == v.Env() {
+		res, err, pre = e.res, e.err, e.pre // not resolved again
+		for _, n := range e.notes {
+			f.noteOnce("%s", n)
+		}
+	} else {
+		res, err = r.Resolve(v.Env())
+	}
 	if err != nil {
 		if errors.Is(err, keysource.ErrNoKey) {
 			return nil, vaultKeyHint(err, v, r)
@@ -147,7 +208,7 @@ func (f *Factory) UnlockWith(v *vault.Vault) (*keysource.Resolved, error) {
 			}
 		}
 	}
-	if err := v.Unlock(f.Ctx(), key); err != nil {
+	if err := v.UnlockStretched(f.Ctx(), key, pre); err != nil {
 		if errors.Is(err, vault.ErrWrongKey) {
 			return nil, WithHint(err,
 				fmt.Sprintf("the %s key came from %s; select the key with ID %s (KEYSMITH_MASTER_KEY, --key-file, --key-command)", v.Env(), res.Source, v.KeyID()),

@@ -56,24 +56,37 @@ func (e *WrongKeyError) Unwrap() error { return ErrWrongKey }
 // wrapped audit key, fails and leaves an unkeyed "unlock" audit row.
 // Unlock is called once, before the Vault is shared.
 func (v *Vault) Unlock(ctx context.Context, mk masterkey.Key) error {
+	return v.UnlockStretched(ctx, mk, nil)
+}
+
+// UnlockStretched is Unlock with the slow step perhaps done already: pre,
+// when it was started for mk and the vault's environment, is the root key's
+// derivation (keyring.Prestretch); any other pre is ignored. The caller
+// wipes pre.
+func (v *Vault) UnlockStretched(ctx context.Context, mk masterkey.Key, pre *keyring.Stretch) error {
 	if id := v.KeyID(); mk.ID() != id {
 		err := &WrongKeyError{Path: v.Path(), Env: v.env, Want: id, Got: mk.ID()}
 		v.auditFailedUnlock(ctx, "key ID "+mk.ID().String())
 		return err
 	}
-	k, err := keyring.Derive(mk, v.env, v.vaultID, v.opts.Rand)
+	k, err := keyring.DeriveStretched(pre, mk, v.env, v.vaultID, v.opts.Rand)
 	if err != nil {
 		return err
 	}
-	var wrapped []byte
-	if err := v.st.View(ctx, func(tx store.Tx) error {
-		m, err := tx.Meta(ctx)
-		wrapped = m[store.MetaAuditKey]
-		return err
-	}); err != nil {
-		return err
+	// The wrapped audit key Open read; read again if it does not open (a
+	// rotate-master by another process since Open re-wrapped it).
+	ak, level, err := k.OpenAuditKey(v.wrappedAudit)
+	if err != nil {
+		var wrapped []byte
+		if err := v.st.View(ctx, func(tx store.Tx) error {
+			m, err := tx.Meta(ctx)
+			wrapped = m[store.MetaAuditKey]
+			return err
+		}); err != nil {
+			return err
+		}
+		ak, level, err = k.OpenAuditKey(wrapped)
 	}
-	ak, level, err := k.OpenAuditKey(wrapped)
 	if err != nil {
 		v.auditFailedUnlock(ctx, "key ID "+mk.ID().String()+": audit key does not unwrap")
 		return fmt.Errorf("%w: the audit key does not unwrap with key ID %s", ErrTampered, mk.ID())

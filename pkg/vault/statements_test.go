@@ -320,7 +320,9 @@ func TestServiceReadPrefetched(t *testing.T) {
 					t.Fatalf("value %q", got[0].Value)
 				}
 				alone, batches, batched := tr.take()
-				if batches != 1 {
+				// the reads' batch, and the audit append's (the chain
+				// head's lock with the tail read)
+				if batches != 2 {
 					t.Errorf("round %d: %d batches", round, batches)
 				}
 				if len(batched) == 0 || !strings.HasPrefix(batched[0], "begin") {
@@ -333,5 +335,45 @@ func TestServiceReadPrefetched(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGetRoundTrips: on PostgreSQL, a CLI's audited read (keysmith vault
+// get) sends a read snapshot's begin with its first read, and the audit
+// append's lock on the chain head with its read of the chain's tail: no
+// begin of a snapshot and no lock goes out on its own. Eight round trips
+// in all (ten before): the snapshot's batch, the secret, the state check,
+// commit; begin, the lock and tail, the insert, commit.
+func TestGetRoundTrips(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	st, err := postgres.Create(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	tr := &stmtTracer{}
+	st, err = postgres.OpenWith(ctx, u, postgres.Options{Tracer: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := setupServiceVault(t, st, 2)
+	for round := range 3 {
+		tr.take()
+		s, err := v.Get(ctx, "default", "S1", 0)
+		if err != nil || string(s.Value) != "value of S1" {
+			t.Fatalf("Get: %v", err)
+		}
+		alone, batches, batched := tr.take()
+		for _, q := range alone {
+			if strings.HasPrefix(q, "begin isolation level repeatable read") || strings.Contains(q, "audit_head") {
+				t.Errorf("round %d: sent alone: %s", round, q)
+			}
+		}
+		if !slices.ContainsFunc(batched, func(q string) bool { return strings.Contains(q, "audit_head FOR UPDATE") }) {
+			t.Errorf("round %d: the chain head was not locked in a batch: %q", round, batched)
+		}
+		if rt := len(alone) + batches; round > 0 && rt > 8 {
+			t.Errorf("round %d: %d round trips: %q alone, %d batches %q", round, rt, alone, batches, batched)
+		}
 	}
 }

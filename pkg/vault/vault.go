@@ -118,6 +118,9 @@ type Vault struct {
 	opts    Options
 	vaultID []byte
 	env     string
+	// wrappedAudit is the wrapped audit key as Open read it (Unlock reads
+	// the meta again only if it does not open).
+	wrappedAudit []byte
 
 	mu    sync.RWMutex
 	keyID masterkey.ID
@@ -252,6 +255,7 @@ func (v *Vault) load(ctx context.Context) error {
 	}
 	v.vaultID = meta[store.MetaVaultID]
 	v.env = string(meta[store.MetaEnv])
+	v.wrappedAudit = meta[store.MetaAuditKey]
 	copy(v.keyID[:], meta[store.MetaKeyID])
 	return nil
 }

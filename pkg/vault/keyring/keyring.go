@@ -16,6 +16,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/keysmith/keysmith/pkg/masterkey"
 	"github.com/keysmith/keysmith/pkg/seal"
@@ -72,10 +73,65 @@ type Keys struct {
 	rand    io.Reader
 }
 
+// Stretch is a RootKey derivation started ahead of time, on a goroutine of
+// its own: a command that knows its key before it has read the vault's
+// meta (which names the environment and key the vault needs) stretches the
+// key while it connects. One goroutine uses it: a derivation, then Wipe.
+type Stretch struct {
+	id   masterkey.ID
+	env  string
+	done chan struct{}
+	root []byte
+	once sync.Once
+}
+
+// Prestretch starts RootKey(mk, env) and returns at once.
+func Prestretch(mk masterkey.Key, env string) *Stretch {
+	s := &Stretch{id: mk.ID(), env: env, done: make(chan struct{})}
+	go func() {
+		s.root = RootKey(mk, env)
+		close(s.done)
+	}()
+	return s
+}
+
+// take returns a copy of the root key when s was started for mk and env,
+// waiting for it; nil otherwise.
+func (s *Stretch) take(mk masterkey.Key, env string) []byte {
+	if s == nil || s.id != mk.ID() || s.env != env {
+		return nil
+	}
+	<-s.done
+	return slices.Clone(s.root)
+}
+
+// Wipe waits for the derivation and clears the root key it made. Wiping
+// twice, or a nil Stretch, is harmless.
+func (s *Stretch) Wipe() {
+	if s == nil {
+		return
+	}
+	s.once.Do(func() {
+		<-s.done
+		clear(s.root)
+		s.root = nil
+	})
+}
+
 // Derive turns a master key into the vault's KEK. rand is the nonce source
 // of every seal made with the result.
 func Derive(mk masterkey.Key, env string, vaultID []byte, rand io.Reader) (*Keys, error) {
-	root := RootKey(mk, env)
+	return DeriveStretched(nil, mk, env, vaultID, rand)
+}
+
+// DeriveStretched is Derive with the root key from pre when pre was
+// started for mk and env (a mismatch or a nil pre derives it here). pre is
+// left as it was: its owner wipes it.
+func DeriveStretched(pre *Stretch, mk masterkey.Key, env string, vaultID []byte, rand io.Reader) (*Keys, error) {
+	root := pre.take(mk, env)
+	if root == nil {
+		root = RootKey(mk, env)
+	}
 	defer clear(root)
 	kek, err := KEKFromRoot(root)
 	if err != nil {

@@ -164,16 +164,7 @@ func collect[T any](br pgx.BatchResults, scan func(pgx.Rows) (T, error)) ([]T, e
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scan)
 }
 
 // The answers, each for exactly the call Prefetch read it for.

@@ -83,7 +83,54 @@ func (t *tx) execOne(ctx context.Context, q string, args ...any) error {
 	return err
 }
 
+// withBegin sends View's pending begin and the transaction's first read
+// q together, in one round trip, and returns the batch with the begin's
+// answer read: the caller reads q's and closes it. ok is false when there
+// is no pending begin or q cannot go in a batch (it names its own exec
+// mode); begin then sends the begin alone.
+func (t *tx) withBegin(ctx context.Context, q string, args []any) (br pgx.BatchResults, ok bool, err error) {
+	if t.pending == "" || (len(args) > 0 && isExecMode(args[0])) {
+		return nil, false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(t.pending)
+	b.Queue(q, args...)
+	// Whatever happens now, the begin went out: a failed batch leaves the
+	// transaction for View to roll back.
+	t.pending, t.began = "", true
+	br = t.q.SendBatch(t.qctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, false, beginError{dbErr(err)} // nothing was read: View may try another connection
+	}
+	return br, true, nil
+}
+
+func isExecMode(a any) bool {
+	_, ok := a.(pgx.QueryExecMode)
+	return ok
+}
+
+// batchRow is the row of a read sent behind the begin (withBegin).
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (t *tx) row(ctx context.Context, q string, args ...any) (pgx.Row, error) {
+	if br, ok, err := t.withBegin(ctx, q, args); err != nil {
+		return nil, err
+	} else if ok {
+		return batchRow{br}, nil
+	}
 	if err := t.begin(ctx, false); err != nil {
 		return nil, err
 	}
@@ -100,6 +147,15 @@ func (t *tx) scanOne(ctx context.Context, q string, args []any, dest ...any) err
 
 // list runs q and scans each row with scan.
 func list[T any](t *tx, ctx context.Context, q string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	if br, ok, err := t.withBegin(ctx, q, args); err != nil {
+		return nil, err
+	} else if ok {
+		out, err := collect(br, scan)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return out, dbErr(err)
+	}
 	if err := t.begin(ctx, false); err != nil {
 		return nil, err
 	}
@@ -107,16 +163,22 @@ func list[T any](t *tx, ctx context.Context, q string, args []any, scan func(pgx
 	if err != nil {
 		return nil, dbErr(err)
 	}
+	out, err := scanAll(rows, scan)
+	return out, dbErr(err)
+}
+
+// scanAll scans each of rows with scan and closes them.
+func scanAll[T any](rows pgx.Rows, scan func(pgx.Rows) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, dbErr(err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, dbErr(rows.Err())
+	return out, rows.Err()
 }
 
 // dbErr maps driver errors to the store's sentinels: no row, a unique key
@@ -939,9 +1001,33 @@ func scanAudit(r pgx.Row) (store.AuditRow, error) {
 // every host queue here), then reads, in a new statement and so a new
 // snapshot, the rows from the last keyed one on.
 func (t *tx) AuditTail(ctx context.Context) ([]store.AuditRow, error) {
-	if !t.ro { // a snapshot (View) reads the tail without locking
-		if _, err := t.exec(ctx, "SELECT 1 FROM audit_head FOR UPDATE"); err != nil {
+	const newestQ = "SELECT " + auditCols + " FROM audit ORDER BY seq DESC LIMIT $1"
+	var newest []store.AuditRow
+	if t.ro { // a snapshot (View) reads the tail without locking
+		var err error
+		if newest, err = list(t, ctx, newestQ, []any{auditFirstPage}, func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) }); err != nil {
 			return nil, err
+		}
+	} else {
+		// The lock on the chain head and the read of the newest rows in
+		// one round trip: in READ COMMITTED the read, the pipeline's
+		// second statement, takes its snapshot once the lock is held.
+		if err := t.begin(ctx, true); err != nil {
+			return nil, err
+		}
+		b := &pgx.Batch{}
+		b.Queue("SELECT 1 FROM audit_head FOR UPDATE")
+		b.Queue(newestQ, auditFirstPage)
+		br := t.q.SendBatch(t.qctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			newest, err = collect(br, func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, dbErr(err)
 		}
 	}
 	// The tail is nearly always the newest row alone (every row written
@@ -951,11 +1037,6 @@ func (t *tx) AuditTail(ctx context.Context) ([]store.AuditRow, error) {
 	// known only at run time, so the planner costs it as a third of the
 	// table and chose a sequential scan: 1.3 ms per append at 16k rows,
 	// growing with the chain (pg_stat_statements), on every audited read.
-	newest, err := list(t, ctx, "SELECT "+auditCols+" FROM audit ORDER BY seq DESC LIMIT $1", []any{auditFirstPage},
-		func(r pgx.Rows) (store.AuditRow, error) { return scanAudit(r) })
-	if err != nil {
-		return nil, err
-	}
 	for i, r := range newest {
 		if r.MAC != nil || (i == len(newest)-1 && len(newest) < auditFirstPage) {
 			tail := newest[:i+1]
