@@ -83,6 +83,9 @@ type Client struct {
 // "https://host:port", or "unix:/path.sock" (plaintext HTTP/2 on a local
 // socket). It does not connect yet.
 func New(addr string, opts Options) (*Client, error) {
+	// A token read from a file keeps its line end; the server trims white
+	// space around a token, and net/http would refuse the header.
+	opts.Token = strings.TrimSpace(opts.Token)
 	if opts.UserAgent == "" {
 		opts.UserAgent = "keysmith-client"
 	}

@@ -189,7 +189,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 	protocols.SetHTTP1(true)
 	if tlsConf != nil {
 		protocols.SetHTTP2(true)
-		srv.TLSConfig = tlsConf
+		srv.TLSConfig = tlsConf.Clone() // http.Server changes the one it is given
 	} else {
 		protocols.SetUnencryptedHTTP2(true)
 	}
