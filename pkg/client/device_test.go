@@ -57,17 +57,9 @@ func (e *env) provision(t *testing.T, name, uuid, role string) *testDevice {
 
 func report(t *testing.T, requestID, uuid string, kv ...string) []byte {
 	t.Helper()
-	type sec struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	rep := struct {
-		RequestID  string `json:"request_id"`
-		DeviceUUID string `json:"device_uuid"`
-		Secrets    []sec  `json:"secrets"`
-	}{RequestID: requestID, DeviceUUID: uuid}
+	rep := vault.Report{RequestID: requestID, DeviceUUID: uuid}
 	for i := 0; i < len(kv); i += 2 {
-		rep.Secrets = append(rep.Secrets, sec{kv[i], kv[i+1]})
+		rep.Secrets = append(rep.Secrets, vault.ReportSecret{Name: kv[i], Value: kv[i+1]})
 	}
 	b, err := json.Marshal(rep)
 	if err != nil {
